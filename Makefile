@@ -1,0 +1,62 @@
+# picf: `make demo` runs the main job on the simulated LAN, `make test` sets up and passes every test.
+# Both need root on Debian 12 / Ubuntu (the simulator builds network namespaces).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.picf-installed
+LINT_DIRS := picf tui tests $(wildcard bench)
+
+APT_PACKAGES := openssh-server openssh-client iproute2 monit qemu-user-static binfmt-support \
+	golang-go gcc gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross \
+	avahi-daemon avahi-utils tmux python3-venv git make
+
+.PHONY: setup system-packages venv lint typecheck ansible-lint test test-unit test-integration demo clean
+
+setup: system-packages venv
+
+# apt only runs when something is missing, so a second `make setup` takes a second.
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make setup: need root to install: $$missing" >&2; exit 1; fi; \
+		echo "installing system packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/ruff format --check $(LINT_DIRS)
+
+typecheck: venv
+	$(BIN)/mypy picf tui
+
+ansible-lint: venv
+	@if ls playbooks/*.yml >/dev/null 2>&1; then $(BIN)/ansible-lint playbooks; else echo "ansible-lint: no playbooks yet"; fi
+
+test-unit: setup
+	$(BIN)/pytest tests/unit
+
+test-integration: setup
+	$(BIN)/pytest tests/integration
+
+test: setup lint typecheck ansible-lint
+	$(BIN)/pytest tests
+
+demo: setup
+	@echo "picf demo: the demo arrives with the simulator (picf sim); for now try:"
+	@echo "  $(BIN)/picf inventory validate inventory/cluster.yml"
+	@echo "  $(BIN)/picf inventory show"
+	$(BIN)/picf inventory validate inventory/cluster.yml
+	$(BIN)/picf inventory show
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,57 @@
+"""The `picf` command: parse, call the library, render. Nothing else lives here."""
+
+from __future__ import annotations
+
+import typer
+
+from picf import __version__
+from picf.cli import inventory as inventory_cli
+from picf.cli.output import fail
+
+app = typer.Typer(
+    name="picf",
+    help="Turn a stack of Raspberry Pis into a small Cloud Foundry-style platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(inventory_cli.app, name="inventory")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"picf {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Discover Pis, keep them in an inventory, patch and build the ARM releases, deploy, and watch them."""
+
+
+def _not_built(name: str, what: str) -> None:
+    def command() -> None:
+        fail(f"`picf {name}` is not built yet ({what}); see the README for what works today", code=2)
+
+    command.__doc__ = f"{what[0].upper()}{what[1:]} (not built yet)."
+    app.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(command)
+
+
+for _name, _what in (
+    ("discover", "find Raspberry Pis with mDNS, pin host keys, merge them into the inventory"),
+    ("release", "patch, lint and cross-compile the releases for ARM"),
+    ("deploy", "plan and roll out the releases with Ansible, canaries first"),
+    ("status", "node vitals, job health, crash loops and their diagnosis"),
+    ("dashboard", "the cluster at a glance in a terminal UI"),
+    ("sim", "a simulated Raspberry Pi LAN on this machine"),
+    ("demo", "the whole story on the simulated LAN"),
+):
+    _not_built(_name, _what)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

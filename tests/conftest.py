@@ -1,0 +1,35 @@
+"""Shared fixtures for every suite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def picf_bin() -> Path:
+    """The installed `picf` console script of this virtualenv."""
+    candidate = Path(sys.executable).with_name("picf")
+    if candidate.exists():
+        return candidate
+    found = shutil.which("picf")
+    assert found, "picf is not installed; run `make setup`"
+    return Path(found)
+
+
+@pytest.fixture
+def example_inventory(tmp_path: Path) -> Path:
+    """A private copy of the committed example inventory."""
+    path = tmp_path / "cluster.yml"
+    path.write_bytes((REPO / "inventory" / "cluster.yml").read_bytes())
+    return path
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI") or os.environ.get("PICF_CI"))

@@ -1,0 +1,1 @@
+"""The picf dashboard (Textual). It imports picf; picf never imports it."""
