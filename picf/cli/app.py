@@ -6,6 +6,7 @@ import typer
 
 from picf import __version__
 from picf.cli import inventory as inventory_cli
+from picf.cli import sim as sim_cli
 from picf.cli.output import fail
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(inventory_cli.app, name="inventory")
+app.add_typer(sim_cli.app, name="sim")
 
 
 def _version(value: bool) -> None:
@@ -46,7 +48,6 @@ for _name, _what in (
     ("deploy", "plan and roll out the releases with Ansible, canaries first"),
     ("status", "node vitals, job health, crash loops and their diagnosis"),
     ("dashboard", "the cluster at a glance in a terminal UI"),
-    ("sim", "a simulated Raspberry Pi LAN on this machine"),
     ("demo", "the whole story on the simulated LAN"),
 ):
     _not_built(_name, _what)

@@ -222,3 +222,13 @@ class PiModel(BaseModel):
         if self.family == "2" and (self.revision or "1.1") < "1.2":
             return ("armv6", "armv7")
         return ("armv6", "armv7", "arm64")
+
+
+def memory_cgroup_enabled(proc_cgroups: str) -> bool | None:
+    """Whether `/proc/cgroups` shows the memory controller enabled (the check FACTS.md recommends over reading
+    cmdline.txt); None when the text has no memory line."""
+    for line in proc_cgroups.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0] == "memory":
+            return fields[3] == "1"
+    return None

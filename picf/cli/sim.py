@@ -1,0 +1,138 @@
+"""`picf sim ...`: a simulated Raspberry Pi LAN on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator
+
+import typer
+from rich.table import Table
+
+from picf.cli.output import err, fail, note, out, print_json
+from picf.models.sim import SimLan
+from picf.sim import faults, lan, plan
+from picf.sim.host import SimError
+
+app = typer.Typer(
+    help="A simulated Raspberry Pi LAN on this machine: namespaces, real sshd, real mDNS, ARM under qemu.",
+    no_args_is_help=True,
+)
+
+BridgeOption = typer.Option(plan.DEFAULT_BRIDGE, "--bridge", "-b", help="Bridge (and LAN) name.")
+
+
+@contextlib.contextmanager
+def _sim_errors() -> Iterator[None]:
+    try:
+        yield
+    except (SimError, plan.PlanError) as exc:
+        fail(str(exc), getattr(exc, "exit_code", 2) if isinstance(exc, SimError) else 2)
+
+
+def _nodes_table(sim: SimLan) -> Table:
+    table = Table(title=f"simulated LAN on {sim.bridge} ({sim.subnet})", title_justify="left")
+    for column in ("name", "address", "model", "arch", "memory", "mac", "host key"):
+        table.add_column(column, no_wrap=True)
+    for node in sim.nodes:
+        table.add_row(
+            node.name, node.address, node.model, node.arch, f"{node.memory_mb} MB", node.mac, node.host_key or "-"
+        )
+    return table
+
+
+@app.command()
+def up(
+    nodes: int = typer.Option(3, "--nodes", "-n", help="How many Pis."),
+    models: str = typer.Option(
+        ",".join(plan.DEFAULT_MODELS), "--models", help=f"Boards, cycled: {', '.join(plan.BOARDS)}."
+    ),
+    bridge: str = BridgeOption,
+    subnet: str = typer.Option(plan.DEFAULT_SUBNET, "--subnet", help="IPv4 subnet of the LAN."),
+    publish_ssh: bool = typer.Option(False, "--publish-ssh", help="Also publish _ssh._tcp (Pi OS does not)."),
+    json: bool = typer.Option(False, "--json", help="Print the LAN as JSON."),
+) -> None:
+    """Build the LAN (or grow or repair it: a second `up` starts only what is missing)."""
+    boards = [m for m in models.split(",") if m.strip()]
+    with _sim_errors():
+        report = lan.up(nodes, boards, bridge, subnet, publish_ssh, progress=note)
+    if json:
+        print_json(
+            {
+                **report.lan.model_dump(mode="json"),
+                "started": report.started,
+                "already_running": report.running,
+                "seconds": round(report.seconds, 3),
+            }
+        )
+        return
+    out.print(_nodes_table(report.lan))
+    if report.running:
+        note(f"already running: {', '.join(report.running)}")
+    note(f"started {len(report.started)} node(s) in {report.seconds:.2f} s")
+    note(f"bridge: {report.lan.bridge} ({report.lan.bridge_address}); discover with --interface {report.lan.bridge}")
+    note(f"controller key: {report.lan.controller_key}   known hosts: {report.lan.known_hosts}")
+    note(f"try: ssh -i {report.lan.controller_key} -o UserKnownHostsFile={report.lan.known_hosts} "
+         f"root@{report.lan.nodes[0].address}")  # fmt: skip
+
+
+@app.command()
+def status(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Every node: running, link, SSH, temperature, throttle bits, faults."""
+    with _sim_errors():
+        nodes = lan.status(bridge)
+    if json:
+        print_json([dataclasses.asdict(n) for n in nodes])
+        return
+    table = Table(title=f"simulated LAN on {bridge}", title_justify="left")
+    for column in ("name", "address", "board", "arch", "node", "link", "ssh", "temp", "throttled", "faults"):
+        table.add_column(column, no_wrap=True)
+    for n in nodes:
+        table.add_row(
+            n.name, n.address, n.board, n.arch,
+            "running" if n.running else "[red]down[/]", "up" if n.link_up else "[red]down[/]",
+            "up" if n.ssh_up else "[red]down[/]", f"{n.temp_c:.1f} C" if n.temp_c is not None else "-",
+            n.throttled or "-", ", ".join(n.faults) or "-",
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def down(bridge: str = BridgeOption) -> None:
+    """Remove every namespace, cable, process, mount and file the LAN made (also after a crash)."""
+    with _sim_errors():
+        report = lan.down(bridge)
+    note(
+        f"removed {len(report.namespaces)} node namespace(s)"
+        f"{', the bridge' if report.bridge_removed else ''} and {len(report.unmounted)} mount(s) "
+        f"in {report.seconds:.2f} s"
+    )
+
+
+@app.command()
+def shell(name: str = typer.Argument(..., help="Node name, e.g. pi-1."), bridge: str = BridgeOption) -> None:
+    """A root shell on a node (as its console would give you)."""
+    with _sim_errors():
+        argv = lan.shell_argv(bridge, name)
+    err.print(f"{name}: exit the shell to come back", markup=False)
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def inventory(bridge: str = BridgeOption) -> None:
+    """Print a valid inventory for the running LAN (host keys pinned, no roles)."""
+    with _sim_errors():
+        text = lan.inventory_text(bridge)
+    typer.echo(text, nl=False)
+
+
+@app.command()
+def fault(
+    name: str = typer.Argument(..., help="Node name."),
+    kind: str = typer.Argument(..., help=f"One of: {', '.join(faults.KINDS)}."),
+    bridge: str = BridgeOption,
+) -> None:
+    """Break (or mend) a node: unplug its cable, stop sshd, overheat it, starve its power, or clear it."""
+    with _sim_errors():
+        note(lan.fault(bridge, name, kind))
