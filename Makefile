@@ -9,9 +9,9 @@ LINT_DIRS := picf tui tests $(wildcard bench)
 
 APT_PACKAGES := openssh-server openssh-client iproute2 monit qemu-user-static binfmt-support \
 	golang-go gcc gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross \
-	avahi-daemon avahi-utils tmux python3-venv git make
+	avahi-daemon avahi-utils tmux python3-venv git make wget util-linux
 
-.PHONY: setup system-packages venv lint typecheck ansible-lint test test-unit test-integration demo clean
+.PHONY: setup system-packages venv lint typecheck ansible-lint test test-unit test-integration demo demo-down bench clean
 
 setup: system-packages venv
 
@@ -51,12 +51,21 @@ test-integration: setup
 test: setup lint typecheck ansible-lint
 	$(BIN)/pytest tests
 
+# Until `picf demo` lands (deploy and the dashboard), the demo builds the simulated LAN, writes its
+# inventory and shows it. The LAN keeps running: `make demo-down` (or `.venv/bin/picf sim down`) removes it.
 demo: setup
-	@echo "picf demo: the demo arrives with the simulator (picf sim); for now try:"
-	@echo "  $(BIN)/picf inventory validate inventory/cluster.yml"
-	@echo "  $(BIN)/picf inventory show"
-	$(BIN)/picf inventory validate inventory/cluster.yml
-	$(BIN)/picf inventory show
+	$(BIN)/picf sim up --nodes 4 --models 3b+,4b
+	$(BIN)/picf sim inventory > inventory/sim-cluster.yml
+	$(BIN)/picf inventory validate inventory/sim-cluster.yml
+	$(BIN)/picf inventory show --inventory inventory/sim-cluster.yml
+	$(BIN)/picf sim status
+	@echo "next: .venv/bin/picf sim shell pi-1 | .venv/bin/picf sim fault pi-2 overheat | make demo-down"
+
+demo-down: venv
+	$(BIN)/picf sim down
+
+bench: setup
+	$(BIN)/python bench/sim_up.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

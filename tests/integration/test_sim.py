@@ -1,0 +1,308 @@
+"""The simulated LAN, used as picf uses a real one: SSH with pinned keys, mDNS on the bridge, ARM binaries."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from zeroconf import ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from picf.hostkeys import fingerprint
+from picf.models import check_cluster
+from picf.models.sim import SimLan
+from picf.sim import lan as simlan
+from picf.yamldoc import load, to_plain
+from tests.integration.conftest import TEST_BRIDGE, SshRunner, require_root_linux
+
+pytestmark = pytest.mark.integration
+
+HELLO_GO = """package main
+
+import (
+\t"fmt"
+\t"runtime"
+)
+
+func main() { fmt.Printf("hello from %s/%s\\n", runtime.GOOS, runtime.GOARCH) }
+"""
+
+
+def test_each_node_answers_ssh_with_its_pinned_host_key(sim_lan: SimLan, on_node: SshRunner) -> None:
+    for node in sim_lan.nodes:
+        pub = Path(sim_lan.directory, "nodes", node.name, "upper/etc/ssh/ssh_host_ed25519_key.pub")
+        keygen = subprocess.run(["ssh-keygen", "-lf", str(pub)], capture_output=True, text=True, check=True)
+        assert keygen.stdout.split()[1] == fingerprint(pub.read_text()) == node.host_key
+        assert on_node(node.name, "hostname").stdout.strip() == node.name
+
+
+def test_a_wrong_host_key_is_refused(sim_lan: SimLan, tmp_path: Path) -> None:
+    impostor = tmp_path / "known_hosts"
+    other = Path(sim_lan.known_hosts).read_text().splitlines()
+    # pi-1's address paired with pi-2's key: exactly what an impostor at pi-1's address would present.
+    impostor.write_text(f"{sim_lan.nodes[0].address} {' '.join(other[1].split()[1:])}\n")
+    done = subprocess.run(
+        ["ssh", "-i", sim_lan.controller_key, "-o", f"UserKnownHostsFile={impostor}", "-o", "StrictHostKeyChecking=yes",
+         "-o", "BatchMode=yes", f"root@{sim_lan.nodes[0].address}", "true"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "HOST IDENTIFICATION HAS CHANGED" in done.stderr or "Host key verification failed" in done.stderr
+
+
+def test_nodes_report_their_board_as_a_pi_does(sim_lan: SimLan, on_node: SshRunner) -> None:
+    expected = {
+        "pi-1": ("armv7l", "armhf", "32"),
+        "pi-2": ("aarch64", "arm64", "64"),
+        "pi-3": ("armv6l", "armhf", "32"),
+    }
+    for node in sim_lan.nodes:
+        out = on_node(
+            node.name,
+            "uname -m; dpkg --print-architecture; getconf LONG_BIT; tr -d '\\0' < /sys/firmware/devicetree/base/model;"
+            " echo; grep ^Revision /proc/cpuinfo; grep ^MemTotal /proc/meminfo; vcgencmd measure_temp;"
+            " vcgencmd get_throttled; cat /sys/class/thermal/thermal_zone0/temp",
+        ).stdout.splitlines()
+        assert tuple(out[:3]) == expected[node.name]
+        assert out[3] == node.model
+        assert out[4].endswith(node.revision_code)
+        assert int(out[5].split()[1]) // 1024 in range(node.memory_mb - 128, node.memory_mb)
+        assert out[6] == "temp=47.2'C"
+        assert out[7] == "throttled=0x0"
+
+
+def test_each_node_keeps_its_own_files(sim_lan: SimLan, on_node: SshRunner) -> None:
+    on_node("pi-1", "mkdir -p /var/vcap/store && echo one > /var/vcap/store/who && useradd -M picf-test-user")
+    assert on_node("pi-2", "cat /var/vcap/store/who", check=False).returncode != 0
+    assert on_node("pi-2", "id picf-test-user", check=False).returncode != 0
+    assert on_node("pi-1", "cat /var/vcap/store/who").stdout == "one\n"
+    assert not Path("/var/vcap/store/who").exists()
+    assert subprocess.run(["id", "picf-test-user"], capture_output=True).returncode != 0
+
+
+def test_nodes_see_only_their_own_processes_and_have_no_route_off_the_bridge(
+    sim_lan: SimLan, on_node: SshRunner
+) -> None:
+    processes = on_node("pi-1", "ps -eo comm=").stdout.split()
+    assert "avahi-daemon" in processes and "sshd" in processes
+    assert processes.count("avahi-daemon") == 1
+    routes = on_node("pi-1", "ip route").stdout
+    assert "default" not in routes
+    assert on_node("pi-1", "ip route get 1.1.1.1", check=False).returncode != 0
+
+
+def _browse(interface: str, seconds: float) -> dict[str, tuple[str, list[str]]]:
+    """Names seen for _workstation._tcp on `interface`, with their host name and addresses."""
+
+    async def run() -> dict[str, tuple[str, list[str]]]:
+        zc = AsyncZeroconf(interfaces=[interface])
+        names: list[str] = []
+
+        def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
+            if state_change is ServiceStateChange.Added:
+                names.append(name)
+
+        browser = AsyncServiceBrowser(zc.zeroconf, ["_workstation._tcp.local."], handlers=[on_change])
+        await asyncio.sleep(seconds)
+        found = {}
+        for name in names:
+            info = AsyncServiceInfo("_workstation._tcp.local.", name)
+            if await info.async_request(zc.zeroconf, 1000):
+                found[name] = (str(info.server), info.parsed_addresses())
+        await browser.async_cancel()
+        await zc.async_close()
+        return found
+
+    return asyncio.run(run())
+
+
+def test_mdns_announces_each_pi_on_the_bridge_as_raspberry_pi_os_does(sim_lan: SimLan) -> None:
+    found = _browse(sim_lan.bridge_address, 1.5)
+    for node in sim_lan.nodes:
+        name = f"{node.name} [{node.mac}]._workstation._tcp.local."
+        assert name in found, (name, sorted(found))
+        server, addresses = found[name]
+        assert server == f"{node.name}.local."
+        assert node.address in addresses
+
+
+def test_mdns_answers_stay_on_the_bridge(sim_lan: SimLan) -> None:
+    found = _browse("127.0.0.1", 1.0)
+    assert not [n for n in found if any(node.mac in n for node in sim_lan.nodes)]
+
+
+@pytest.fixture(scope="module")
+def hello_binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """hello-world for armv7 and arm64, cross-compiled by Go here."""
+    work = tmp_path_factory.mktemp("hello")
+    (work / "main.go").write_text(HELLO_GO)
+    env = {**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"),
+           "GO111MODULE": "off"}  # fmt: skip
+    out = {}
+    for name, goarch, extra in (("armv7", "arm", {"GOARM": "7"}), ("arm64", "arm64", {})):
+        target = work / f"hello-{name}"
+        subprocess.run(
+            ["go", "build", "-o", str(target), "main.go"], cwd=work, env={**env, "GOARCH": goarch, **extra},
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+        out[name] = target
+    return out
+
+
+def test_arm_binaries_run_under_qemu_and_a_wrong_arch_binary_fails_as_on_a_pi(
+    hello_binaries: dict[str, Path], copy_to_node: Callable[[str, Path, str], None], on_node: SshRunner
+) -> None:
+    for node in ("pi-1", "pi-2"):
+        copy_to_node(node, hello_binaries["armv7"], "/tmp/hello-armv7")
+        copy_to_node(node, hello_binaries["arm64"], "/tmp/hello-arm64")
+    assert on_node("pi-1", "/tmp/hello-armv7").stdout == "hello from linux/arm\n"
+    wrong = on_node("pi-1", "bash -c /tmp/hello-arm64", check=False)
+    assert wrong.returncode == 126
+    assert "Exec format error" in wrong.stderr
+    assert on_node("pi-2", "/tmp/hello-arm64").stdout == "hello from linux/arm64\n"
+    assert on_node("pi-2", "/tmp/hello-armv7").stdout == "hello from linux/arm\n"
+
+
+def test_monit_runs_per_node_on_its_own_loopback(sim_lan: SimLan, on_node: SshRunner) -> None:
+    rc = "set daemon 10\nset httpd port 2822 and use address 127.0.0.1 allow 127.0.0.1\n"
+    on_node("pi-1", f"printf '{rc}' > /tmp/monitrc && chmod 600 /tmp/monitrc && monit -c /tmp/monitrc")
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            status = on_node("pi-1", "wget -q -O - 'http://127.0.0.1:2822/_status?format=xml'", check=False)
+            if status.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert "<monit" in status.stdout
+        assert on_node("pi-2", "wget -q -T 2 -O - http://127.0.0.1:2822/", check=False).returncode != 0
+    finally:
+        on_node("pi-1", "monit -c /tmp/monitrc quit", check=False)
+
+
+def _port_open(address: str, port: int = 22) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def test_firmware_faults_change_what_vcgencmd_reports_and_clear_undoes_them(
+    sim_lan: SimLan, on_node: SshRunner
+) -> None:
+    def firmware() -> list[str]:
+        return on_node("pi-2", "vcgencmd measure_temp; vcgencmd get_throttled").stdout.split()
+
+    simlan.fault(TEST_BRIDGE, "pi-2", "overheat")
+    assert firmware() == ["temp=84.5'C", "throttled=0xe000e"]
+    simlan.fault(TEST_BRIDGE, "pi-2", "undervoltage")
+    assert firmware() == ["temp=84.5'C", "throttled=0xf000f"]
+    assert {n.name: n.faults for n in simlan.status(TEST_BRIDGE)}["pi-2"] == ["overheat", "undervoltage"]
+    simlan.fault(TEST_BRIDGE, "pi-2", "clear")
+    assert firmware() == ["temp=47.2'C", "throttled=0x0"]
+
+
+def test_link_and_ssh_faults_cut_the_node_off_and_come_back(sim_lan: SimLan, on_node: SshRunner) -> None:
+    node = sim_lan.nodes[2]
+    simlan.fault(TEST_BRIDGE, node.name, "link-down")
+    try:
+        assert not _port_open(node.address)
+        assert {s.name: s.link_up for s in simlan.status(TEST_BRIDGE)}[node.name] is False
+    finally:
+        simlan.fault(TEST_BRIDGE, node.name, "link-up")
+    deadline = time.monotonic() + 5
+    while not _port_open(node.address) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _port_open(node.address)
+    simlan.fault(TEST_BRIDGE, node.name, "stop-ssh")
+    try:
+        assert not _port_open(node.address)
+        assert {s.name: s.ssh_up for s in simlan.status(TEST_BRIDGE)}[node.name] is False
+    finally:
+        simlan.fault(TEST_BRIDGE, node.name, "start-ssh")
+    assert on_node(node.name, "hostname").stdout.strip() == node.name
+    assert simlan.status(TEST_BRIDGE)[2].faults == []
+
+
+def test_a_second_up_keeps_the_running_nodes(sim_lan: SimLan) -> None:
+    before = {n.name: n.keeper_pid for n in simlan.require(TEST_BRIDGE).nodes}
+    report = simlan.up(len(before), ["3b+", "4b", "zerow"], TEST_BRIDGE, sim_lan.subnet)
+    assert report.started == []
+    assert sorted(report.running) == sorted(before)
+    assert {n.name: n.keeper_pid for n in report.lan.nodes} == before
+
+
+def test_sim_inventory_validates_and_pins_the_host_keys(sim_lan: SimLan, picf_bin: Path) -> None:
+    done = subprocess.run(
+        [str(picf_bin), "sim", "inventory", "--bridge", TEST_BRIDGE], capture_output=True, text=True, check=True
+    )
+    cluster, problems = check_cluster(to_plain(load(done.stdout)))
+    assert problems == []
+    assert cluster is not None
+    assert {n.name: n.host_key for n in cluster.nodes} == {n.name: n.host_key for n in sim_lan.nodes}
+
+
+def test_sim_status_json_from_the_cli(sim_lan: SimLan, picf_bin: Path) -> None:
+    import json
+
+    done = subprocess.run(
+        [str(picf_bin), "sim", "status", "--json", "--bridge", TEST_BRIDGE], capture_output=True, text=True, check=True
+    )
+    rows = json.loads(done.stdout)
+    assert [r["name"] for r in rows] == ["pi-1", "pi-2", "pi-3"]
+    assert all(r["running"] and r["ssh_up"] for r in rows)
+
+
+def _leftovers(bridge: str) -> dict[str, list[str]]:
+    directory = simlan.lan_dir(bridge)
+    processes = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.readlink(f"/proc/{pid}/root").startswith(str(directory)):
+                    processes.append(pid)
+            except OSError:
+                pass
+    mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines() if str(directory) in line]
+    return {
+        "netns": [ns for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+                  if ns.startswith(f"picf-{bridge}-")],
+        "links": [name for name in os.listdir("/sys/class/net") if bridge in name],
+        "processes": processes,
+        "mounts": mounts,
+        "files": [str(directory)] if directory.exists() else [],
+    }  # fmt: skip
+
+
+def test_down_leaves_nothing_behind_even_after_a_crash() -> None:
+    require_root_linux()
+    bridge = "picfd"
+    try:
+        simlan.up(2, ["3b+"], bridge, "10.231.8.0/24")
+        assert _leftovers(bridge)["processes"]
+        # A crash: the state file is gone, a node died, and a half-built node's namespace lingers.
+        lan = simlan.require(bridge)
+        Path(lan.directory, "state.json").unlink()
+        os.kill(lan.nodes[0].keeper_pid or 0, 9)
+        subprocess.run(["ip", "netns", "add", f"picf-{bridge}-pi-9"], check=True)
+    finally:
+        report = simlan.down(bridge)
+    assert report.seconds < 5
+    assert _leftovers(bridge) == {"netns": [], "links": [], "processes": [], "mounts": [], "files": []}
+
+
+def test_sim_needs_root_and_says_how(picf_bin: Path) -> None:
+    require_root_linux()
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(picf_bin), "sim", "up"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "needs root" in done.stderr and "sudo" in done.stderr
+    assert "Traceback" not in done.stderr
