@@ -167,10 +167,12 @@ class Draft:
 Edit = Callable[[Draft], None]
 
 
-def edit_inventory(path: Path, edit: Edit, *, dry_run: bool = False) -> EditResult:
-    """Apply `edit` under the file lock; write only a valid result, changing only the lines it must."""
+def edit_inventory(path: Path, edit: Edit, *, dry_run: bool = False, create_from: str | None = None) -> EditResult:
+    """Apply `edit` under the file lock; write only a valid result, changing only the lines it must.
+
+    With `create_from`, a missing file starts as that text (it is only written if the result is valid)."""
     with locked(path):
-        text = _read_text(path)
+        text = create_from if create_from is not None and not path.exists() else _read_text(path)
         draft = Draft(doc=_parse(path, text), text=text)
         indent = yamldoc.guess_indent(draft.doc, text)
         before = yamldoc.dump(draft.doc, indent)
@@ -196,6 +198,18 @@ def edit_inventory(path: Path, edit: Edit, *, dry_run: bool = False) -> EditResu
         if written:
             write_atomic(path, new_text.encode())
         return EditResult(path=path, diff=diff, written=written, notes=draft.notes)
+
+
+def new_inventory_text(name: str, ssh: Mapping[str, Any]) -> str:
+    """The text of a new inventory: a header comment, the cluster name, SSH settings and no nodes yet."""
+    doc = CommentedMap()
+    doc["name"] = name
+    doc["ssh"] = CommentedMap((k, int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in ssh.items())
+    header = (
+        "# picf inventory: the Raspberry Pis of one cluster. Edit it by hand whenever you like;\n"
+        "# picf keeps your comments. Check it with: picf inventory validate\n"
+    )
+    return header + yamldoc.dump(doc) + "\nnodes:\n"
 
 
 def _same_data(text: str, doc: Any) -> bool:

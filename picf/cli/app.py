@@ -7,6 +7,7 @@ import typer
 from picf import __version__
 from picf.cli import inventory as inventory_cli
 from picf.cli import sim as sim_cli
+from picf.cli.discover import discover_command
 from picf.cli.output import fail
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(sim_cli.app, name="sim")
+app.command("discover")(discover_command)
 
 
 def _version(value: bool) -> None:
@@ -43,7 +45,6 @@ def _not_built(name: str, what: str) -> None:
 
 
 for _name, _what in (
-    ("discover", "find Raspberry Pis with mDNS, pin host keys, merge them into the inventory"),
     ("release", "patch, lint and cross-compile the releases for ARM"),
     ("deploy", "plan and roll out the releases with Ansible, canaries first"),
     ("status", "node vitals, job health, crash loops and their diagnosis"),

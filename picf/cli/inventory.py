@@ -25,7 +25,7 @@ DryRunOption = typer.Option(False, "--dry-run", "-n", help="Show the change, wri
 
 
 @contextlib.contextmanager
-def _inventory_errors() -> Iterator[None]:
+def inventory_errors() -> Iterator[None]:
     """Turn the library's errors into one-line messages and exit codes; never a traceback."""
     try:
         yield
@@ -47,7 +47,7 @@ def validate(
     json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Check the inventory: every problem at once, as FILE:LINE:COL: field: message."""
-    with _inventory_errors():
+    with inventory_errors():
         try:
             cluster, problems = inv.check_file(file)
         except inv.InventoryError as exc:
@@ -82,7 +82,7 @@ def show(
     json: bool = typer.Option(False, "--json", help="Print the cluster as JSON."),
 ) -> None:
     """The cluster's nodes as a table (or JSON)."""
-    with _inventory_errors():
+    with inventory_errors():
         cluster = inv.read_inventory(inventory).cluster
     if json:
         print_json(cluster.model_dump(mode="json"))
@@ -149,7 +149,7 @@ def add(
         "memory_mb": memory_mb,
         "roles": list(role),
     }
-    with _inventory_errors():
+    with inventory_errors():
         result = inv.edit_inventory(inventory, lambda d: inv.add_node(d, fields), dry_run=dry_run)
     _report(result, dry_run)
 
@@ -168,7 +168,7 @@ def set_(
         if not sep or not key:
             fail(f"{item!r}: expected KEY=VALUE, e.g. memory_mb=1024", 2)
         values[key.strip()] = inv.parse_scalar(raw)
-    with _inventory_errors():
+    with inventory_errors():
         result = inv.edit_inventory(inventory, lambda d: inv.set_node_fields(d, name, values), dry_run=dry_run)
     _report(result, dry_run)
 
@@ -182,7 +182,7 @@ def roles(
 ) -> None:
     """Change a node's roles (`picf inventory roles pi-1 +cell -router`), or list the roles."""
     if name is None:
-        with _inventory_errors():
+        with inventory_errors():
             known = inv.read_inventory(inventory).cluster.all_roles
         table = Table(title="roles", title_justify="left")
         for column in ("role", "arches", "min memory", "memory cgroup", "jobs", "what it is"):
@@ -208,13 +208,13 @@ def roles(
         else:
             fail(f"{change!r}: write +ROLE to add or -ROLE to remove", 2)
     if not add_roles and not remove_roles:
-        with _inventory_errors():
+        with inventory_errors():
             node = inv.read_inventory(inventory).cluster.node(name)
         if node is None:
             fail(f"no node named {name!r} in {inventory}", 2)
         out.print(" ".join(node.roles) or "(no roles)", markup=False)
         return
-    with _inventory_errors():
+    with inventory_errors():
         result = inv.edit_inventory(
             inventory, lambda d: inv.change_roles(d, name, add_roles, remove_roles), dry_run=dry_run
         )
@@ -228,6 +228,6 @@ def rm(
     dry_run: bool = DryRunOption,
 ) -> None:
     """Remove a node from the inventory."""
-    with _inventory_errors():
+    with inventory_errors():
         result = inv.edit_inventory(inventory, lambda d: inv.remove_node(d, name), dry_run=dry_run)
     _report(result, dry_run)

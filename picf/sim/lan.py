@@ -140,6 +140,7 @@ def up(
     if failed:
         raise SimError(f"{len(failed)} node(s) did not start; first: {failed[0]} (`picf sim up` again retries them)")
     _wait_for_ssh(started)
+    _wait_for_mdns(lan, started)
     _write_known_hosts(lan)
     report.started = [n.name for n in started]
     report.seconds = time.monotonic() - started_at
@@ -263,6 +264,25 @@ def _wait_for_ssh(nodes: list[SimNode]) -> None:
             time.sleep(0.02)
     if pending:
         raise SimError(f"sshd did not start on {', '.join(sorted(pending))}; see the node's /var/log/sshd.log")
+
+
+def _wait_for_mdns(lan: SimLan, nodes: list[SimNode]) -> None:
+    """Wait until each node's avahi has claimed its host name (it probes the LAN first, as on a Pi)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = {n.name: _node_dir(lan, n) / "upper/var/log/avahi-daemon.log" for n in nodes}
+    while pending and time.monotonic() < deadline:
+        for name, log in list(pending.items()):
+            try:
+                if "Server startup complete" in log.read_text(errors="replace"):
+                    del pending[name]
+            except OSError:
+                pass
+        if pending:
+            time.sleep(0.02)
+    if pending:
+        raise SimError(
+            f"avahi-daemon did not come up on {', '.join(sorted(pending))}; see its /var/log/avahi-daemon.log"
+        )
 
 
 def _write_known_hosts(lan: SimLan) -> None:
