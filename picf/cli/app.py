@@ -6,6 +6,7 @@ import typer
 
 from picf import __version__
 from picf.cli import inventory as inventory_cli
+from picf.cli import release as release_cli
 from picf.cli import sim as sim_cli
 from picf.cli.discover import discover_command
 from picf.cli.output import fail
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(sim_cli.app, name="sim")
+app.add_typer(release_cli.app, name="release")
 app.command("discover")(discover_command)
 
 
@@ -45,7 +47,6 @@ def _not_built(name: str, what: str) -> None:
 
 
 for _name, _what in (
-    ("release", "patch, lint and cross-compile the releases for ARM"),
     ("deploy", "plan and roll out the releases with Ansible, canaries first"),
     ("status", "node vitals, job health, crash loops and their diagnosis"),
     ("dashboard", "the cluster at a glance in a terminal UI"),

@@ -1,0 +1,72 @@
+"""The 32-bit ARM lint over a fixture corpus annotated with `want: <hazard-id>`: precision and recall."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from picf.models.node import Arch
+from picf.releases.lint import lint_tree
+from picf.releases.patching import load_catalog, patch_tree
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CORPORA = (DATA / "lint", DATA / "upstream")
+# JSON cannot carry comments; its expected findings are listed here.
+JSON_WANTS = {("seccompjson/seccomp-profile.json", 1, "seccomp-arch-missing")}
+ALL_ARCH_IDS = {"seccomp-arch-missing", "seccomp-disabled", "syscall-number-hardcoded"}
+
+
+def wanted(root: Path, arch: Arch) -> set[tuple[str, int, str]]:
+    out = set()
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in {".go", ".c", ".h"}:
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for hazard in re.findall(r"want: ([a-z0-9-]+)", line):
+                if arch in {"armv6", "armv7"} or hazard in ALL_ARCH_IDS:
+                    out.add((str(path.relative_to(root)), n, hazard))
+    if root.name == "lint":
+        out |= JSON_WANTS
+    return out
+
+
+def found(root: Path, arch: Arch) -> set[tuple[str, int, str]]:
+    return {(h.path, h.line, h.id) for h in lint_tree(root, arch, load_catalog())}
+
+
+@pytest.mark.parametrize("arch", ["armv7", "armv6", "arm64"])
+def test_precision_and_recall_over_the_fixture_corpus(arch: Arch, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = set().union(*(wanted(root, arch) for root in CORPORA))
+    got = set().union(*(found(root, arch) for root in CORPORA))
+    hits = expected & got
+    precision = len(hits) / len(got) if got else 1.0
+    recall = len(hits) / len(expected) if expected else 1.0
+    with capsys.disabled():
+        print(
+            f"\nlint {arch}: {len(expected)} expected, {len(got)} found, precision {precision:.2f}, recall {recall:.2f}"
+        )
+    assert got - expected == set(), "false positives"
+    assert expected - got == set(), "missed hazards"
+
+
+def test_amd64_has_no_32_bit_hazards() -> None:
+    assert found(DATA / "lint", "amd64") == {("seccompjson/off.go", 8, "seccomp-disabled")}
+
+
+def test_the_patched_upstream_shapes_are_clean(tmp_path: Path) -> None:
+    tree = tmp_path / "src"
+    shutil.copytree(DATA / "upstream", tree)
+    assert found(tree, "armv7")
+    patch_tree(tree, "armv7")
+    assert found(tree, "armv7") == set()
+    assert found(tree, "arm64") == set()
+
+
+def test_every_hazard_names_the_patch_that_fixes_it_when_there_is_one() -> None:
+    hazards = lint_tree(DATA / "upstream", "armv7", load_catalog())
+    catalog_ids = {p.id for p in load_catalog()}
+    assert {h.fix for h in hazards} <= catalog_ids
+    assert str(hazards[0]).count(": ") >= 2 and "(fix: " in str(hazards[0])
