@@ -66,6 +66,8 @@ demo-down: venv
 
 bench: setup
 	$(BIN)/python bench/sim_up.py
+	$(BIN)/python bench/discover.py
+	$(BIN)/python bench/build_cache.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

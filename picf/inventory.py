@@ -16,7 +16,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from picf import yamldoc
 from picf.atomic import locked, write_atomic
-from picf.models.cluster import Cluster, Problem, check_cluster
+from picf.models.cluster import Cluster, check_cluster
+from picf.yamldoc import LocatedProblem
 
 DEFAULT_INVENTORY = Path("inventory/cluster.yml")
 
@@ -45,20 +46,6 @@ class InventoryUsageError(InventoryError):
     """The command named something that is not there (a missing file, an unknown node)."""
 
     exit_code = 2
-
-
-@dataclass(frozen=True)
-class LocatedProblem:
-    """A Problem placed in a file: renders as `FILE:LINE:COL: path: message`."""
-
-    file: str
-    line: int
-    col: int
-    problem: Problem
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
-        return f"{where}: {self.problem.path}: {self.problem.message}"
 
 
 class InventoryInvalid(InventoryError):
@@ -127,8 +114,7 @@ def check_text(path: Path, text: str) -> tuple[Any, Cluster | None, list[Located
     """Parse and validate inventory text; return the document, the cluster and every located problem."""
     doc = _parse(path, text)
     cluster, problems = check_cluster(yamldoc.to_plain(doc))
-    located = [LocatedProblem(str(path), *yamldoc.position(doc, p.loc, p.at_key), p) for p in problems]
-    located.sort(key=lambda p: (p.line, p.col))
+    located = yamldoc.locate(str(path), doc, problems)
     return doc, cluster, located
 
 

@@ -20,6 +20,8 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from picf.models.problem import Problem
+
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 100_000
@@ -223,3 +225,23 @@ def to_plain(node: Any) -> Any:
         if isinstance(node, plain):
             return plain(node)
     return node
+
+
+@dataclass(frozen=True)
+class LocatedProblem:
+    """A Problem placed in a file: renders as `FILE:LINE:COL: path: message`."""
+
+    file: str
+    line: int
+    col: int
+    problem: Problem
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        return f"{where}: {self.problem.path}: {self.problem.message}"
+
+
+def locate(file: str, doc: Any, problems: list[Problem]) -> list[LocatedProblem]:
+    """Place each problem at its line and column in the round-trip document, in file order."""
+    located = [LocatedProblem(file, *position(doc, p.loc, p.at_key), p) for p in problems]
+    return sorted(located, key=lambda p: (p.line, p.col))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import typer
@@ -10,10 +11,14 @@ from rich.table import Table
 
 from picf.cli.output import err, fail, note, out, print_json
 from picf.models.node import ARCHES, Arch, normalize_arch
+from picf.releases.builder import BuildError, build
 from picf.releases.lint import lint_tree
 from picf.releases.patching import CatalogError, load_catalog, patch_tree
+from picf.releases.release_dir import ReleaseInvalid, read_release
+from picf.releases.scaffold import scaffold
+from picf.releases.store import Store
 
-app = typer.Typer(help="Patch and lint the Cloud Foundry releases for ARM (build comes next).", no_args_is_help=True)
+app = typer.Typer(help="Releases for ARM: patch, lint, build (with a compile cache), inspect.", no_args_is_help=True)
 
 _STATUS_STYLE = {
     "applied": "green",
@@ -118,3 +123,119 @@ def lint(
             out.print(str(hazard), markup=False, highlight=False)
         note(f"{len(hazards)} hazard(s) for {target} in {src}")
     raise typer.Exit(1 if hazards else 0)
+
+
+def _report_invalid(exc: ReleaseInvalid) -> None:
+    for problem in exc.problems:
+        err.print(str(problem), markup=False, highlight=False)
+    fail(f"{len(exc.problems)} problem(s) in the release; fix them and run `picf release validate`")
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(..., help="Release name (lower case, digits, - and _)."),
+    directory: Path | None = typer.Option(None, "--dir", help="Where to create it (default: ./NAME)."),
+) -> None:
+    """Scaffold a release that validates and builds: a Go package, a job, templates and a monit stanza."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
+        fail(f"{name!r}: use lower-case letters, digits, '-' and '_'", 2)
+    target = directory or Path(name)
+    if target.exists():
+        fail(f"{target}: already exists; pick another --dir", 2)
+    for path in scaffold(target, name):
+        note(f"created {path}")
+    note(f"next: picf release validate {target} && picf release build {target} --arch armv7")
+
+
+@app.command()
+def validate(
+    directory: Path = typer.Argument(Path("."), help="Release directory (with release.yml)."),
+) -> None:
+    """Check a release: release.yml, package files, job templates and the monit stanza (errors with file:line)."""
+    try:
+        found = read_release(directory)
+    except ReleaseInvalid as exc:
+        _report_invalid(exc)
+    release = found.release
+    out.print(f"{directory}: valid, {release.name}/{release.version} with {len(release.packages)} package(s) and "
+              f"{len(release.jobs)} job(s)", markup=False)  # fmt: skip
+
+
+@app.command("build")
+def build_command(
+    directory: Path = typer.Argument(..., help="Release directory (with release.yml)."),
+    arch: str = typer.Option(..., "--arch", help=f"Target: {', '.join(ARCHES)}."),
+    patch: bool = typer.Option(
+        False, "--patch", help="Apply the ARM patches and align 64-bit atomics first (in a copy)."
+    ),
+    json: bool = typer.Option(False, "--json", help="Print the compiled release as JSON."),
+) -> None:
+    """Cross-compile a release's packages for ARCH; unchanged packages come from the cache."""
+    target = _arch(arch)
+    try:
+        report = build(directory, target, patch=patch, progress=note)
+    except ReleaseInvalid as exc:
+        _report_invalid(exc)
+    except BuildError as exc:
+        err.print(exc.output, markup=False, highlight=False)
+        fail(f"{exc}: the compiler's message is above")
+    built = sum(not p.cached for p in report.packages)
+    if json:
+        print_json(
+            {
+                "release": report.manifest.model_dump(mode="json"),
+                "compiled": [p.name for p in report.packages if not p.cached],
+                "cached": [p.name for p in report.packages if p.cached],
+                "seconds": round(report.seconds, 3),
+            }
+        )
+        return
+    m = report.manifest
+    patched = f" (patched: {', '.join(m.patches) or 'nothing needed'})" if m.patched else ""
+    cached = len(report.packages) - built
+    line = f"{m.name}/{m.version} for {m.arch}{patched}: {built} compiled, {cached} cached, in {report.seconds:.2f} s"
+    out.print(line, markup=False)
+
+
+@app.command("list")
+def list_command(json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Compiled releases in the store."""
+    releases = Store().releases()
+    if json:
+        print_json([r.model_dump(mode="json") for r in releases])
+        return
+    table = Table(title=f"{len(releases)} compiled release(s)", title_justify="left")
+    for column in ("release", "arch", "patched", "packages", "jobs", "built"):
+        table.add_column(column)
+    for r in releases:
+        table.add_row(f"{r.name}/{r.version}", r.arch, ", ".join(r.patches) or ("yes" if r.patched else "no"),
+                      ", ".join(p.name for p in r.packages), ", ".join(j.name for j in r.jobs), r.built_at)  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def inspect(
+    release: str = typer.Argument(..., help="NAME or NAME/VERSION."),
+    arch: str | None = typer.Option(None, "--arch", help="Only this arch."),
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """One compiled release: its packages (fingerprint, cache key, sha256, size) and jobs."""
+    name, _, version = release.partition("/")
+    found = Store().release(name, version or None, _arch(arch) if arch else None)
+    if not found:
+        fail(f"no compiled release {release!r}; build it with `picf release build DIR --arch ...`", 2)
+    if json:
+        print_json([r.model_dump(mode="json") for r in found])
+        return
+    for r in found:
+        table = Table(title=f"{r.name}/{r.version} {r.arch}{' patched' if r.patched else ''} ({r.built_at})",
+                      title_justify="left")  # fmt: skip
+        for column in ("package", "fingerprint", "sha256", "size", "depends on"):
+            table.add_column(column, no_wrap=True)
+        for p in r.packages:
+            table.add_row(
+                p.name, p.fingerprint[:16], p.sha256[:16], f"{p.size / 1024:.0f} KiB", ", ".join(p.dependencies)
+            )
+        for j in r.jobs:
+            table.add_row(f"job {j.name}", "-", j.sha256[:16], "-", ", ".join(j.packages))
+        out.print(table)

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from picf.models.node import Node, NodeName
+from picf.models.problem import Loc, Problem, problems_from
 from picf.models.role import BUILTIN_ROLES, Role
-
-Loc = tuple[str | int, ...]
 
 # Pass this as validation context to get a Cluster even when cross-node rules fail; `rule_problems()`
 # then lists them. Used by the inventory file loader, which reports every problem at once.
 DEFER_RULES = "picf_defer_rules"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an inventory: where (a path into the data) and what."""
-
-    loc: Loc
-    message: str
-    at_key: bool = False  # point at the key itself (an unknown field), not at its value
-
-    @property
-    def path(self) -> str:
-        """`nodes[2].memory_mb` style rendering of the location."""
-        out = ""
-        for part in self.loc:
-            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-        return out or "(top level)"
 
 
 class SshDefaults(BaseModel):
@@ -139,21 +119,8 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
 
 
 def validation_problems(error: ValidationError) -> list[Problem]:
-    """Turn a pydantic ValidationError into Problems with the same locations, in the user's words."""
-    problems: list[Problem] = []
-    for detail in error.errors(include_url=False):
-        loc: Loc = tuple(detail["loc"])
-        message = str(detail["msg"]).removeprefix("Value error, ")
-        if detail["type"] == "extra_forbidden":
-            model = _model_at(loc)
-            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1) if model else []
-            message = f"unknown field; did you mean {close[0]!r}?" if close else "unknown field"
-        elif detail["type"] == "tuple_type":
-            message = "should be a list"
-        elif detail["type"] == "missing":
-            message = "required field is missing"
-        problems.append(Problem(loc, message, at_key=detail["type"] == "extra_forbidden"))
-    return problems
+    """Pydantic errors of cluster data as Problems, with spelling suggestions for unknown fields."""
+    return problems_from(error, _model_at)
 
 
 def check_cluster(data: Any) -> tuple[Cluster | None, list[Problem]]:

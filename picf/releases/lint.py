@@ -127,7 +127,8 @@ def _atomic_hazards(package: golayout.Package, src: Path, catalog: tuple[Patch, 
         if access.aligned is False:
             struct_file = _struct_file(package, access.chain[0][0]) if access.chain else Path(access.file)
             fix = _patch_for(struct_file, src, catalog, ids) or (
-                f"move {access.chain[0][1]} to the top of {access.chain[0][0]}, or make it an atomic.Uint64"
+                f"`picf release build --patch` moves {access.chain[0][1]} to the top of {access.chain[0][0]}; "
+                "or make it an atomic.Uint64"
             )
             out.append(
                 Hazard(

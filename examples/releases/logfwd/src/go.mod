@@ -1,0 +1,3 @@
+module example.com/logfwd
+
+go 1.19

@@ -1,0 +1,225 @@
+"""`picf release build` for real: Go and C cross-compiled for armv7 and arm64, run under qemu-user."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from picf.models.release import CompiledRelease
+from picf.releases.store import Store
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "releases" / "logfwd"
+QEMU = {"armv7": "qemu-arm-static", "arm64": "qemu-aarch64-static"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("picf-data")
+
+
+def picf(picf_bin: Path, data_dir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PICF_DATA_DIR": str(data_dir)}
+    return subprocess.run([str(picf_bin), *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def build(picf_bin: Path, data_dir: Path, release: Path, arch: str, *extra: str) -> dict:  # type: ignore[type-arg]
+    done = picf(picf_bin, data_dir, "release", "build", str(release), "--arch", arch, "--json", *extra)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def unpack(data_dir: Path, manifest: dict, package: str, into: Path) -> Path:  # type: ignore[type-arg]
+    compiled = CompiledRelease.model_validate(manifest["release"])
+    entry = next(p for p in compiled.packages if p.name == package)
+    with tarfile.open(Store(data_dir / "store").blob(entry.sha256)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "bin"
+
+
+def run_briefly(argv: list[str], seconds: float = 3) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["timeout", str(seconds), *argv], capture_output=True, text=True)
+
+
+def test_the_example_panics_on_armv7_like_metron_and_runs_once_patched(
+    picf_bin: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    plain = build(picf_bin, data_dir, EXAMPLE, "armv7")
+    bin_dir = unpack(data_dir, plain, "logfwd", tmp_path / "plain")
+    crash = run_briefly([QEMU["armv7"], str(bin_dir / "logfwd"), "-config", "/nonexistent"])
+    assert crash.returncode == 2
+    assert "panic: unaligned 64-bit atomic operation" in crash.stderr
+
+    patched = build(picf_bin, data_dir, EXAMPLE, "armv7", "--patch")
+    assert patched["release"]["patches"] == ["align64:Counter"]
+    bin_dir = unpack(data_dir, patched, "logfwd", tmp_path / "patched")
+    config = tmp_path / "logfwd.json"
+    config.write_text(json.dumps({"listen": "127.0.0.1:0", "forward_to": os.devnull, "report_every": "1s"}))
+    ok = run_briefly([QEMU["armv7"], str(bin_dir / "logfwd"), "-config", str(config)])
+    assert ok.returncode == 124, ok.stderr  # still running when timeout stopped it
+    assert "logfwd linux/arm listening" in ok.stderr
+
+
+def test_arm64_runs_unpatched(picf_bin: Path, data_dir: Path, tmp_path: Path) -> None:
+    manifest = build(picf_bin, data_dir, EXAMPLE, "arm64")
+    config = tmp_path / "logfwd.json"
+    config.write_text(json.dumps({"listen": "127.0.0.1:0", "forward_to": os.devnull}))
+    bin_dir = unpack(data_dir, manifest, "logfwd", tmp_path / "arm64")
+    ok = run_briefly([QEMU["arm64"], str(bin_dir / "logfwd"), "-config", str(config)])
+    assert ok.returncode == 124, ok.stderr
+    assert "logfwd linux/arm64 listening" in ok.stderr
+
+
+def _listen() -> tuple[socket.socket, list[bytes]]:
+    server = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def accept() -> None:
+        conn, _ = server.accept()
+        data = b""
+        with conn:
+            while chunk := conn.recv(1024):
+                data += chunk
+        received.append(data)
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server, received
+
+
+@pytest.mark.parametrize(("arch", "bits"), [("armv7", "32-bit"), ("arm64", "64-bit")])
+def test_the_c_package_cross_compiles_and_runs_under_qemu(
+    picf_bin: Path, data_dir: Path, tmp_path: Path, arch: str, bits: str
+) -> None:
+    manifest = build(picf_bin, data_dir, EXAMPLE, arch)
+    bin_dir = unpack(data_dir, manifest, "lineprobe", tmp_path / arch)
+    file_type = subprocess.run(["od", "-An", "-tx1", "-N5", str(bin_dir / "lineprobe")], capture_output=True,
+                               text=True).stdout.split()  # fmt: skip
+    assert file_type == ["7f", "45", "4c", "46", "01" if arch == "armv7" else "02"]  # ELF32 / ELF64
+    server, received = _listen()
+    with server:
+        port = server.getsockname()[1]
+        sent = subprocess.run([QEMU[arch], str(bin_dir / "lineprobe"), str(port), "hello pi"], capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sent.returncode == 0, sent.stderr
+    assert bits in sent.stdout
+    assert received == [b"hello pi\n"]
+
+
+def test_a_second_build_is_a_cache_hit_in_under_a_second(picf_bin: Path, data_dir: Path) -> None:
+    build(picf_bin, data_dir, EXAMPLE, "armv7")
+    again = build(picf_bin, data_dir, EXAMPLE, "armv7")
+    assert again["compiled"] == []
+    assert again["cached"] == ["logfwd", "lineprobe"]
+    assert again["seconds"] < 1.0
+
+
+def _two_package_release(root: Path) -> Path:
+    """A tiny release where `app` depends on `lib`, both script packages."""
+    (root / "src").mkdir(parents=True)
+    (root / "src/lib.txt").write_text("lib v1\n")
+    (root / "src/app.txt").write_text("app v1\n")
+    (root / "packages").mkdir()
+    (root / "packages/lib.sh").write_text(
+        'mkdir -p "$BOSH_INSTALL_TARGET/share" && cp lib.txt "$BOSH_INSTALL_TARGET/share/"\n'
+    )
+    (root / "packages/app.sh").write_text(
+        'mkdir -p "$BOSH_INSTALL_TARGET/share"\n'
+        'cat app.txt "$BOSH_PACKAGES_DIR/lib/share/lib.txt" > "$BOSH_INSTALL_TARGET/share/app.txt"\n'
+        'echo "$GOARCH $GOARM $CC" >> "$BOSH_INSTALL_TARGET/share/app.txt"\n'
+    )
+    (root / "release.yml").write_text(
+        "name: two\nversion: 1.0.0\npackages:\n"
+        "  - name: lib\n    files: [lib.txt]\n    build: {kind: script, script: packages/lib.sh}\n"
+        "  - name: app\n    files: [app.txt]\n    dependencies: [lib]\n"
+        "    build: {kind: script, script: packages/app.sh}\n"
+    )
+    return root
+
+
+def test_changing_one_package_rebuilds_it_and_its_dependents_only(
+    picf_bin: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    release = _two_package_release(tmp_path / "two")
+
+    def compiled(manifest_args: tuple[str, ...] = ()) -> list[str]:
+        done = picf(picf_bin, data_dir, "release", "build", str(release), "--arch", "armv7")
+        assert done.returncode == 0, done.stderr
+        return [line.split()[1] for line in done.stderr.splitlines() if line.startswith("compiled ")]
+
+    assert compiled() == ["lib", "app"]
+    assert compiled() == []
+    (release / "src/app.txt").write_text("app v2\n")
+    assert compiled() == ["app"]
+    (release / "src/lib.txt").write_text("lib v2\n")
+    assert compiled() == ["lib", "app"]
+    manifest = CompiledRelease.model_validate(
+        json.loads(picf(picf_bin, data_dir, "release", "inspect", "two", "--json").stdout)[0]
+    )
+    app = next(p for p in manifest.packages if p.name == "app")
+    with tarfile.open(Store(data_dir / "store").blob(app.sha256)) as tar:
+        member = tar.extractfile("share/app.txt")
+        assert member is not None
+        assert member.read().decode() == "app v2\nlib v2\narm 7 arm-linux-gnueabihf-gcc\n"
+
+
+def test_a_failing_package_shows_the_compilers_message(picf_bin: Path, data_dir: Path, tmp_path: Path) -> None:
+    release = tmp_path / "logfwd"
+    shutil.copytree(EXAMPLE, release)
+    source = release / "src/tools/lineprobe.c"
+    source.write_text(source.read_text().replace("int fd = socket", "int fd = sockte"))
+    failed = picf(picf_bin, data_dir, "release", "build", str(release), "--arch", "arm64")
+    assert failed.returncode == 1
+    assert "lineprobe.c" in failed.stderr and "sockte" in failed.stderr
+    assert "package lineprobe failed to build for arm64" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+def test_a_killed_build_leaves_nothing_a_later_build_trusts(picf_bin: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    release = _two_package_release(tmp_path / "slow")
+    (release / "packages/lib.sh").write_text(
+        'mkdir -p "$BOSH_INSTALL_TARGET/share"; head -c 1000000 /dev/zero > "$BOSH_INSTALL_TARGET/share/big"; '
+        "sleep 30\n"
+    )
+    env = {**os.environ, "PICF_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen([str(picf_bin), "release", "build", str(release), "--arch", "armv7"], env=env,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not list((data_dir / "store/tmp").glob("build-lib-*/install/share/big")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = data_dir / "store"
+    assert list((store / "compiled").iterdir()) == []
+    assert list((store / "releases").iterdir()) == []
+    (release / "packages/lib.sh").write_text(
+        'mkdir -p "$BOSH_INSTALL_TARGET/share"; echo ok > "$BOSH_INSTALL_TARGET/share/lib.txt"\n'
+    )
+    again = subprocess.run([str(picf_bin), "release", "build", str(release), "--arch", "armv7"], env=env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "compiled lib" in again.stderr
+    assert list((store / "tmp").iterdir()) == []
+
+
+def test_lint_flags_the_example_and_validate_accepts_it(picf_bin: Path, data_dir: Path) -> None:
+    lint = picf(picf_bin, data_dir, "release", "lint", str(EXAMPLE), "--arch", "armv7")
+    assert lint.returncode == 1
+    assert "src/metrics/counter.go:20: atomic64-misaligned" in lint.stdout
+    assert "picf release build --patch" in lint.stdout
+    assert picf(picf_bin, data_dir, "release", "lint", str(EXAMPLE), "--arch", "arm64").returncode == 0
+    assert picf(picf_bin, data_dir, "release", "validate", str(EXAMPLE)).returncode == 0
