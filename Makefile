@@ -51,15 +51,22 @@ test-integration: setup
 test: setup lint typecheck ansible-lint
 	$(BIN)/pytest tests
 
-# Until `picf demo` lands (deploy and the dashboard), the demo builds the simulated LAN, writes its
-# inventory and shows it. The LAN keeps running: `make demo-down` (or `.venv/bin/picf sim down`) removes it.
+# The main job on the simulated LAN: three Pis (3B+ armv7, 4B arm64, 3B+ armv7) found by mDNS, given roles,
+# the example release linted, built for both arches with the ARM patches, deployed with canaries, running
+# under monit. Running it again changes nothing. `make demo-down` removes the LAN.
+DEMO_INVENTORY := inventory/sim-cluster.yml
+DEMO_KEY := /run/picf-sim/picf0/id_ed25519
+
 demo: setup
-	$(BIN)/picf sim up --nodes 4 --models 3b+,4b
-	$(BIN)/picf sim inventory > inventory/sim-cluster.yml
-	$(BIN)/picf inventory validate inventory/sim-cluster.yml
-	$(BIN)/picf inventory show --inventory inventory/sim-cluster.yml
+	$(BIN)/picf sim up --nodes 3 --models 3b+,4b
+	$(BIN)/picf discover --interface picf0 --write=$(DEMO_INVENTORY) --user root --key $(DEMO_KEY) --cluster-name pi-demo --yes
+	for node in pi-1 pi-2 pi-3; do $(BIN)/picf inventory roles $$node +doppler --inventory $(DEMO_INVENTORY); done
+	-$(BIN)/picf release lint examples/releases/logfwd --arch armv7
+	$(BIN)/picf release build examples/releases/logfwd --arch armv7 --patch
+	$(BIN)/picf release build examples/releases/logfwd --arch arm64 --patch
+	$(BIN)/picf deploy --inventory $(DEMO_INVENTORY) --manifest inventory/deployment.yml --yes
 	$(BIN)/picf sim status
-	@echo "next: .venv/bin/picf sim shell pi-1 | .venv/bin/picf sim fault pi-2 overheat | make demo-down"
+	@echo "next: .venv/bin/picf sim shell pi-1 (then: monit -c /var/vcap/monit/monitrc summary) | make demo-down"
 
 demo-down: venv
 	$(BIN)/picf sim down

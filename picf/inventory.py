@@ -307,6 +307,8 @@ def change_roles(draft: Draft, name: str, add: Iterable[str], remove: Iterable[s
     if not isinstance(roles, CommentedSeq):
         roles = _flow_seq([] if roles is None else [str(r) for r in roles] if isinstance(roles, list) else [])
         node["roles"] = roles
+    if not roles:
+        roles.fa.set_flow_style()  # `roles: []` grows as `roles: [cell]`, not into a block list
     notes = draft.notes
     for role in remove:
         if role in roles:

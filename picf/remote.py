@@ -79,6 +79,13 @@ class NodeConnection:
             raise RemoteError(self.address, "command", f"command failed: {tail[0][:200]}")
         return str(result.stdout)
 
+    def known_hosts_line(self) -> str:
+        """`ADDRESS KEYTYPE BASE64` for an OpenSSH known_hosts file (the key this connection verified)."""
+        transport = self.connection.client.get_transport()
+        assert transport is not None
+        key = transport.get_remote_server_key()
+        return f"{self.address} {key.get_name()} {key.get_base64()}"
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self.connection.close()

@@ -12,15 +12,17 @@ import difflib
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from picf.models.problem import Problem
+from picf.models.problem import ModelAt, Problem, problems_from
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
@@ -245,3 +247,31 @@ def locate(file: str, doc: Any, problems: list[Problem]) -> list[LocatedProblem]
     """Place each problem at its line and column in the round-trip document, in file order."""
     located = [LocatedProblem(file, *position(doc, p.loc, p.at_key), p) for p in problems]
     return sorted(located, key=lambda p: (p.line, p.col))
+
+
+class FileInvalid(Exception):
+    """A YAML file whose content does not make a valid model; carries every located problem."""
+
+    def __init__(self, problems: list[LocatedProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_model(path: Path, model: type[M], model_at: ModelAt, missing: str) -> tuple[M, Any, str]:
+    """Read `path` and validate it as `model`: (the model, the round-trip document, the text).
+
+    FileInvalid names every problem with its line and column; `missing` is the advice for an absent file."""
+    if not path.is_file():
+        raise FileInvalid([LocatedProblem(str(path), 0, 0, Problem((), missing))])
+    try:
+        text = decode(path.read_bytes())
+        doc = load(text)
+    except YamlProblem as exc:
+        raise FileInvalid([LocatedProblem(str(path), exc.line, exc.col, Problem((), exc.message))]) from None
+    try:
+        return model.model_validate(to_plain(doc)), doc, text
+    except ValidationError as exc:
+        raise FileInvalid(locate(str(path), doc, problems_from(exc, model_at))) from None

@@ -8,6 +8,7 @@ from picf import __version__
 from picf.cli import inventory as inventory_cli
 from picf.cli import release as release_cli
 from picf.cli import sim as sim_cli
+from picf.cli.deploy import deploy_command, deployments_command
 from picf.cli.discover import discover_command
 from picf.cli.output import fail
 
@@ -23,6 +24,8 @@ app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(sim_cli.app, name="sim")
 app.add_typer(release_cli.app, name="release")
 app.command("discover")(discover_command)
+app.command("deploy")(deploy_command)
+app.command("deployments")(deployments_command)
 
 
 def _version(value: bool) -> None:
@@ -47,7 +50,6 @@ def _not_built(name: str, what: str) -> None:
 
 
 for _name, _what in (
-    ("deploy", "plan and roll out the releases with Ansible, canaries first"),
     ("status", "node vitals, job health, crash loops and their diagnosis"),
     ("dashboard", "the cluster at a glance in a terminal UI"),
     ("demo", "the whole story on the simulated LAN"),

@@ -28,9 +28,10 @@ class Problem:
         return out or "(top level)"
 
 
-def problems_from(
-    error: ValidationError, model_at: Callable[[Loc], type[BaseModel] | None] = lambda _: None
-) -> list[Problem]:
+ModelAt = Callable[[Loc], type[BaseModel] | None]
+
+
+def problems_from(error: ValidationError, model_at: ModelAt = lambda _: None) -> list[Problem]:
     """Turn a pydantic ValidationError into Problems in the user's words; `model_at` says which model a
     location's parent is, for spelling suggestions."""
     problems: list[Problem] = []

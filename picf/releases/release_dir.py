@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from picf import yamldoc
-from picf.models.problem import Loc, Problem, problems_from
+from picf.models.problem import Loc, Problem
 from picf.models.release import CBuild, Job, LocalSource, Package, Property, Release, ScriptBuild
 from picf.yamldoc import LocatedProblem
 
@@ -62,19 +62,12 @@ def package_files(source: Path, globs: tuple[str, ...]) -> list[Path]:
 def read_release(directory: Path) -> ReleaseDir:
     """Read and check a release directory; ReleaseInvalid lists every problem with file:line."""
     manifest = directory / "release.yml"
-    if not manifest.is_file():
-        raise ReleaseInvalid(
-            [LocatedProblem(str(manifest), 0, 0, Problem((), "no release.yml here; `picf release new NAME` makes one"))]
+    try:
+        release, doc, _ = yamldoc.load_model(
+            manifest, Release, _model_at, "no release.yml here; `picf release new NAME` makes one"
         )
-    try:
-        text = yamldoc.decode(manifest.read_bytes())
-        doc = yamldoc.load(text)
-    except yamldoc.YamlProblem as exc:
-        raise ReleaseInvalid([LocatedProblem(str(manifest), exc.line, exc.col, Problem((), exc.message))]) from None
-    try:
-        release = Release.model_validate(yamldoc.to_plain(doc))
-    except ValidationError as exc:
-        raise ReleaseInvalid(yamldoc.locate(str(manifest), doc, problems_from(exc, _model_at))) from None
+    except yamldoc.FileInvalid as exc:
+        raise ReleaseInvalid(exc.problems) from None
     found = ReleaseDir(directory, release)
     problems = yamldoc.locate(str(manifest), doc, _rule_problems(found)) + _file_problems(found)
     if problems:

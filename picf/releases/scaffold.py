@@ -67,8 +67,9 @@ LOG_DIR=/var/vcap/sys/log/{name}
 case "$1" in
   start)
     mkdir -p "$RUN_DIR" "$LOG_DIR"
-    echo $$ > "$RUN_DIR/{name}.pid"
-    exec /var/vcap/packages/{name}/bin/{name} "{{{{ p("{name}.greeting") }}}}" >> "$LOG_DIR/{name}.log" 2>&1
+    # monit waits for this script to end: start the job in the background and record its pid.
+    /var/vcap/packages/{name}/bin/{name} "{{{{ p("{name}.greeting") }}}}" >> "$LOG_DIR/{name}.log" 2>&1 < /dev/null &
+    echo $! > "$RUN_DIR/{name}.pid"
     ;;
   stop)
     kill "$(cat "$RUN_DIR/{name}.pid")" 2>/dev/null

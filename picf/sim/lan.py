@@ -13,9 +13,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from picf.atomic import write_atomic
@@ -250,39 +251,37 @@ def _wait_for_boot(node_dir: Path, boot: subprocess.Popen[bytes]) -> int:
     raise SimError(f"node {node_dir.name} did not boot in {READY_TIMEOUT:.0f} s (log: {node_dir}/boot.log)")
 
 
-def _wait_for_ssh(nodes: list[SimNode]) -> None:
+def _wait_until(checks: Mapping[str, Callable[[], bool]], failure: str) -> None:
+    """Poll every check until all pass; SimError naming the nodes still failing after READY_TIMEOUT."""
     deadline = time.monotonic() + READY_TIMEOUT
-    pending = {n.name: n.address for n in nodes}
+    pending = dict(checks)
     while pending and time.monotonic() < deadline:
-        for name, address in list(pending.items()):
-            try:
-                with socket.create_connection((address, 22), timeout=0.2):
-                    del pending[name]
-            except OSError:
-                pass
+        for name, check in list(pending.items()):
+            if check():
+                del pending[name]
         if pending:
             time.sleep(0.02)
     if pending:
-        raise SimError(f"sshd did not start on {', '.join(sorted(pending))}; see the node's /var/log/sshd.log")
+        raise SimError(failure.format(nodes=", ".join(sorted(pending))))
+
+
+def _wait_for_ssh(nodes: list[SimNode]) -> None:
+    checks = {n.name: partial(_port_open, n.address, 0.2) for n in nodes}
+    _wait_until(checks, "sshd did not start on {nodes}; see the node's /var/log/sshd.log")
+
+
+def _avahi_ready(log: Path) -> bool:
+    try:
+        return "Server startup complete" in log.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def _wait_for_mdns(lan: SimLan, nodes: list[SimNode]) -> None:
     """Wait until each node's avahi has claimed its host name (it probes the LAN first, as on a Pi)."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    pending = {n.name: _node_dir(lan, n) / "upper/var/log/avahi-daemon.log" for n in nodes}
-    while pending and time.monotonic() < deadline:
-        for name, log in list(pending.items()):
-            try:
-                if "Server startup complete" in log.read_text(errors="replace"):
-                    del pending[name]
-            except OSError:
-                pass
-        if pending:
-            time.sleep(0.02)
-    if pending:
-        raise SimError(
-            f"avahi-daemon did not come up on {', '.join(sorted(pending))}; see its /var/log/avahi-daemon.log"
-        )
+    logs = {n.name: _node_dir(lan, n) / "upper/var/log/avahi-daemon.log" for n in nodes}
+    checks = {name: partial(_avahi_ready, log) for name, log in logs.items()}
+    _wait_until(checks, "avahi-daemon did not come up on {nodes}; see its /var/log/avahi-daemon.log")
 
 
 def _write_known_hosts(lan: SimLan) -> None:
@@ -404,9 +403,10 @@ def _firmware(lan: SimLan, node: SimNode) -> faults.Firmware | None:
     return faults.Firmware(temp, throttled)
 
 
-def _ssh_port_open(address: str) -> bool:
+def _port_open(address: str, timeout: float = 0.3) -> bool:
+    """True when the node's sshd accepts a TCP connection."""
     try:
-        with socket.create_connection((address, 22), timeout=0.3):
+        with socket.create_connection((address, 22), timeout=timeout):
             return True
     except OSError:
         return False
@@ -429,7 +429,7 @@ def status(bridge: str = plan.DEFAULT_BRIDGE) -> list[NodeStatus]:
                 arch=node.arch,
                 running=running,
                 link_up=link_up,
-                ssh_up=running and link_up and _ssh_port_open(node.address),
+                ssh_up=running and link_up and _port_open(node.address),
                 temp_c=firmware.temp_milli_c / 1000 if firmware else None,
                 throttled=f"{firmware.throttled:#x}" if firmware else None,
                 faults=list(node.faults),

@@ -197,7 +197,7 @@ def test_concurrent_edits_do_not_lose_one_another(picf_bin: Path, example_invent
 
 
 def test_commands_not_built_yet_say_so_and_exit_2(picf_bin: Path) -> None:
-    result = run(picf_bin, "deploy", "--yes")
+    result = run(picf_bin, "status", "--json")
     assert result.returncode == 2
     assert "not built yet" in result.stderr
 

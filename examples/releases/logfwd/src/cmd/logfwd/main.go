@@ -23,6 +23,7 @@ type config struct {
 	ForwardTo   string `json:"forward_to"`
 	ReportEvery string `json:"report_every"`
 	Node        string `json:"node"`
+	Token       string `json:"token"`
 }
 
 func main() {

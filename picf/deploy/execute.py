@@ -1,0 +1,124 @@
+"""Run `playbooks/site.yml` on a batch of nodes through ansible-runner; the only place deploy starts Ansible."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class BatchResult:
+    """How one ansible-runner run ended, per host."""
+
+    status: str  # successful | failed | canceled | timeout
+    failed: dict[str, str] = field(default_factory=dict)  # host -> what failed (task, message, log tail)
+    unreachable: dict[str, str] = field(default_factory=dict)
+
+
+def ansible_env(known_hosts: Path, control_dir: Path, connect_timeout: float) -> dict[str, str]:
+    """Ansible tuned for speed (pipelining, ControlPersist) with host keys checked against picf's pins."""
+    return {
+        # ansible-playbook lives beside this Python (the venv's bin/), which need not be on PATH.
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        # A reused connection to a node that lost its link must fail in seconds, not hang: ServerAlive.
+        "ANSIBLE_SSH_ARGS": (
+            "-o ControlMaster=auto -o ControlPersist=120s -o PreferredAuthentications=publickey "
+            "-o ServerAliveInterval=2 -o ServerAliveCountMax=2"
+        ),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+        "ANSIBLE_SSH_COMMON_ARGS": f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes",
+        "ANSIBLE_TIMEOUT": str(max(1, round(connect_timeout))),
+        "ANSIBLE_GATHERING": "explicit",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        # Raspberry Pi OS ships /usr/bin/python3; discovery could find a user's pyenv shims instead.
+        "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+    }
+
+
+def _summarise(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The parts of an Ansible event picf shows and records (never task arguments: they could hold secrets)."""
+    kind = event.get("event", "")
+    data = event.get("event_data", {})
+    if kind not in {"runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped",
+                    "playbook_on_task_start", "runner_item_on_failed"}:  # fmt: skip
+        return None
+    out: dict[str, Any] = {"event": kind, "host": data.get("host"), "task": data.get("task")}
+    res = data.get("res", {}) if isinstance(data.get("res"), dict) else {}
+    if kind == "runner_on_ok":
+        out["changed"] = bool(res.get("changed"))
+    if kind in {"runner_on_failed", "runner_on_unreachable", "runner_item_on_failed"}:
+        if res.get("censored"):
+            out["message"] = "(output hidden: the task handles credentials)"
+        else:
+            parts = [str(res.get(k, "")).strip() for k in ("msg", "stdout", "stderr")]
+            results = res.get("results")
+            for item in results if isinstance(results, list) else []:
+                if isinstance(item, dict) and item.get("failed"):
+                    parts.extend(str(item.get(k, "")).strip() for k in ("msg", "stdout", "stderr"))
+            out["message"] = "\n".join(dict.fromkeys(p for p in parts if p and p != "non-zero return code"))
+        out["ignored"] = bool(data.get("ignore_errors"))
+    return out
+
+
+def run_batch(
+    hosts: list[str],
+    inventory: dict[str, Any],
+    extravars: dict[str, Any],
+    work: Path,
+    env: dict[str, str],
+    on_event: EventSink,
+    cancelled: threading.Event,
+) -> BatchResult:
+    """Run the playbook on `hosts` (limit), all in parallel; stream summarised events to `on_event`."""
+    failed: dict[str, str] = {}
+    unreachable: dict[str, str] = {}
+
+    def handler(event: dict[str, Any]) -> bool:
+        summary = _summarise(event)
+        if summary is None:
+            return True
+        host = summary.get("host")
+        if summary["event"] == "runner_on_failed" and host and not summary.get("ignored"):
+            failed[host] = f"{summary['task']}: {summary.get('message', '')}".strip()
+        if summary["event"] == "runner_on_unreachable" and host:
+            unreachable[host] = summary.get("message", "unreachable")
+        on_event(summary)
+        return True
+
+    work.mkdir(parents=True, exist_ok=True)
+    runner = ansible_runner.run(
+        private_data_dir=str(work),
+        project_dir=str(PLAYBOOKS),
+        playbook="site.yml",
+        inventory=inventory,
+        extravars=extravars,
+        envvars=env,
+        limit=",".join(hosts),
+        forks=max(1, len(hosts)),
+        quiet=True,
+        event_handler=handler,
+        cancel_callback=cancelled.is_set,
+        settings={"suppress_ansible_output": True},
+    )
+    status = str(runner.status)
+    if status != "successful" and not failed and not unreachable:
+        # Ansible itself failed (a syntax error, a missing binary): its own last words say why.
+        tail = (runner.stdout.read() if runner.stdout else "").strip().splitlines()[-5:]
+        failed.update({host: "ansible: " + (" / ".join(tail) or status) for host in hosts})
+    return BatchResult(status=status, failed=failed, unreachable=unreachable)

@@ -1,0 +1,137 @@
+"""Decide what a deploy changes: wanted state per node against what each node reports. Pure.
+
+A node's state (`/var/vcap/picf/state.json`) records the packages (by fingerprint) and jobs (by hash, with
+their properties, secrets as hashes) it runs. The plan is the difference, printed like BOSH's diff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from picf.models.manifest import JobChange, NodePlan
+from picf.models.release import CompiledRelease
+
+
+class PlanError(Exception):
+    """Something the manifest asks for that cannot be deployed (a missing build, a wrong arch)."""
+
+
+def wanted_state(
+    deployment: str,
+    arch: str,
+    releases: list[CompiledRelease],
+    jobs: dict[str, dict[str, Any]],
+    monit_interval: int,
+) -> dict[str, Any]:
+    """The state a node will report after the deploy: packages its jobs need, and its jobs."""
+    needed = {pkg for job in jobs.values() for pkg in job["packages"]}
+    packages: dict[str, Any] = {}
+    for release in releases:
+        if release.arch != arch:
+            raise PlanError(f"{release.name}/{release.version} was built for {release.arch}, the node runs {arch}")
+        for package in release.packages:
+            if package.name in needed:
+                if package.arch != arch:
+                    raise PlanError(f"package {package.name} is {package.arch}; the node runs {arch}")
+                packages[package.name] = {"fingerprint": package.fingerprint, "sha256": package.sha256, "arch": arch}
+    missing = needed - set(packages)
+    if missing:
+        raise PlanError(f"no compiled package {', '.join(sorted(missing))} for {arch}")
+    return {
+        "deployment": deployment,
+        "arch": arch,
+        "packages": packages,
+        "jobs": jobs,
+        "monit_interval": monit_interval,
+    }
+
+
+def plan_node(node: str, current: dict[str, Any] | None, wanted: dict[str, Any]) -> NodePlan:
+    """The differences between what `node` runs (`current`, None on a fresh node) and `wanted`."""
+    now = current or {}
+    have_pkgs: dict[str, Any] = now.get("packages", {})
+    want_pkgs: dict[str, Any] = wanted["packages"]
+    plan = NodePlan(node=node, first_deploy=current is None)
+    changed_packages: set[str] = set()
+    for name, pkg in sorted(want_pkgs.items()):
+        old = have_pkgs.get(name)
+        if old is None or old.get("fingerprint") != pkg["fingerprint"] or old.get("sha256") != pkg["sha256"]:
+            changed_packages.add(name)
+            plan.packages_added.append(f"{name} {pkg['fingerprint'][:12]} ({pkg['arch']})")
+            if old is not None:
+                plan.packages_removed.append(f"{name} {str(old.get('fingerprint', '?'))[:12]}")
+    plan.packages_removed.extend(f"{n} {str(p.get('fingerprint', '?'))[:12]}" for n, p in sorted(have_pkgs.items())
+                                 if n not in want_pkgs)  # fmt: skip
+    have_jobs: dict[str, Any] = now.get("jobs", {})
+    interval_changed = now and now.get("monit_interval") != wanted["monit_interval"]
+    unverified = now.get("verified") is False  # the last deploy switched this node but did not see its jobs run
+    for name, job in sorted(wanted["jobs"].items()):
+        old = have_jobs.get(name)
+        if old is not None and unverified:
+            plan.jobs.append(JobChange(job=name, action="update", lines=["~ the last deploy here did not finish"]))
+        elif old is None:
+            plan.jobs.append(
+                JobChange(job=name, action="add", lines=[f"+ {k}: {_display(v)}" for k, v in job["properties"].items()])
+            )
+        elif old.get("hash") != job["hash"] or interval_changed:
+            plan.jobs.append(JobChange(job=name, action="update", lines=_property_diff(old, job)))
+        elif set(job["packages"]) & changed_packages:
+            # A new build of a package the job runs: BOSH restarts the job, and so does picf.
+            lines = [f"~ package {p}: new build" for p in sorted(set(job["packages"]) & changed_packages)]
+            plan.jobs.append(JobChange(job=name, action="update", lines=lines))
+    for name in sorted(set(have_jobs) - set(wanted["jobs"])):
+        plan.jobs.append(JobChange(job=name, action="remove", lines=[f"- job {name}"]))
+    return plan
+
+
+def _display(value: Any) -> Any:
+    """Secrets show as <redacted>; their hash stays in the node's state only to notice a change."""
+    return "<redacted>" if isinstance(value, str) and value.startswith("<redacted>") else value
+
+
+def _property_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    before: dict[str, Any] = old.get("properties", {})
+    after: dict[str, Any] = new["properties"]
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        if a == b:
+            continue
+        secret = any(isinstance(v, str) and v.startswith("<redacted>") for v in (a, b))
+        if secret:
+            lines.append(f"~ {key}: <redacted>")
+            continue
+        if key in before:
+            lines.append(f"- {key}: {a}")
+        if key in after:
+            lines.append(f"+ {key}: {b}")
+    if old.get("release") != new.get("release"):
+        lines.append(f"~ release: {old.get('release')} -> {new.get('release')}")
+    if not lines:
+        lines.append("~ templates or monit stanza changed")
+    return lines
+
+
+def batches(nodes: list[str], canaries: int, in_flight: int) -> list[list[str]]:
+    """Canaries first (one batch), then groups of `in_flight`."""
+    out: list[list[str]] = []
+    if canaries and nodes:
+        out.append(nodes[:canaries])
+        nodes = nodes[canaries:]
+    out.extend(nodes[i : i + in_flight] for i in range(0, len(nodes), max(1, in_flight)))
+    return out
+
+
+def render_plan(plans: list[NodePlan]) -> list[str]:
+    """The plan as lines a person reads, BOSH style."""
+    lines: list[str] = []
+    for plan in plans:
+        if plan.empty:
+            continue
+        lines.append(f"node {plan.node}{' (first deploy)' if plan.first_deploy else ''}")
+        lines.extend(f"  + package {p}" for p in plan.packages_added)
+        lines.extend(f"  - package {p}" for p in plan.packages_removed)
+        for job in plan.jobs:
+            lines.append(f"  {'+' if job.action == 'add' else '-' if job.action == 'remove' else '~'} job {job.job}")
+            lines.extend(f"      {line}" for line in job.lines)
+    return lines

@@ -1,0 +1,223 @@
+"""`picf deploy` on the simulated LAN: real SSH, real Ansible, real monit, ARM binaries under qemu.
+
+The tests run in order on one deployment: first deploy, no-op, diff, failures, recovery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from picf.models.sim import SimLan
+from picf.sim import lan as simlan
+from tests.integration.conftest import TEST_BRIDGE, SshRunner
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "releases" / "logfwd"
+
+
+@dataclass
+class Setup:
+    root: Path
+    env: dict[str, str]
+    inventory: Path
+    manifest: Path
+    picf: Path
+    outputs: list[str]
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([str(self.picf), *args], capture_output=True, text=True, timeout=timeout, env=self.env)
+        self.outputs.append(done.stdout + done.stderr)
+        return done
+
+    def deploy(self, *extra: str, manifest: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return self.run("deploy", "-i", str(self.inventory), "-m", str(manifest or self.manifest), *extra)
+
+    def set_port(self, port: int) -> None:
+        text = self.manifest.read_text()
+        self.manifest.write_text(re.sub(r"logfwd\.port: \d+", f"logfwd.port: {port}", text))
+
+
+@pytest.fixture(scope="module")
+def setup(sim_lan: SimLan, picf_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    root = tmp_path_factory.mktemp("deploy")
+    (root / "tmp").mkdir()
+    env = {**os.environ, "PICF_DATA_DIR": str(root / "data"), "PICF_STATE_DIR": str(root / "state"),
+           "TMPDIR": str(root / "tmp")}  # fmt: skip
+    s = Setup(root, env, root / "cluster.yml", root / "deployment.yml", picf_bin, [])
+    for arch, extra in (("armv7", ["--patch"]), ("arm64", ["--patch"]), ("armv7", [])):
+        built = s.run("release", "build", str(EXAMPLE), "--arch", arch, *extra, timeout=900)
+        assert built.returncode == 0, built.stderr
+    inventory = s.run("sim", "inventory", "--bridge", TEST_BRIDGE)
+    s.inventory.write_text(inventory.stdout)
+    for node in ("pi-1", "pi-2"):  # the 3B+ (armv7) and the 4B (arm64); the Zero W cannot be a doppler
+        assert s.run("inventory", "roles", node, "+doppler", "--inventory", str(s.inventory)).returncode == 0
+    s.manifest.write_text((REPO / "inventory" / "deployment.yml").read_text())
+    yield s
+
+
+def state(on_node: SshRunner, node: str) -> dict:  # type: ignore[type-arg]
+    out = on_node(node, "cat /var/vcap/picf/state.json 2>/dev/null || echo '{}'").stdout
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_first_deploy_runs_the_jobs_under_monit(setup: Setup, on_node: SshRunner) -> None:
+    done = setup.deploy("--yes")
+    assert done.returncode == 0, done.stderr
+    assert "canary 1/2: pi-1" in done.stderr and "deployed to 2 node(s)" in done.stderr
+    for node, bits in (("pi-1", "32-bit"), ("pi-2", "64-bit")):
+        summary = on_node(node, "monit -c /var/vcap/monit/monitrc summary").stdout
+        assert re.search(r"logfwd\s+OK", summary), summary
+        sent = on_node(node, "/var/vcap/packages/lineprobe/bin/lineprobe 7070 hello-from-test; sleep 0.5; "
+                             "tail -n 1 /var/vcap/sys/log/logfwd/forwarded.log").stdout  # fmt: skip
+        assert bits in sent and "hello-from-test" in sent
+        layout = on_node(node, "readlink /var/vcap/packages /var/vcap/jobs; readlink -f /var/vcap/packages/logfwd; "
+                               "stat -c %a /var/vcap/jobs/logfwd/config/logfwd.json").stdout.split()  # fmt: skip
+        assert layout[:2] == ["/var/vcap/data/picf/current/packages", "/var/vcap/data/picf/current/jobs"]
+        assert layout[2].startswith("/var/vcap/data/packages/logfwd/")
+        assert layout[3] == "600"
+    assert state(on_node, "pi-3") == {}
+
+
+def test_a_redeploy_without_changes_runs_nothing_in_under_2_seconds(setup: Setup) -> None:
+    deployments = len(json.loads(setup.run("deployments", "--json").stdout))
+    started = time.monotonic()
+    done = setup.deploy("--yes")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0
+    assert "nothing to do" in done.stderr
+    assert elapsed < 2.0, elapsed
+    assert len(json.loads(setup.run("deployments", "--json").stdout)) == deployments
+
+
+def test_dry_run_shows_the_diff_and_changes_nothing(setup: Setup, on_node: SshRunner) -> None:
+    before = state(on_node, "pi-1")
+    setup.set_port(7071)
+    done = setup.deploy("--dry-run")
+    assert done.returncode == 0
+    assert "- logfwd.port: 7070" in done.stdout and "+ logfwd.port: 7071" in done.stdout
+    assert state(on_node, "pi-1") == before
+
+
+def test_without_yes_and_without_a_terminal_deploy_refuses(setup: Setup) -> None:
+    done = setup.deploy()
+    assert done.returncode == 2
+    assert "--yes" in done.stderr
+
+
+def test_a_property_change_restarts_the_job_with_the_new_value(setup: Setup, on_node: SshRunner) -> None:
+    old_pid = on_node("pi-2", "cat /var/vcap/sys/run/logfwd/logfwd.pid").stdout.strip()
+    done = setup.deploy("--yes")
+    assert done.returncode == 0, done.stderr
+    assert on_node("pi-2", "cat /var/vcap/sys/run/logfwd/logfwd.pid").stdout.strip() != old_pid
+    assert "7071" in on_node("pi-2", "cat /var/vcap/jobs/logfwd/config/logfwd.json").stdout
+    assert setup.deploy("--yes").stderr.count("nothing to do") == 1
+
+
+def test_a_node_that_is_down_stops_the_deploy_before_it_starts(setup: Setup) -> None:
+    setup.set_port(7072)
+    simlan.fault(TEST_BRIDGE, "pi-2", "link-down")
+    try:
+        done = setup.deploy("--yes")
+    finally:
+        simlan.fault(TEST_BRIDGE, "pi-2", "link-up")
+    assert done.returncode == 3
+    assert "unreachable" in done.stderr and "pi-2" in done.stderr
+
+
+def test_a_link_lost_mid_deploy_fails_that_batch_and_a_rerun_converges(setup: Setup, on_node: SshRunner) -> None:
+    cut = threading.Timer(1.0, simlan.fault, args=(TEST_BRIDGE, "pi-2", "link-down"))
+    cut.start()
+    try:
+        done = setup.deploy("--yes")
+    finally:
+        cut.join()
+        simlan.fault(TEST_BRIDGE, "pi-2", "link-up")
+    assert done.returncode == 1, done.stderr
+    assert "batch 2 failed on pi-2" in done.stderr and "unreachable" in done.stderr
+    assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7072
+    time.sleep(1)
+    again = setup.deploy("--yes")
+    assert again.returncode == 0, again.stderr
+    assert state(on_node, "pi-2")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7072
+
+
+def test_sigterm_mid_deploy_cancels_and_leaves_each_node_on_one_version(setup: Setup, on_node: SshRunner) -> None:
+    setup.set_port(7073)
+    proc = subprocess.Popen([str(setup.picf), "deploy", "-i", str(setup.inventory), "-m", str(setup.manifest), "--yes"],
+                            env=setup.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    setup.outputs.append(stderr)
+    assert proc.returncode != 0
+    assert "cancel" in stderr
+    history = json.loads(setup.run("deployments", "--json").stdout)
+    assert history[0]["result"] == "cancelled"
+    for node in ("pi-1", "pi-2"):
+        current = on_node(node, "readlink /var/vcap/data/picf/current").stdout.strip()
+        assert (
+            on_node(node, f"test -e {current}/.complete && readlink -e {current}/jobs/logfwd", check=False).returncode
+            == 0
+        )
+    again = setup.deploy("--yes")
+    assert again.returncode == 0, again.stderr
+    assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7073
+
+
+def test_a_crashing_canary_stops_the_rollout_and_names_job_node_and_log(setup: Setup, on_node: SshRunner) -> None:
+    unpatched = setup.root / "unpatched.yml"
+    unpatched.write_text(setup.manifest.read_text().replace("patched: true", "patched: false")
+                         .replace("canary_watch_time: 1000-30000", "canary_watch_time: 1000-12000"))  # fmt: skip
+    pi2_before = state(on_node, "pi-2")
+    done = setup.deploy("--yes", "--only", "pi-1", manifest=unpatched)
+    assert done.returncode == 1
+    assert "canary 1 failed on pi-1" in done.stderr
+    assert "logfwd is not running" in done.stderr
+    assert "unaligned 64-bit atomic operation" in done.stderr
+    assert state(on_node, "pi-2") == pi2_before
+    fixed = setup.deploy("--yes")
+    assert fixed.returncode == 0, fixed.stderr
+    assert re.search(r"logfwd\s+OK", on_node("pi-1", "monit -c /var/vcap/monit/monitrc summary").stdout)
+
+
+def test_a_release_not_built_for_a_nodes_arch_is_refused(setup: Setup) -> None:
+    other = setup.root / "arm64-unpatched.yml"
+    other.write_text(setup.manifest.read_text().replace("patched: true", "patched: false"))
+    done = setup.deploy("--yes", manifest=other)
+    assert done.returncode == 1
+    assert "no compiled logfwd/0.1.0 for arm64" in done.stderr
+
+
+def test_rollback_redeploys_the_previous_successful_manifest(setup: Setup, on_node: SshRunner) -> None:
+    setup.set_port(7074)
+    assert setup.deploy("--yes").returncode == 0
+    done = setup.run("deploy", "--rollback", "--yes", "-i", str(setup.inventory), "-m", str(setup.manifest))
+    assert done.returncode == 0, done.stderr
+    assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7073
+
+
+def test_secrets_never_reach_output_history_or_ansible_artifacts(setup: Setup) -> None:
+    creds = setup.manifest.parent / "creds.yml"
+    assert os.stat(creds).st_mode & 0o777 == 0o600
+    token = re.search(r"logfwd_token: (\S+)", creds.read_text())
+    assert token is not None
+    secret = token.group(1)
+    assert len(secret) == 20
+    assert all(secret not in out for out in setup.outputs)
+    history = setup.root / "state" / "history.sqlite"
+    assert secret.encode() not in history.read_bytes()
+    leftovers = list((setup.root / "tmp").glob("picf-deploy-*"))
+    assert leftovers == [], "deploy work dirs (Ansible artifacts) must be removed"

@@ -1,0 +1,147 @@
+"""Deploy's pure parts: watch times, batches, the plan and its diff, redaction, the vars store, rendering."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from picf.deploy import vars as varstore
+from picf.deploy.manifest_file import ManifestInvalid, read_manifest
+from picf.deploy.plan import PlanError, batches, plan_node, render_plan, wanted_state
+from picf.deploy.render import JobSource, render_job
+from picf.models.manifest import JobRef, Update, Variable, parse_watch_time
+from picf.models.node import Node
+from picf.models.release import CompiledJob, CompiledPackage, CompiledRelease, Job, Property
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_watch_times_parse_like_bosh() -> None:
+    assert parse_watch_time("5000-30000") == (5000, 30000)
+    assert parse_watch_time(1000) == (1000, 1000)
+    for bad in ("30000-5000", "soon", "-1"):
+        with pytest.raises(ValueError):
+            parse_watch_time(bad)
+
+
+def test_max_in_flight_as_number_or_percentage() -> None:
+    assert Update(max_in_flight=2).in_flight(10) == 2
+    assert Update(max_in_flight="50%").in_flight(5) == 3
+    assert Update(max_in_flight="1%").in_flight(3) == 1
+    with pytest.raises(ValueError):
+        Update(max_in_flight="150%")
+
+
+def test_canaries_go_first_then_batches() -> None:
+    assert batches(["a", "b", "c", "d", "e"], 1, 2) == [["a"], ["b", "c"], ["d", "e"]]
+    assert batches(["a", "b"], 0, 5) == [["a", "b"]]
+    assert batches([], 1, 1) == []
+
+
+def release(arch: str, fingerprint: str = "f" * 64) -> CompiledRelease:
+    package = CompiledPackage(name="logfwd", arch=arch, fingerprint=fingerprint, key="k", sha256="s" * 64, size=1)  # type: ignore[arg-type]
+    job = CompiledJob(name="logfwd", sha256="j" * 64, packages=("logfwd",))
+    return CompiledRelease(name="logfwd", version="0.1.0", arch=arch, patched=True, packages=(package,),  # type: ignore[arg-type]
+                           jobs=(job,), built_at="now")  # fmt: skip
+
+
+def jobs(port: int = 7070, token: str = "<redacted>:abc") -> dict[str, Any]:
+    return {"logfwd": {"hash": f"h{port}{token}", "release": "logfwd/0.1.0", "packages": ["logfwd"],
+                       "properties": {"logfwd.port": port, "logfwd.token": token}}}  # fmt: skip
+
+
+def test_a_fresh_node_gets_everything_and_a_same_node_nothing() -> None:
+    wanted = wanted_state("d", "armv7", [release("armv7")], jobs(), 2)
+    fresh = plan_node("pi-1", None, wanted)
+    assert fresh.first_deploy and fresh.packages_added and [j.action for j in fresh.jobs] == ["add"]
+    assert plan_node("pi-1", wanted, wanted).empty
+
+
+def test_a_changed_property_shows_as_a_diff_and_secrets_stay_redacted() -> None:
+    old = wanted_state("d", "armv7", [release("armv7")], jobs(7070, "<redacted>:aaa"), 2)
+    new = wanted_state("d", "armv7", [release("armv7")], jobs(7071, "<redacted>:bbb"), 2)
+    plan = plan_node("pi-1", old, new)
+    assert plan.jobs[0].lines == ["- logfwd.port: 7070", "+ logfwd.port: 7071", "~ logfwd.token: <redacted>"]
+    text = "\n".join(render_plan([plan]))
+    assert "aaa" not in text and "bbb" not in text
+
+
+def test_a_new_package_build_replaces_the_old_one() -> None:
+    old = wanted_state("d", "armv7", [release("armv7", "a" * 64)], jobs(), 2)
+    new = wanted_state("d", "armv7", [release("armv7", "b" * 64)], jobs(), 2)
+    plan = plan_node("pi-1", old, new)
+    assert plan.packages_added == [f"logfwd {'b' * 12} (armv7)"]
+    assert plan.packages_removed == [f"logfwd {'a' * 12}"]
+
+
+def test_a_wrong_arch_build_is_refused() -> None:
+    with pytest.raises(PlanError, match="built for armv7, the node runs arm64"):
+        wanted_state("d", "arm64", [release("armv7")], jobs(), 2)
+
+
+def test_the_vars_store_generates_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "creds.yml"
+    wanted = [Variable(name="token", type="password"), Variable(name="ca", type="certificate", options={"is_ca": True}),
+              Variable(name="tls", type="certificate", options={"ca": "ca", "common_name": "pi-1"}),
+              Variable(name="key", type="ssh")]  # fmt: skip
+    first = varstore.ensure(path, wanted)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert len(first["token"]) == 20 and first["token"].isalnum() and first["token"].islower()
+    assert "BEGIN CERTIFICATE" in first["tls"]["certificate"] and first["tls"]["ca"] == first["ca"]["certificate"]
+    assert first["key"]["public_key"].startswith("ssh-ed25519 ")
+    assert varstore.ensure(path, wanted) == first  # never overwritten
+
+
+def test_placeholders_interpolate_and_mark_secrets() -> None:
+    store = {"token": "s3cretvalue1", "tls": {"certificate": "CERT"}}
+    assert varstore.interpolate("((token))", store) == ("s3cretvalue1", True)
+    assert varstore.interpolate("Bearer ((token))", store) == ("Bearer s3cretvalue1", True)
+    assert varstore.interpolate("((tls.certificate))", store) == ("CERT", True)
+    assert varstore.interpolate(7070, store) == (7070, False)
+    with pytest.raises(varstore.VarsError, match="not defined"):
+        varstore.interpolate("((nope))", store)
+
+
+def test_rendering_uses_defaults_overrides_and_redacts_secrets(tmp_path: Path) -> None:
+    (tmp_path / "config.j2").write_text(
+        '{"port": {{ p("x.port") }}, "token": "{{ p("x.token") }}", "node": "{{ spec.name }}"}'
+    )
+    (tmp_path / "monit.j2").write_text("check process x\n")
+    spec = Job(name="x", properties={"x.port": Property(type="int", default=1), "x.token": Property(type="password")},
+               templates={"config.j2": "config/x.json"}, monit="monit.j2")  # fmt: skip
+    node = Node(name="pi-1", address="10.0.0.1", arch="armv7")
+    ref = JobRef(name="x", release="r", properties={"x.port": 2, "x.token": "((token))"})
+    job = render_job(JobSource(spec, tmp_path), ref, "r/1", node, 0, "d", {"token": "verysecret1"})
+    assert job.files["config/x.json"] == ('{"port": 2, "token": "verysecret1", "node": "pi-1"}', 0o600)
+    assert job.properties["x.token"].startswith("<redacted>:") and "verysecret1" not in str(job.properties)
+    assert job.secrets == {"verysecret1"}
+
+
+def test_the_example_manifest_reads_and_a_bad_one_is_located(tmp_path: Path) -> None:
+    manifest, _ = read_manifest(REPO / "inventory" / "deployment.yml")
+    assert manifest.update.canaries == 1 and manifest.monit_interval == 2
+    bad = tmp_path / "deployment.yml"
+    bad.write_text(
+        "name: x\nreleases:\n  - {name: r, version: '1'}\nroles:\n  cell:\n    jobs:\n"
+        "      - {name: j, release: q}\nupdate:\n  max_in_flight: 0\n"
+    )
+    with pytest.raises(ManifestInvalid) as caught:
+        read_manifest(bad)
+    assert "deployment.yml:9:18: update.max_in_flight" in str(caught.value)
+
+
+def test_a_new_build_of_a_jobs_package_restarts_the_job() -> None:
+    old = wanted_state("d", "armv7", [release("armv7", "a" * 64)], jobs(), 2)
+    new = wanted_state("d", "armv7", [release("armv7", "b" * 64)], jobs(), 2)
+    [job] = plan_node("pi-1", old, new).jobs
+    assert (job.action, job.lines) == ("update", ["~ package logfwd: new build"])
+
+
+def test_a_node_left_unverified_by_a_failed_deploy_is_redeployed() -> None:
+    wanted = wanted_state("d", "armv7", [release("armv7")], jobs(), 2)
+    [job] = plan_node("pi-1", {**wanted, "verified": False}, wanted).jobs
+    assert (job.action, job.lines) == ("update", ["~ the last deploy here did not finish"])
+    assert plan_node("pi-1", {**wanted, "verified": True}, wanted).empty
