@@ -58,6 +58,8 @@ DEMO_INVENTORY := inventory/sim-cluster.yml
 DEMO_KEY := /run/picf-sim/picf0/id_ed25519
 
 demo: setup
+	@# A LAN built anew has new host keys: an inventory pinned to an old LAN would (rightly) report impostors.
+	@$(BIN)/picf sim status >/dev/null 2>&1 || rm -f $(DEMO_INVENTORY) $(DEMO_INVENTORY).bak
 	$(BIN)/picf sim up --nodes 3 --models 3b+,4b
 	$(BIN)/picf discover --interface picf0 --write=$(DEMO_INVENTORY) --user root --key $(DEMO_KEY) --cluster-name pi-demo --yes
 	for node in pi-1 pi-2 pi-3; do $(BIN)/picf inventory roles $$node +doppler --inventory $(DEMO_INVENTORY); done
@@ -70,6 +72,7 @@ demo: setup
 
 demo-down: venv
 	$(BIN)/picf sim down
+	rm -f $(DEMO_INVENTORY) $(DEMO_INVENTORY).bak
 
 bench: setup
 	$(BIN)/python bench/sim_up.py
