@@ -10,15 +10,12 @@ from pydantic import BaseModel
 from picf import yamldoc
 from picf.models.manifest import JobRef, Manifest, ReleaseRef, RoleJobs, Update, Variable
 from picf.models.problem import Loc, Problem
-from picf.yamldoc import LocatedProblem
 
 DEFAULT_MANIFEST = Path("inventory/deployment.yml")
 
 
-class ManifestInvalid(Exception):
-    def __init__(self, problems: list[LocatedProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class ManifestInvalid(yamldoc.FileInvalid):
+    """The manifest has problems; each is located in the file."""
 
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:

@@ -24,12 +24,8 @@ _MONIT_RULES = (
 )
 
 
-class ReleaseInvalid(Exception):
+class ReleaseInvalid(yamldoc.FileInvalid):
     """The release directory has problems; each is located in its file."""
-
-    def __init__(self, problems: list[LocatedProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass
