@@ -12,7 +12,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from picf.releases.gosource import FuncDecl, GoFile, StructDecl, Token, TypeExpr, code_tokens, parse_file
+from picf.releases.gosource import (
+    FuncDecl,
+    GoFile,
+    StructDecl,
+    Token,
+    TypeExpr,
+    code_tokens,
+    ident_list,
+    parse_file,
+)
 
 # (size, align) on gc/arm (32-bit)
 _BASIC32: dict[str, tuple[int, int]] = {
@@ -265,14 +274,7 @@ def atomic_accesses(package: Package) -> list[AtomicAccess]:
                     continue
                 if tokens[i + 3].text != "(" or tokens[i + 4].text != "&":
                     continue
-                idents: list[str] = []
-                j = i + 5
-                while j < len(tokens) and tokens[j].kind == "ident":
-                    idents.append(tokens[j].text)
-                    if j + 1 < len(tokens) and tokens[j + 1].text == ".":
-                        j += 2
-                    else:
-                        break
+                idents, _ = ident_list(tokens, i + 5, ".")
                 if len(idents) < 2:
                     continue  # &global or &local: aligned by the allocator
                 base, path = idents[0], tuple(idents[1:])
@@ -289,7 +291,7 @@ def atomic_accesses(package: Package) -> list[AtomicAccess]:
 
 def func_params(gofile: GoFile, func: FuncDecl) -> dict[str, str]:
     """`name *T` / `name T` parameters of a function (the struct-typed ones matter)."""
-    tokens = [t for t in gofile.tokens if t.kind not in {"comment", "nl"}]
+    tokens = gofile.code
     # find the func keyword at func.line, then the parameter list after the name
     params: dict[str, str] = {}
     for i, tok in enumerate(tokens):

@@ -130,6 +130,7 @@ class GoFile:
     consts: dict[str, str] = field(default_factory=dict)  # name -> declared type ("" when untyped)
     funcs: list[FuncDecl] = field(default_factory=list)
     tokens: list[Token] = field(default_factory=list)
+    code: list[Token] = field(default_factory=list)  # tokens without comments and newlines
 
 
 class _Parser:
@@ -296,7 +297,9 @@ def parse_file(path: str, source: str) -> GoFile:
     """Parse the declarations of one Go file."""
     tokens = tokenize(source)
     parser = _Parser(tokens)
-    gofile = GoFile(path=path, package="", imports={}, tokens=tokens)
+    gofile = GoFile(
+        path=path, package="", imports={}, tokens=tokens, code=[t for t in tokens if t.kind not in {"comment", "nl"}]
+    )
     while (token := parser.peek()) is not None:
         if token.text == "package":
             parser.next()
@@ -441,10 +444,22 @@ def _parse_func(parser: _Parser, gofile: GoFile) -> None:
 
 def code_tokens(gofile: GoFile, span: tuple[int, int]) -> list[Token]:
     """The code tokens (no comments or newlines) of a function body."""
-    parser = _Parser(gofile.tokens)
-    return [parser.all[parser.code[i]] for i in range(span[0], min(span[1], len(parser.code)))]
+    return gofile.code[span[0] : span[1]]
 
 
 def all_code_tokens(gofile: GoFile) -> list[Token]:
     """Every code token of the file, in order."""
-    return [t for t in gofile.tokens if t.kind not in {"comment", "nl"}]
+    return gofile.code
+
+
+def ident_list(tokens: list[Token], start: int, separator: str) -> tuple[list[str], int]:
+    """Identifiers from `start` joined by `separator` (`a.b.c`, `a, b, c`); returns them and the last index."""
+    names: list[str] = []
+    j = start
+    while j < len(tokens) and tokens[j].kind == "ident":
+        names.append(tokens[j].text)
+        if j + 1 < len(tokens) and tokens[j + 1].text == separator:
+            j += 2
+        else:
+            break
+    return names, j

@@ -23,7 +23,7 @@ from pathlib import Path
 from picf.models.node import Arch
 from picf.models.patch import Patch
 from picf.releases import golayout
-from picf.releases.gosource import GoFile, Token, all_code_tokens, code_tokens
+from picf.releases.gosource import GoFile, Token, all_code_tokens, code_tokens, ident_list
 from picf.releases.patching import component_roots
 
 _SKIP_DIRS = {".git", "node_modules", "testdata", "__pycache__"}
@@ -61,20 +61,29 @@ class Hazard:
         return f"{self.path}:{self.line}: {self.id}: {self.explanation} (fix: {self.fix})"
 
 
-def _patch_for(path: Path, src: Path, catalog: tuple[Patch, ...], ids: tuple[str, ...]) -> str | None:
-    """The catalog patch that fixes this file, if any (so the advice names it)."""
-    for patch in catalog:
-        if patch.id not in ids:
-            continue
-        for root in component_roots(src, patch):
-            if any((root / f).resolve() == path.resolve() for f in patch.files):
-                return patch.id
-    return None
+Fixes = dict[Path, str]  # a file under SRC (resolved) -> the catalog patch that fixes it
+
+
+def _catalog_fixes(src: Path, catalog: tuple[Patch, ...]) -> Fixes:
+    """Which catalog patch touches which file of the tree: walked once per lint, not once per hazard."""
+    return {
+        (root / name).resolve(): patch.id
+        for patch in catalog
+        for root in component_roots(src, patch)
+        for name in patch.files
+    }
+
+
+def _patch_for(path: Path, fixes: Fixes, ids: tuple[str, ...]) -> str | None:
+    """The catalog patch (one of `ids`) that fixes this file, if any (so the advice names it)."""
+    patch = fixes.get(path.resolve())
+    return patch if patch in ids else None
 
 
 def lint_tree(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> list[Hazard]:
     """Every hazard in the Go and C sources under `src` for `arch`, sorted by file and line."""
     hazards: list[Hazard] = []
+    fixes = _catalog_fixes(src, catalog)
     go_dirs: set[Path] = set()
     for directory, subdirs, files in os.walk(src):
         subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS)
@@ -84,11 +93,11 @@ def lint_tree(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> list[Ha
             if name.endswith(".go") and not name.endswith("_test.go"):
                 go_dirs.add(here)
             elif name.endswith((".c", ".h")):
-                hazards.extend(_lint_c(path, src, arch, catalog))
+                hazards.extend(_lint_c(path, src, arch, fixes))
             elif name.endswith(".json") and "seccomp" in name.lower():
                 hazards.extend(_lint_seccomp_json(path, src, arch))
     for package_dir in sorted(go_dirs):
-        hazards.extend(_lint_go_package(package_dir, src, arch, catalog))
+        hazards.extend(_lint_go_package(package_dir, src, arch, fixes))
     return sorted(set(hazards), key=lambda h: (h.path, h.line, h.id))
 
 
@@ -102,21 +111,21 @@ def _rel(path: Path | str, src: Path) -> str:
 # --- Go ---------------------------------------------------------------------------------------------------
 
 
-def _lint_go_package(directory: Path, src: Path, arch: Arch, catalog: tuple[Patch, ...]) -> list[Hazard]:
+def _lint_go_package(directory: Path, src: Path, arch: Arch, fixes: Fixes) -> list[Hazard]:
     package = golayout.load_package(directory)
     out: list[Hazard] = []
     if arch in _THIRTY_TWO_BIT:
-        out.extend(_atomic_hazards(package, src, catalog))
+        out.extend(_atomic_hazards(package, src, fixes))
         for gofile in package.files:
-            out.extend(_timespec_hazards(gofile, package, src, catalog))
-            out.extend(_statfs_hazards(gofile, package, src, catalog))
-            out.extend(_sscanf_hazards(gofile, package, src, catalog))
+            out.extend(_timespec_hazards(gofile, package, src, fixes))
+            out.extend(_statfs_hazards(gofile, package, src, fixes))
+            out.extend(_sscanf_hazards(gofile, package, src, fixes))
     for gofile in package.files:
-        out.extend(_seccomp_go_hazards(gofile, src, arch, catalog))
+        out.extend(_seccomp_go_hazards(gofile, src, arch, fixes))
     return out
 
 
-def _atomic_hazards(package: golayout.Package, src: Path, catalog: tuple[Patch, ...]) -> list[Hazard]:
+def _atomic_hazards(package: golayout.Package, src: Path, fixes: Fixes) -> list[Hazard]:
     out = []
     ids = ("diodes-manytoone-align", "metricemitter-align")
     for access in golayout.atomic_accesses(package):
@@ -126,7 +135,7 @@ def _atomic_hazards(package: golayout.Package, src: Path, catalog: tuple[Patch, 
             continue
         if access.aligned is False:
             struct_file = _struct_file(package, access.chain[0][0]) if access.chain else Path(access.file)
-            fix = _patch_for(struct_file, src, catalog, ids) or (
+            fix = _patch_for(struct_file, fixes, ids) or (
                 f"`picf release build --patch` moves {access.chain[0][1]} to the top of {access.chain[0][0]}; "
                 "or make it an atomic.Uint64"
             )
@@ -172,7 +181,7 @@ def _value_is_typed64(tokens: list[Token], i: int, typed: set[str]) -> bool:
     return tok.kind == "ident" and tok.text in typed and (i + 1 >= len(tokens) or tokens[i + 1].text in {",", "}"})
 
 
-def _timespec_hazards(gofile: GoFile, package: golayout.Package, src: Path, catalog: tuple[Patch, ...]) -> list[Hazard]:
+def _timespec_hazards(gofile: GoFile, package: golayout.Package, src: Path, fixes: Fixes) -> list[Hazard]:
     tokens = all_code_tokens(gofile)
     typed = _typed64_names(gofile, package)
     out = []
@@ -188,7 +197,7 @@ def _timespec_hazards(gofile: GoFile, package: golayout.Package, src: Path, cata
             depth += {"{": 1, "}": -1}.get(tokens[j].text, 0)
             is_field = tokens[j].text in {"Sec", "Nsec", "Usec"} and j + 1 < len(tokens) and tokens[j + 1].text == ":"
             if depth == 1 and is_field and _value_is_typed64(tokens, j + 2, typed):
-                fix = _patch_for(Path(gofile.path), src, catalog, ("grootfs-utime-omit",)) or (
+                fix = _patch_for(Path(gofile.path), fixes, ("grootfs-utime-omit",)) or (
                     "use an untyped constant or syscall.NsecToTimespec"
                 )
                 out.append(
@@ -215,15 +224,16 @@ def _statfs_vars(tokens: list[Token]) -> set[str]:
     return names
 
 
-def _statfs_hazards(gofile: GoFile, package: golayout.Package, src: Path, catalog: tuple[Patch, ...]) -> list[Hazard]:
+def _statfs_hazards(gofile: GoFile, package: golayout.Package, src: Path, fixes: Fixes) -> list[Hazard]:
     out = []
     typed = _typed64_names(gofile, package)
-    fix = _patch_for(Path(gofile.path), src, catalog, ("grootfs-statfs-type",)) or "compare int64(uint32(x.Type))"
+    fix = _patch_for(Path(gofile.path), fixes, ("grootfs-statfs-type",)) or "compare int64(uint32(x.Type))"
+    declared = _statfs_vars(all_code_tokens(gofile))  # once per file, not once per function
     for func in gofile.funcs:
         tokens = code_tokens(gofile, func.body)
         params = golayout.func_params(gofile, func)
         wide = typed | {name for name, t in params.items() if t in {"int64", "uint64"}}
-        statfs = _statfs_vars(all_code_tokens(gofile)) | {n for n, t in params.items() if t == "Statfs_t"}
+        statfs = declared | {n for n, t in params.items() if t == "Statfs_t"}
         for i in range(len(tokens) - 3):
             if not (tokens[i].text in statfs and tokens[i + 1].text == "." and tokens[i + 2].text == "Type"):
                 continue
@@ -260,13 +270,7 @@ def _int_vars(tokens: list[Token]) -> set[str]:
     i = 0
     while i < len(tokens):
         if tokens[i].text == "var":
-            j, group = i + 1, []
-            while j < len(tokens) and tokens[j].kind == "ident":
-                group.append(tokens[j].text)
-                if j + 1 < len(tokens) and tokens[j + 1].text == ",":
-                    j += 2
-                else:
-                    break
+            group, j = ident_list(tokens, i + 1, ",")
             if j + 1 < len(tokens) and tokens[j + 1].text in {"int", "uint"}:
                 names.update(group)
         elif (
@@ -280,7 +284,7 @@ def _int_vars(tokens: list[Token]) -> set[str]:
     return names
 
 
-def _sscanf_hazards(gofile: GoFile, package: golayout.Package, src: Path, catalog: tuple[Patch, ...]) -> list[Hazard]:
+def _sscanf_hazards(gofile: GoFile, package: golayout.Package, src: Path, fixes: Fixes) -> list[Hazard]:
     mentions_map = any(
         t.kind in {"str", "raw"} and re.search(r"/proc/[^\"`]*[ug]id_map", t.text)
         for f in package.files
@@ -289,7 +293,7 @@ def _sscanf_hazards(gofile: GoFile, package: golayout.Package, src: Path, catalo
     if not mentions_map:
         return []
     out = []
-    fix = _patch_for(Path(gofile.path), src, catalog, ("idmapper-uid-map-overflow",)) or "scan into int64 and clamp"
+    fix = _patch_for(Path(gofile.path), fixes, ("idmapper-uid-map-overflow",)) or "scan into int64 and clamp"
     for func in gofile.funcs:
         tokens = code_tokens(gofile, func.body)
         ints = _int_vars(tokens)
@@ -319,11 +323,11 @@ def _sscanf_hazards(gofile: GoFile, package: golayout.Package, src: Path, catalo
     return out
 
 
-def _seccomp_go_hazards(gofile: GoFile, src: Path, arch: Arch, catalog: tuple[Patch, ...]) -> list[Hazard]:
+def _seccomp_go_hazards(gofile: GoFile, src: Path, arch: Arch, fixes: Fixes) -> list[Hazard]:
     tokens = all_code_tokens(gofile)
     out = []
     wanted = _SECCOMP_ARCH[arch]
-    fix = _patch_for(Path(gofile.path), src, catalog, ("guardian-seccomp-arm",)) or f"add SCMP_ARCH_{wanted}"
+    fix = _patch_for(Path(gofile.path), fixes, ("guardian-seccomp-arm",)) or f"add SCMP_ARCH_{wanted}"
     for i in range(len(tokens) - 2):
         if tokens[i].text == "Seccomp" and tokens[i + 1].text in {":", "="} and tokens[i + 2].text == "nil":
             out.append(
@@ -381,7 +385,7 @@ _COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 _ARCH_MACROS = re.compile(r"__x86_64__|__i386__|__arm__|__aarch64__|__powerpc64__|\bSYS_\w+|__NR_\w+")
 
 
-def _lint_c(path: Path, src: Path, arch: Arch, catalog: tuple[Patch, ...]) -> list[Hazard]:
+def _lint_c(path: Path, src: Path, arch: Arch, fixes: Fixes) -> list[Hazard]:
     if arch == "amd64":
         return []
     try:
@@ -407,7 +411,7 @@ def _lint_c(path: Path, src: Path, arch: Arch, catalog: tuple[Patch, ...]) -> li
         if m and not guarded[n - 1]:
             defines[m.group(1)] = (int(m.group(2)), n)
     out = []
-    fix = _patch_for(path, src, catalog, ("nstar-execveat-arm",)) or "use SYS_<name> from <sys/syscall.h>"
+    fix = _patch_for(path, fixes, ("nstar-execveat-arm",)) or "use SYS_<name> from <sys/syscall.h>"
     used = set(re.findall(r"\bsyscall\s*\(\s*(\w+)", text))
     for name in used:
         if name.isdigit():
