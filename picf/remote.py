@@ -7,6 +7,7 @@ Failures come back as RemoteError with one line a person can act on.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,71 @@ def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float |
             conn.close()
             raise HostKeyMismatch(address, pinned, policy.seen)
     return NodeConnection(address=address, host_key=policy.seen, connection=conn)
+
+
+class ShellChannel:
+    """A remote `/bin/sh` kept open on a connection: a command sent down it costs one round trip (about a
+    millisecond on a LAN), not a new exec channel (about 170 ms with paramiko). Its stderr is discarded.
+
+    `define` is sent once when the shell opens (function definitions); `ask` sends one line and reads until the
+    line `end_marker`. A timeout or a broken channel closes it; the next `ask` opens a new one.
+    """
+
+    def __init__(self, conn: NodeConnection, define: str = "") -> None:
+        self.conn = conn
+        self.define = define
+        self._channel: paramiko.Channel | None = None
+        self.opened = 0  # how many times a shell was opened (1 when all went well)
+
+    def _open(self, timeout: float) -> paramiko.Channel:
+        transport = self.conn.connection.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise RemoteError(self.conn.address, "unreachable", "connection lost")
+        try:
+            channel = transport.open_session(timeout=timeout)
+            channel.exec_command("exec /bin/sh 2>/dev/null")
+            if self.define:
+                channel.sendall(self.define.encode() + b"\n")
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            raise RemoteError(
+                self.conn.address, "unreachable", f"cannot open a shell: {str(exc) or 'timed out'}"
+            ) from None
+        self.opened += 1
+        opened: paramiko.Channel = channel
+        return opened
+
+    def ask(self, line: str, end_marker: str, timeout: float, limit: int = 1 << 20) -> str:
+        """Send `line`, return everything up to and including `end_marker`'s line; RemoteError otherwise."""
+        deadline = time.monotonic() + timeout
+        if self._channel is None or self._channel.closed:
+            self._channel = self._open(timeout)
+        channel = self._channel
+        marker = ("\n" + end_marker + "\n").encode()
+        buffer = bytearray()
+        try:
+            channel.sendall(line.encode() + b"\n")
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                channel.settimeout(left)
+                chunk = channel.recv(65536)
+                if not chunk:
+                    raise EOFError("the remote shell ended")
+                buffer += chunk
+                if marker in buffer:
+                    return bytes(buffer[: buffer.index(marker) + len(marker)]).decode("utf-8", "replace")
+                if len(buffer) > limit:
+                    raise EOFError(f"answer larger than {limit} bytes")
+        except TimeoutError:
+            self.close()
+            raise RemoteError(self.conn.address, "timeout", f"no answer in {timeout:g} s") from None
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            self.close()
+            raise RemoteError(self.conn.address, "unreachable", f"shell lost: {exc}") from None
+
+    def close(self) -> None:
+        """Close the shell (the connection stays open)."""
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None

@@ -11,6 +11,7 @@ from picf.cli import sim as sim_cli
 from picf.cli.deploy import deploy_command, deployments_command
 from picf.cli.discover import discover_command
 from picf.cli.output import fail
+from picf.cli.status import status_command
 
 app = typer.Typer(
     name="picf",
@@ -26,6 +27,7 @@ app.add_typer(release_cli.app, name="release")
 app.command("discover")(discover_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deployments_command)
+app.command("status")(status_command)
 
 
 def _version(value: bool) -> None:
@@ -50,7 +52,6 @@ def _not_built(name: str, what: str) -> None:
 
 
 for _name, _what in (
-    ("status", "node vitals, job health, crash loops and their diagnosis"),
     ("dashboard", "the cluster at a glance in a terminal UI"),
     ("demo", "the whole story on the simulated LAN"),
 ):

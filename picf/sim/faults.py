@@ -8,13 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from picf.models.health import FREQ_CAPPED, SINCE_BOOT_SHIFT, SOFT_TEMP_LIMIT, THROTTLED, UNDER_VOLTAGE
 from picf.sim.nodefs import NORMAL_TEMP_MILLI_C
-
-UNDER_VOLTAGE = 1 << 0
-FREQ_CAPPED = 1 << 1
-THROTTLED = 1 << 2
-SOFT_TEMP_LIMIT = 1 << 3
-SINCE_BOOT_SHIFT = 16
 
 # A Pi past 80 C: the firmware caps the frequency and throttles; the soft limit applies too.
 OVERHEAT_TEMP_MILLI_C = 84_512

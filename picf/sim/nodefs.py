@@ -80,9 +80,9 @@ _VCGENCMD = """#!/bin/sh
 # picf sim: stand-in for the Raspberry Pi firmware tool; `picf sim fault` changes what it reports.
 case "$1" in
   measure_temp)
-    t=$(cat /sys/class/thermal/thermal_zone0/temp)
+    read -r t < /sys/class/thermal/thermal_zone0/temp
     printf "temp=%d.%d'C\\n" $((t / 1000)) $((t % 1000 / 100)) ;;
-  get_throttled) printf 'throttled=%s\\n' "$(cat /run/pisim/throttled)" ;;
+  get_throttled) read -r bits < /run/pisim/throttled; printf 'throttled=%s\\n' "$bits" ;;
   measure_volts) echo "volt=1.2000V" ;;
   *) echo "vcgencmd (picf sim): unsupported command: $*" >&2; exit 1 ;;
 esac

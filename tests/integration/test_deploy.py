@@ -13,7 +13,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,51 +20,14 @@ import pytest
 from picf.models.sim import SimLan
 from picf.sim import lan as simlan
 from tests.integration.conftest import TEST_BRIDGE, SshRunner
+from tests.integration.deployed import Setup, prepare
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "releases" / "logfwd"
-
-
-@dataclass
-class Setup:
-    root: Path
-    env: dict[str, str]
-    inventory: Path
-    manifest: Path
-    picf: Path
-    outputs: list[str]
-
-    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(self.picf), *args], capture_output=True, text=True, timeout=timeout, env=self.env)
-        self.outputs.append(done.stdout + done.stderr)
-        return done
-
-    def deploy(self, *extra: str, manifest: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return self.run("deploy", "-i", str(self.inventory), "-m", str(manifest or self.manifest), *extra)
-
-    def set_port(self, port: int) -> None:
-        text = self.manifest.read_text()
-        self.manifest.write_text(re.sub(r"logfwd\.port: \d+", f"logfwd.port: {port}", text))
 
 
 @pytest.fixture(scope="module")
 def setup(sim_lan: SimLan, picf_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    root = tmp_path_factory.mktemp("deploy")
-    (root / "tmp").mkdir()
-    env = {**os.environ, "PICF_DATA_DIR": str(root / "data"), "PICF_STATE_DIR": str(root / "state"),
-           "TMPDIR": str(root / "tmp")}  # fmt: skip
-    s = Setup(root, env, root / "cluster.yml", root / "deployment.yml", picf_bin, [])
-    for arch, extra in (("armv7", ["--patch"]), ("arm64", ["--patch"]), ("armv7", [])):
-        built = s.run("release", "build", str(EXAMPLE), "--arch", arch, *extra, timeout=900)
-        assert built.returncode == 0, built.stderr
-    inventory = s.run("sim", "inventory", "--bridge", TEST_BRIDGE)
-    s.inventory.write_text(inventory.stdout)
-    for node in ("pi-1", "pi-2"):  # the 3B+ (armv7) and the 4B (arm64); the Zero W cannot be a doppler
-        assert s.run("inventory", "roles", node, "+doppler", "--inventory", str(s.inventory)).returncode == 0
-    s.manifest.write_text((REPO / "inventory" / "deployment.yml").read_text())
-    yield s
+    yield prepare(tmp_path_factory.mktemp("deploy"), picf_bin)
 
 
 def state(on_node: SshRunner, node: str) -> dict:  # type: ignore[type-arg]

@@ -1,0 +1,178 @@
+"""Poll every node's health over SSH: one persistent connection and one open shell per node, a bounded pool.
+
+A poll sends one short line (`picf_probe NONCE`) down a shell opened once per node, so a round costs a round
+trip per node, not a new SSH channel. A node that does not answer in time is marked unreachable while the
+others keep updating; its probe is not sent again until the last one has finished or failed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from importlib.resources import files
+
+from picf import remote
+from picf.health.detector import CrashLoopDetector, LoopRule
+from picf.health.diagnosis import node_warnings
+from picf.health.parse import ProbeError, cpu_percent, parse_sample
+from picf.models.cluster import Cluster
+from picf.models.health import ClusterHealth, JobHealth, NodeHealth, NodeSample, NodeState
+from picf.models.node import Node
+
+PROBE_SCRIPT = files("picf.health").joinpath("probe.sh").read_text()
+
+
+@dataclass
+class _Slot:
+    node: Node
+    conn: remote.NodeConnection | None = None
+    shell: remote.ShellChannel | None = None
+    future: Future[tuple[NodeSample, float]] | None = None
+    sent_at: float = 0.0
+    sample: NodeSample | None = None
+    jobs: tuple[JobHealth, ...] = ()
+    error: str | None = None
+    failed: bool = False
+    poll_ms: float | None = None
+
+    def drop_connection(self) -> None:
+        if self.shell is not None:
+            self.shell.close()
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = self.shell = None
+
+
+class Poller:
+    """Polls a cluster's nodes; `poll()` returns the cluster's health after one round."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        nodes: Sequence[Node] | None = None,
+        *,
+        timeout: float = 5.0,
+        parallel: int = 16,
+        rule: LoopRule | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cluster = cluster
+        self.timeout = timeout
+        self.clock = clock
+        self.detector = CrashLoopDetector(rule)
+        self._slots = [_Slot(n) for n in (nodes if nodes is not None else cluster.nodes)]
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(self._slots))), thread_name_prefix="poll")
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The nodes being polled."""
+        return [s.node for s in self._slots]
+
+    def _probe(self, slot: _Slot) -> tuple[NodeSample, float]:
+        """Runs in the pool: (re)connect if needed, ask, parse."""
+        node = slot.node
+        if node.host_key is None:
+            raise remote.RemoteError(node.address, "host-key", "no host key pinned; run `picf discover --write`")
+        started = time.perf_counter()
+        if slot.conn is None:
+            slot.conn = remote.connect(node.address, self.cluster.ssh, node.host_key, timeout=self.timeout)
+            slot.shell = remote.ShellChannel(slot.conn, define=PROBE_SCRIPT)
+        assert slot.shell is not None
+        nonce = secrets.token_hex(8)
+        try:
+            text = slot.shell.ask(f"picf_probe {nonce}", f"@@picf:end {nonce}", timeout=self.timeout)
+        except remote.RemoteError:
+            slot.drop_connection()  # a dead link or a stuck shell: start from a fresh connection next time
+            raise
+        elapsed = (time.perf_counter() - started) * 1000
+        return parse_sample(text, nonce, self.clock()), elapsed
+
+    def poll(self, wait_s: float | None = None) -> ClusterHealth:
+        """Send a probe to every node not still busy with the last one; wait for the answers (at most
+        `wait_s`, default the timeout); return everyone's health (late nodes keep their last known state)."""
+        now = self.clock()
+        for slot in self._slots:
+            if slot.future is None:
+                slot.sent_at = now
+                slot.future = self._pool.submit(self._probe, slot)
+        pending = [s.future for s in self._slots if s.future is not None]
+        wait(pending, timeout=self.timeout if wait_s is None else wait_s, return_when=ALL_COMPLETED)
+        for slot in self._slots:
+            if slot.future is not None and slot.future.done():
+                self._collect(slot)
+        return self.health()
+
+    def _collect(self, slot: _Slot) -> None:
+        assert slot.future is not None
+        future, slot.future = slot.future, None
+        try:
+            sample, elapsed = future.result()
+        except remote.RemoteError as exc:
+            slot.error, slot.failed = str(exc), True
+            if exc.kind in ("unreachable", "timeout", "refused"):
+                slot.drop_connection()
+            return
+        except ProbeError as exc:
+            slot.error, slot.failed = f"{slot.node.address}: {exc}", True
+            return
+        previous = slot.sample
+        if previous is not None:  # CPU use needs two samples; disks are read every tenth poll
+            update: dict[str, object] = {}
+            busy = cpu_percent(previous.vitals.cpu_times, sample.vitals.cpu_times)
+            if busy is not None:
+                update["cpu_percent"] = round(busy, 1)
+            if not sample.vitals.disks:
+                update["disks"] = previous.vitals.disks
+            if update:
+                sample = sample.model_copy(update={"vitals": sample.vitals.model_copy(update=update)})
+        slot.sample, slot.error, slot.failed, slot.poll_ms = sample, None, False, elapsed
+        slot.jobs = self.detector.observe(slot.node.name, sample)
+
+    def _node_health(self, slot: _Slot, now: float) -> NodeHealth:
+        node = slot.node
+        sample = slot.sample
+        late = slot.future is not None and now - slot.sent_at > self.timeout
+        if slot.failed or late:
+            state = NodeState.UNREACHABLE
+            error = slot.error if slot.failed else f"{node.address}: no answer in {self.timeout:g} s"
+        elif sample is None:
+            state, error = NodeState.WAITING, None
+        else:
+            state, error = NodeState.UP, None
+        vitals = sample.vitals if sample else None
+        return NodeHealth(
+            name=node.name,
+            address=node.address,
+            model=(vitals.model if vitals and vitals.model else (node.model.label if node.model else None)),
+            arch=(sample.node_arch if sample and sample.node_arch else node.arch),
+            roles=tuple(node.roles),
+            state=state,
+            error=error,
+            last_seen=sample.at if sample else None,
+            poll_ms=slot.poll_ms,
+            vitals=vitals,
+            jobs=slot.jobs,
+            warnings=node_warnings(vitals) if vitals and state is NodeState.UP else (),
+        )
+
+    def health(self) -> ClusterHealth:
+        """Everyone's health from what has been collected so far (no new probes)."""
+        now = self.clock()
+        return ClusterHealth(
+            cluster=self.cluster.name, at=now, nodes=tuple(self._node_health(s, now) for s in self._slots)
+        )
+
+    def close(self) -> None:
+        """Stop polling and close every connection."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for slot in self._slots:
+            slot.drop_connection()
+
+    def __enter__(self) -> Poller:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
