@@ -78,6 +78,7 @@ bench: setup
 	$(BIN)/python bench/sim_up.py
 	$(BIN)/python bench/discover.py
 	$(BIN)/python bench/build_cache.py
+	$(BIN)/python bench/poll.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from picf.health.diagnosis import diagnose_job
 from picf.health.view import duration
-from picf.models.health import JobHealth, JobState, MonitEvent, MonitEventKind, MonitProcess, NodeSample
+from picf.models.health import Diagnosis, JobHealth, JobState, MonitEvent, MonitEventKind, MonitProcess, NodeSample
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class LoopRule:
 class _Track:
     pid: int | None = None
     chapter: float = 0.0  # node time of the last deploy (monit reloaded, a restart on user request)
+    diagnosis: Diagnosis | None = None  # the last one found in this chapter: a restarted job's log is not re-sent
+    last_exit: str | None = None
     pid_changes: deque[float] = field(default_factory=lambda: deque(maxlen=64))  # node time
 
 
@@ -52,7 +54,7 @@ class CrashLoopDetector:
         """The jobs of one node after this sample (jobs known to picf's state or to monit)."""
         now = sample.node_time if sample.node_time is not None else sample.at
         by_name = {p.name: p for p in sample.processes}
-        names = sorted(set(by_name) | set(sample.releases))
+        names = sorted(set(by_name) | set(sample.releases or {}))
         jobs = []
         for name in names:
             track = self._tracks.setdefault((node, name), _Track())
@@ -78,17 +80,21 @@ class CrashLoopDetector:
     ) -> JobHealth:
         rule = self.rule
         marks = [_ts(e.at) for e in events if e.kind in (MonitEventKind.USER, MonitEventKind.RELOADED)]
-        track.chapter = chapter = max([track.chapter, *marks])
+        chapter = max([track.chapter, *marks])
+        if chapter != track.chapter:
+            track.chapter, track.diagnosis, track.last_exit = chapter, None, None
         since = max(chapter, now - rule.window_s)
         restarts_logged = [e for e in events if e.kind is MonitEventKind.RESTART and _ts(e.at) >= since]
         restarts = max(len(restarts_logged), sum(1 for t in track.pid_changes if t >= since))
         own = [e for e in events if e.job == name and _ts(e.at) >= chapter]
         gave_up = bool(own) and own[-1].kind is MonitEventKind.GAVE_UP
         failures = [e.text for e in own if e.kind in (MonitEventKind.FAILED_START, MonitEventKind.GAVE_UP)]
-        release = sample.releases.get(name)
+        release = (sample.releases or {}).get(name)
         log = list(sample.logs.get(name, ()))
         diagnosis = diagnose_job([*log, *failures], sample.node_arch, name, release) if log or failures else None
         last_exit = diagnosis.evidence if diagnosis else (failures[-1] if failures else _last_failure(log))
+        diagnosis = track.diagnosis = diagnosis or track.diagnosis
+        last_exit = track.last_exit = last_exit or track.last_exit
         common = {
             "job": name,
             "pid": process.pid if process else None,

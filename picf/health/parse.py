@@ -337,13 +337,17 @@ def parse_sample(text: str, nonce: str, at: float) -> NodeSample:
         if value is None:
             problems.append(f"no {name} in the answer")
     monit = MonitStatus()
-    if section("monit"):  # the probe prints a line here only when the node has /var/vcap/monit (deployed)
-        monit = parse_monit_xml(" ".join(section("monit")))
+    monit_section = next((name for name in sections if name == "monit" or name.startswith("monit ")), None)
+    if monit_section is not None:  # only a node with /var/vcap/monit (a deployed node) has this section
+        monit = parse_monit_xml(" ".join(sections[monit_section]))
         if monit.problem:
             problems.append(monit.problem)
         if monit.system_cpu is not None:
             vitals = vitals.model_copy(update={"cpu_percent": round(min(100.0, monit.system_cpu), 1)})
-    releases, arch = parse_state(_quoted(section("state")))
+    releases: dict[str, str] | None = None
+    arch: str | None = None
+    if "state" in sections:  # sent when monit was asked; absent means "unchanged"
+        releases, arch = parse_state(_quoted(section("state")))
     logs = {
         _printable(name.removeprefix("log ").strip())[:100]: tuple(_printable(x) for x in _quoted(lines))
         for name, lines in sections.items()
@@ -353,7 +357,7 @@ def parse_sample(text: str, nonce: str, at: float) -> NodeSample:
         at=at,
         node_time=now,
         vitals=vitals,
-        monit_up=bool(section("monit")) and monit.problem is None,
+        monit_up=monit_section is not None and monit.problem is None,
         monit_poll_s=monit.poll_s,
         processes=monit.processes,
         monit_events=parse_monit_log(_quoted(section("monitlog")), year),

@@ -58,8 +58,10 @@ class Poller:
         parallel: int = 16,
         rule: LoopRule | None = None,
         clock: Callable[[], float] = time.time,
+        fresh_monit: bool = False,
     ) -> None:
         self.cluster = cluster
+        self.fresh_monit = fresh_monit  # ask monit on every poll (the probe otherwise asks when it may have news)
         self.timeout = timeout
         self.clock = clock
         self.detector = CrashLoopDetector(rule)
@@ -83,7 +85,8 @@ class Poller:
         assert slot.shell is not None
         nonce = secrets.token_hex(8)
         try:
-            text = slot.shell.ask(f"picf_probe {nonce}", f"@@picf:end {nonce}", timeout=self.timeout)
+            line = f"picf_probe {nonce}{' fresh' if self.fresh_monit else ''}"
+            text = slot.shell.ask(line, f"@@picf:end {nonce}", timeout=self.timeout)
         except remote.RemoteError:
             slot.drop_connection()  # a dead link or a stuck shell: start from a fresh connection next time
             raise
@@ -128,6 +131,8 @@ class Poller:
                 update["disks"] = previous.vitals.disks
             if update:
                 sample = sample.model_copy(update={"vitals": sample.vitals.model_copy(update=update)})
+            if sample.releases is None:  # the state file is re-read with monit's view; until then, unchanged
+                sample = sample.model_copy(update={"releases": previous.releases, "node_arch": previous.node_arch})
         slot.sample, slot.error, slot.failed, slot.poll_ms = sample, None, False, elapsed
         slot.jobs = self.detector.observe(slot.node.name, sample)
 

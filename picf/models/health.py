@@ -188,7 +188,7 @@ class NodeSample(_Frozen):
     processes: tuple[MonitProcess, ...] = ()
     monit_events: tuple[MonitEvent, ...] = ()
     logs: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # job -> last log lines (jobs not running)
-    releases: dict[str, str] = Field(default_factory=dict)  # job -> release name/version (from picf's state)
+    releases: dict[str, str] | None = None  # job -> release (picf's state file); None: not re-read this poll
     node_arch: str | None = None
     problems: tuple[str, ...] = ()  # what could not be parsed; never fatal
 

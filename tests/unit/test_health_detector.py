@@ -140,3 +140,17 @@ def test_a_deploy_starts_a_new_chapter() -> None:
     deploy = (*old, _event(1010, MonitEventKind.RELOADED))
     job = d.observe("pi", _sample(1012, _process(9, uptime=2), deploy))[0]
     assert job.state is JobState.STARTING and job.restarts == 0
+
+
+def test_a_diagnosis_stays_while_the_loop_goes_on_even_when_the_log_is_not_resent() -> None:
+    """The probe sends a job's log only while its pid is dead; between two crashes the job may look alive."""
+    d = CrashLoopDetector(LoopRule(restarts=3, window_s=60, stable_s=10))
+    restarts = tuple(_event(1000 + i, MonitEventKind.RESTART) for i in range(3))
+    dead = d.observe(
+        "pi", _sample(1005, _process(None, status=0x200), restarts, ("panic: unaligned 64-bit atomic operation",))
+    )
+    alive_for_a_moment = d.observe("pi", _sample(1007, _process(42, uptime=0), restarts))
+    assert dead[0].diagnosis is not None and alive_for_a_moment[0].diagnosis == dead[0].diagnosis
+    assert alive_for_a_moment[0].state is JobState.CRASH_LOOP
+    fixed = d.observe("pi", _sample(1020, _process(43, uptime=1), (*restarts, _event(1010, MonitEventKind.USER))))
+    assert fixed[0].state is JobState.STARTING and fixed[0].diagnosis is None  # a deploy: a new chapter
