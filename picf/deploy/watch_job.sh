@@ -9,10 +9,16 @@ now() { date +%s%3N; }
 began=$(date +%s)
 deadline=$(( $(now) + high ))
 sleep "$(awk -v ms="$low" 'BEGIN { printf "%.3f", ms / 1000 }')"
-last="" since=0 status=""
+last="" since=0 status="" kicked=""
 while [ "$(now)" -lt "$deadline" ]; do
   block=$(monit -c "$rc" status "$job" 2>/dev/null)
   status=$(printf '%s\n' "$block" | awk '$1 == "status" { $1 = ""; sub(/^ +/, ""); print; exit }')
+  # monit may give up on the old version (`N restarts within M cycles`) just as the new one is started, and
+  # drop our restart with it: ask once more. Only once: if the new version crash-loops, monit gives up again.
+  if [ "$status" = "Not monitored" ] && [ -z "$kicked" ]; then
+    monit -c "$rc" start "$job" >/dev/null 2>&1
+    kicked=1
+  fi
   collected=$(printf '%s\n' "$block" | awk '/data collected/ { $1 = $2 = ""; sub(/^ +/, ""); print; exit }')
   collected_at=$(date -d "$collected" +%s 2>/dev/null || echo 0)
   pid=$(cat "$pidfile" 2>/dev/null)

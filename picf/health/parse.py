@@ -244,7 +244,9 @@ _EVENT_PATTERNS = (
     (re.compile(r"'([^']{1,100})' failed to start"), MonitEventKind.FAILED_START),
     (re.compile(r"'([^']{1,100})' service restarted \d+ times"), MonitEventKind.GAVE_UP),
     (re.compile(r"'([^']{1,100})' process is running"), MonitEventKind.RUNNING),
-    (re.compile(r"'([^']{1,100})' (?:restart|start|stop|monitor|unmonitor) on user request"), MonitEventKind.USER),
+    # a deploy restarts its jobs (`monit restart`); a `start` on request (someone, or the deploy's watch, trying
+    # again after monit gave up) is not a new version: the restarts before it still count
+    (re.compile(r"'([^']{1,100})' restart on user request"), MonitEventKind.USER),
     (re.compile(r"'([^']{1,100})' Monit (?:reloaded|[\d.]+ started)"), MonitEventKind.RELOADED),
 )
 _ISO_STAMP = re.compile(r"\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)([+-]\d{4}|Z)?\]")

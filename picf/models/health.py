@@ -164,7 +164,7 @@ class MonitEventKind(StrEnum):
     FAILED_START = "failed-start"
     GAVE_UP = "gave-up"  # the `N restarts within M cycles then timeout|unmonitor` rule fired
     RUNNING = "running"
-    USER = "user"  # a start/restart/stop someone asked for (a deploy): a new chapter for that job
+    USER = "user"  # a restart someone asked for (a deploy restarts its jobs): a new chapter for that job
     RELOADED = "reloaded"  # monit (re)started or reloaded its control file (a deploy): a new chapter for all jobs
 
 
