@@ -51,34 +51,21 @@ test-integration: setup
 test: setup lint typecheck ansible-lint
 	$(BIN)/pytest tests
 
-# The main job on the simulated LAN: three Pis (3B+ armv7, 4B arm64, 3B+ armv7) found by mDNS, given roles,
-# the example release linted, built for both arches with the ARM patches, deployed with canaries, running
-# under monit. Running it again changes nothing. `make demo-down` removes the LAN.
-DEMO_INVENTORY := inventory/sim-cluster.yml
-DEMO_KEY := /run/picf-sim/picf0/id_ed25519
-
+# The main job on the simulated LAN (`picf demo`): three Pis (3B+ armv7, 4B arm64, 3B+ armv7) found by mDNS,
+# the example release built without the ARM patches and deployed, the armv7 crash loop shown and diagnosed,
+# then built with the patches and redeployed. The dashboard in a terminal, every step printed otherwise.
 demo: setup
-	@# A LAN built anew has new host keys: an inventory pinned to an old LAN would (rightly) report impostors.
-	@$(BIN)/picf sim status >/dev/null 2>&1 || rm -f $(DEMO_INVENTORY) $(DEMO_INVENTORY).bak
-	$(BIN)/picf sim up --nodes 3 --models 3b+,4b
-	$(BIN)/picf discover --interface picf0 --write=$(DEMO_INVENTORY) --user root --key $(DEMO_KEY) --cluster-name pi-demo --yes
-	for node in pi-1 pi-2 pi-3; do $(BIN)/picf inventory roles $$node +doppler --inventory $(DEMO_INVENTORY); done
-	-$(BIN)/picf release lint examples/releases/logfwd --arch armv7
-	$(BIN)/picf release build examples/releases/logfwd --arch armv7 --patch
-	$(BIN)/picf release build examples/releases/logfwd --arch arm64 --patch
-	$(BIN)/picf deploy --inventory $(DEMO_INVENTORY) --manifest inventory/deployment.yml --yes
-	$(BIN)/picf sim status
-	@echo "next: .venv/bin/picf sim shell pi-1 (then: monit -c /var/vcap/monit/monitrc summary) | make demo-down"
+	$(BIN)/picf demo
 
 demo-down: venv
-	$(BIN)/picf sim down
-	rm -f $(DEMO_INVENTORY) $(DEMO_INVENTORY).bak
+	$(BIN)/picf demo --down
 
 bench: setup
 	$(BIN)/python bench/sim_up.py
 	$(BIN)/python bench/discover.py
 	$(BIN)/python bench/build_cache.py
 	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -8,9 +8,10 @@ from picf import __version__
 from picf.cli import inventory as inventory_cli
 from picf.cli import release as release_cli
 from picf.cli import sim as sim_cli
+from picf.cli.dashboard import dashboard_command
+from picf.cli.demo import demo_command
 from picf.cli.deploy import deploy_command, deployments_command
 from picf.cli.discover import discover_command
-from picf.cli.output import fail
 from picf.cli.status import status_command
 
 app = typer.Typer(
@@ -28,6 +29,8 @@ app.command("discover")(discover_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deployments_command)
 app.command("status")(status_command)
+app.command("dashboard")(dashboard_command)
+app.command("demo")(demo_command)
 
 
 def _version(value: bool) -> None:
@@ -41,21 +44,6 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Discover Pis, keep them in an inventory, patch and build the ARM releases, deploy, and watch them."""
-
-
-def _not_built(name: str, what: str) -> None:
-    def command() -> None:
-        fail(f"`picf {name}` is not built yet ({what}); see the README for what works today", code=2)
-
-    command.__doc__ = f"{what[0].upper()}{what[1:]} (not built yet)."
-    app.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(command)
-
-
-for _name, _what in (
-    ("dashboard", "the cluster at a glance in a terminal UI"),
-    ("demo", "the whole story on the simulated LAN"),
-):
-    _not_built(_name, _what)
 
 
 def main() -> None:

@@ -125,7 +125,8 @@ def render(health: ClusterHealth) -> RenderableType:
     return Group(*parts)
 
 
-def _cluster(inventory: Path, only: list[str]) -> Cluster:
+def load_cluster(inventory: Path, only: list[str]) -> Cluster:
+    """The inventory's cluster, or a one-line error and exit (1 invalid, 2 usage)."""
     try:
         cluster = read_inventory(inventory).cluster
     except InventoryInvalid as exc:
@@ -152,7 +153,7 @@ def status_command(
 ) -> None:
     """Node vitals, job health and crash loops with their diagnosis. Exit 0 healthy, 1 crash loop or failing
     job, 3 a node unreachable."""
-    cluster = _cluster(inventory, node)
+    cluster = load_cluster(inventory, node)
     nodes = [n for n in cluster.nodes if not node or n.name in node]
     health: ClusterHealth
     with Poller(cluster, nodes, timeout=timeout) as poller:

@@ -157,16 +157,20 @@ def node_warnings(vitals: Vitals) -> tuple[Diagnosis, ...]:
     throttle = vitals.throttle
     if throttle is not None and (throttle.under_voltage or "under-voltage" in throttle.since_boot):
         when = "now" if throttle.under_voltage else "since boot"
+        slowed = ", the firmware throttles the CPU" if throttle.under_voltage and throttle.throttled else ""
         out.append(
             Diagnosis(
                 signature="under-voltage",
-                cause=f"under-voltage {when}: the supply sags below about 4.63 V (jobs crash, SD cards corrupt)",
+                cause=f"under-voltage {when}{slowed}: the supply sags below about 4.63 V "
+                "(jobs crash, SD cards corrupt)",
                 evidence=f"throttled={throttle.bits:#x}",
                 fix=("use the official 5.1 V supply (3 A for a Pi 4, 2.5 A for a 3B+) and a short, thick cable",),
             )
         )
     hot = vitals.temp_c is not None and vitals.temp_c >= THROTTLE_TEMP_C
-    if hot or (throttle is not None and throttle.throttled):
+    soft_limit = throttle is not None and "soft-limit" in throttle.now
+    power_slowed = throttle is not None and throttle.throttled and not throttle.under_voltage  # else the supply
+    if hot or soft_limit or power_slowed:
         temp = f"{vitals.temp_c:.1f} C" if vitals.temp_c is not None else "temperature unknown"
         flags = ",".join(f for f in throttle.now if f != "under-voltage") if throttle else ""
         out.append(

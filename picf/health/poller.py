@@ -7,6 +7,7 @@ others keep updating; its probe is not sent again until the last one has finishe
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from picf.models.cluster import Cluster
 from picf.models.health import ClusterHealth, JobHealth, NodeHealth, NodeSample, NodeState
 from picf.models.node import Node
 
+_JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 PROBE_SCRIPT = files("picf.health").joinpath("probe.sh").read_text()
 
 
@@ -162,6 +164,19 @@ class Poller:
             jobs=slot.jobs,
             warnings=node_warnings(vitals) if vitals and state is NodeState.UP else (),
         )
+
+    def read_log(self, node: str, job: str, lines: int = 200) -> list[str]:
+        """The last lines of a job's logs (`/var/vcap/sys/log/JOB/*.log`), over the node's open connection."""
+        if not _JOB_NAME.fullmatch(job):
+            raise ValueError(f"not a job name: {job!r}")
+        slot = next((s for s in self._slots if s.node.name == node), None)
+        if slot is None:
+            raise ValueError(f"no node named {node!r}")
+        conn = slot.conn
+        if conn is None:
+            raise remote.RemoteError(slot.node.address, "unreachable", "not connected (yet); try again")
+        text = conn.run(f"tail -n {int(lines)} /var/vcap/sys/log/{job}/*.log 2>/dev/null || true", timeout=self.timeout)
+        return text.splitlines()[-int(lines) * 4 :]
 
     def health(self) -> ClusterHealth:
         """Everyone's health from what has been collected so far (no new probes)."""

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from picf.models.health import ClusterHealth, JobHealth, JobState, NodeHealth, NodeState
+from picf.models.pi import PiModelError, parse_model_string
 
 WARM_TEMP_C = 70.0
 
@@ -39,6 +40,31 @@ def throttle(node: NodeHealth) -> str:
     """`ok`, `under-voltage,throttled`, `ok (since boot: capped)`, or `-` when unknown."""
     th = node.vitals.throttle if node.vitals else None
     return "-" if th is None else th.summary()
+
+
+_FLAG_SHORT = {"under-voltage": "UV", "capped": "CAP", "throttled": "THR", "soft-limit": "SOFT"}
+
+
+def throttle_flags(node: NodeHealth) -> str:
+    """Compact for tables: `UV THR` now, `(uv)` since boot only, `ok`, `-` unknown."""
+    th = node.vitals.throttle if node.vitals else None
+    if th is None:
+        return "-"
+    now = [_FLAG_SHORT[f] for f in th.now]
+    past = [_FLAG_SHORT[f].lower() for f in th.since_boot if f not in th.now]
+    text = " ".join(now) + (f" ({' '.join(past)})" if past else "")
+    return text.strip() or "ok"
+
+
+def short_model(node: NodeHealth) -> str:
+    """`3B+ 1.3` from `Raspberry Pi 3 Model B Plus Rev 1.3`; the raw string when it is not a Pi's."""
+    if not node.model:
+        return "-"
+    try:
+        model = parse_model_string(node.model)
+    except PiModelError:
+        return node.model[:24]
+    return f"{model.short} {model.revision}" if model.revision else model.short
 
 
 def load(node: NodeHealth) -> str:

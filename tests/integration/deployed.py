@@ -42,13 +42,14 @@ class Setup:
         return path
 
 
-def prepare(root: Path, picf: Path) -> Setup:
-    """Build the example release (armv7 patched and not, arm64), write the inventory and the manifest."""
+def prepare(root: Path, picf: Path, unpatched: tuple[str, ...] = ("armv7",)) -> Setup:
+    """Build the example release (patched for armv7 and arm64, unpatched for `unpatched`), write the
+    inventory and the manifest."""
     (root / "tmp").mkdir()
     env = {**os.environ, "PICF_DATA_DIR": str(root / "data"), "PICF_STATE_DIR": str(root / "state"),
            "TMPDIR": str(root / "tmp")}  # fmt: skip
     s = Setup(root, env, root / "cluster.yml", root / "deployment.yml", picf, [])
-    for arch, extra in (("armv7", ["--patch"]), ("arm64", ["--patch"]), ("armv7", []), ("arm64", [])):
+    for arch, extra in (("armv7", ["--patch"]), ("arm64", ["--patch"]), *((a, []) for a in unpatched)):
         built = s.run("release", "build", str(EXAMPLE), "--arch", arch, *extra, timeout=900)
         assert built.returncode == 0, built.stderr
     inventory = s.run("sim", "inventory", "--bridge", TEST_BRIDGE)

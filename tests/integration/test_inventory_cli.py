@@ -196,10 +196,11 @@ def test_concurrent_edits_do_not_lose_one_another(picf_bin: Path, example_invent
     assert {f"pi-c{i}" for i in range(8)} <= names
 
 
-def test_commands_not_built_yet_say_so_and_exit_2(picf_bin: Path) -> None:
-    result = run(picf_bin, "status", "--json")
-    assert result.returncode == 2
-    assert "not built yet" in result.stderr
+def test_status_and_dashboard_without_an_inventory_give_one_line(picf_bin: Path, tmp_path: Path) -> None:
+    for argv in (("status", "-i", str(tmp_path / "none.yml")), ("dashboard", str(tmp_path / "none.yml"))):
+        result = run(picf_bin, *argv)
+        assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_version_and_help_list_the_command_groups(picf_bin: Path) -> None:

@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Static
 
 from picf.health.poller import Poller
 from picf.inventory import read_inventory
 from picf.models.sim import SimLan
 from picf.sim import lan as simlan
 from tests.integration.conftest import TEST_BRIDGE
-from tests.integration.deployed import Setup, prepare
+from tests.integration.deployed import EXAMPLE, Setup, prepare
+from tui.app import DashboardApp
+from tui.deploying import PicfDeployer
+from tui.screens import DeployScreen
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def setup(sim_lan: SimLan, picf_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    yield prepare(tmp_path_factory.mktemp("status"), picf_bin)
+    yield prepare(tmp_path_factory.mktemp("status"), picf_bin, unpatched=("armv7", "arm64"))
 
 
 def status(setup: Setup, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -108,9 +113,56 @@ def test_unpatched_release_crash_loops_on_armv7_only_and_is_diagnosed(setup: Set
     assert "CRASH LOOP pi-1/logfwd" in text and "patch align64" in text and "--arch armv7 --patch" in text
 
 
-def test_a_patched_build_and_deploy_clears_the_loop(setup: Setup) -> None:
-    done = setup.deploy("--yes")
-    assert done.returncode == 0, done.stderr
+async def test_the_dashboard_shows_the_loop_and_p_patches_and_redeploys(setup: Setup) -> None:
+    """End to end: the dashboard on a real Poller sees the crash loop; `p` builds with the patches (cached
+    here), switches the manifest to the patched build and deploys for real; the loop clears."""
+    cluster = read_inventory(setup.inventory).cluster
+    manifest = setup.root / "dashboard.yml"
+    manifest.write_text(setup.unpatched_manifest().read_text())
+
+    def prepare(say: Callable[[str], None]) -> None:
+        built = setup.run("release", "build", str(EXAMPLE), "--arch", "armv7", "--patch")
+        say(built.stderr.strip().splitlines()[-1])
+        manifest.write_text(setup.manifest.read_text())  # patched: true
+
+    env_before = {k: os.environ.get(k) for k in ("PICF_DATA_DIR", "PICF_STATE_DIR")}
+    os.environ.update({k: setup.env[k] for k in env_before})  # the deploy runs in this process
+    fixer = PicfDeployer(setup.inventory, manifest, title="patch and redeploy", prepare=prepare)
+    app = DashboardApp(Poller(cluster, timeout=3), interval=1.0, fixer=fixer)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+
+            async def until(check: Callable[[], bool], timeout: float) -> float:
+                started = time.monotonic()
+                while not check():
+                    assert time.monotonic() - started < timeout, str(app.query_one("#alerts", Static).render())
+                    await pilot.pause(0.25)
+                return time.monotonic() - started
+
+            def alerts() -> str:
+                return str(app.query_one("#alerts", Static).render())
+
+            seen = await until(lambda: "CRASH LOOP pi-1/logfwd" in alerts(), timeout=30)
+            assert "patch align64" in alerts()
+            await pilot.press("p")
+            screen = app.screen
+            assert isinstance(screen, DeployScreen)
+            deployed = await until(lambda: screen.outcome is not None, timeout=180)
+            assert screen.outcome is not None and screen.outcome.exit_code == 0, screen.outcome
+            await pilot.press("escape")
+            cleared = await until(lambda: "CRASH LOOP" not in alerts(), timeout=60)
+            assert "PATCH AND REDEPLOY ok" in alerts()
+    finally:
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    print(f"dashboard: loop seen in {seen:.1f} s, patched deploy {deployed:.1f} s, loop gone {cleared:.1f} s later")
+
+
+def test_after_the_patched_deploy_status_is_healthy(setup: Setup) -> None:
+    assert setup.deploy("--yes").returncode == 0  # nothing left to do, or converges
     deadline = time.monotonic() + 30
     while True:
         code, data = status(setup)

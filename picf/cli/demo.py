@@ -1,0 +1,207 @@
+"""`picf demo`: the whole story on the simulated LAN, step by step, as the commands a person would type.
+
+Pis come up (3B+ armv7 and 4B arm64), mDNS finds them into a demo inventory, the example release is built
+without the ARM patches and deployed: on the armv7 Pis its 64-bit atomic is not 8-aligned and it crash-loops.
+The dashboard (or, with --headless, `picf status`) shows the loop and its diagnosis; one key (or the next step)
+builds with the patches and redeploys, and the loop clears.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from picf.atomic import write_atomic
+from picf.cli.output import err, fail, note
+from picf.models.health import JobState
+from picf.models.node import Arch
+from picf.sim import lan as simlan
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "releases" / "logfwd"
+MANIFEST_SOURCE = REPO / "inventory" / "deployment.yml"
+BOARDS = "3b+,4b"
+NODES = 3
+ARCHES: tuple[Arch, ...] = ("armv7", "arm64")
+
+
+@dataclass(frozen=True)
+class Demo:
+    """Where the demo lives: its LAN's bridge and its two files."""
+
+    bridge: str = "picf0"
+    directory: Path = Path("inventory")
+    subnet: str = "10.231.0.0/24"
+
+    @property
+    def inventory(self) -> Path:
+        return self.directory / "sim-cluster.yml"
+
+    @property
+    def manifest(self) -> Path:
+        return self.directory / "sim-deployment.yml"
+
+
+class StepFailed(Exception):
+    """A demo step that must succeed did not."""
+
+
+def _picf(*args: str, expect: tuple[int, ...] = (0,), quiet: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run one picf command as a person would, showing it first; its output goes to the terminal."""
+    err.print(f"\n[bold]$ picf {' '.join(args)}[/bold]", highlight=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "picf", *args], text=True, stdout=subprocess.PIPE if quiet else None, check=False
+    )
+    if done.returncode not in expect:
+        raise StepFailed(f"`picf {' '.join(args)}` exited {done.returncode}")
+    return done
+
+
+def write_manifest(patched: bool, path: Path) -> None:
+    """The demo's manifest: the example deployment, with the unpatched or the patched build."""
+    text = MANIFEST_SOURCE.read_text()
+    if "patched: true" not in text:
+        raise StepFailed(f"{MANIFEST_SOURCE}: expected `patched: true` in it")
+    header = "# Written by `picf demo` from inventory/deployment.yml; `picf demo --down` removes it.\n"
+    write_atomic(path, (header + (text if patched else text.replace("patched: true", "patched: false"))).encode())
+
+
+def _status_round(inventory: Path) -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-m", "picf", "status", "-i", str(inventory), "--json"],
+                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    try:
+        data: dict[str, object] = json.loads(done.stdout)
+    except ValueError:
+        raise StepFailed(f"`picf status` gave no JSON: {done.stderr.strip()[:200]}") from None
+    return data
+
+
+def _jobs(data: dict[str, object]) -> list[tuple[str, str]]:
+    nodes = data.get("nodes")
+    return [(n["name"], j["state"]) for n in nodes for j in n["jobs"]] if isinstance(nodes, list) else []
+
+
+def wait_for(inventory: Path, what: str, done: Callable[[dict[str, object]], bool], timeout: float) -> None:
+    """Poll `picf status --json` until `done(data)`; say how long it took."""
+    started = time.monotonic()
+    err.print(f"\n[bold]waiting for {what}[/bold] (polling `picf status` every 2 s, at most {timeout:.0f} s)")
+    while True:
+        data = _status_round(inventory)
+        if done(data):
+            note(f"{what}: seen after {time.monotonic() - started:.0f} s")
+            return
+        if time.monotonic() - started > timeout:
+            raise StepFailed(f"{what}: not seen within {timeout:.0f} s; jobs: {_jobs(data)}")
+        time.sleep(2)
+
+
+def _crash_looping(data: dict[str, object]) -> bool:
+    return any(state == JobState.CRASH_LOOP for _, state in _jobs(data))
+
+
+def _all_running(data: dict[str, object]) -> bool:
+    jobs = _jobs(data)
+    return bool(jobs) and all(state == JobState.RUNNING for _, state in jobs) and data.get("exit_code") == 0
+
+
+def setup_story(demo: Demo) -> None:
+    """Steps 1-5: the LAN, discovery, roles, the lint, the unpatched build and deploy."""
+    demo.directory.mkdir(parents=True, exist_ok=True)
+    if simlan.load(demo.bridge) is None:  # a LAN built anew has new host keys: an old inventory sees impostors
+        for stale in (demo.inventory, demo.inventory.with_suffix(".yml.bak")):
+            stale.unlink(missing_ok=True)
+    _picf("sim", "up", "--nodes", str(NODES), "--models", BOARDS, "--bridge", demo.bridge, "--subnet", demo.subnet)
+    key = str(simlan.lan_dir(demo.bridge) / "id_ed25519")
+    _picf("discover", "--interface", demo.bridge, f"--write={demo.inventory}", "--user", "root", "--key", key,
+          "--cluster-name", "pi-demo", "--yes")  # fmt: skip
+    for i in range(1, NODES + 1):
+        _picf("inventory", "roles", f"pi-{i}", "+doppler", "--inventory", str(demo.inventory))
+    _picf("release", "lint", str(EXAMPLE), "--arch", "armv7", expect=(0, 1))
+    for arch in ARCHES:
+        _picf("release", "build", str(EXAMPLE), "--arch", arch)
+    write_manifest(False, demo.manifest)
+    note(f"\n{demo.manifest}: the example deployment with the unpatched build (patched: false)")
+    # all nodes at once (no canary), so the arm64 Pi gets the same build and the armv7 ones show the loop
+    _picf("deploy", "-i", str(demo.inventory), "-m", str(demo.manifest), "--yes", "--canaries", "0",
+          "--max-in-flight", "100%", expect=(0, 1))  # fmt: skip
+
+
+def headless(demo: Demo) -> int:
+    """The story without the TUI: each step, the crash loop and its diagnosis, the fix, the final status."""
+    setup_story(demo)
+    wait_for(demo.inventory, "the crash loop on the armv7 Pis", _crash_looping, timeout=120)
+    _picf("status", "-i", str(demo.inventory), expect=(1, 0, 3))
+    for arch in ARCHES:
+        _picf("release", "build", str(EXAMPLE), "--arch", arch, "--patch")
+    write_manifest(True, demo.manifest)
+    note(f"\n{demo.manifest}: now the patched build (patched: true)")
+    _picf("deploy", "-i", str(demo.inventory), "-m", str(demo.manifest), "--yes")
+    wait_for(demo.inventory, "every job running", _all_running, timeout=90)
+    final = _picf("status", "-i", str(demo.inventory), expect=(0, 1, 3))
+    note("\nthe crash loop is gone: the same source, built with picf's ARM patches, runs on armv7 and arm64.")
+    note(f"next: `picf dashboard {demo.inventory}` | `picf demo --down` removes the LAN")
+    return final.returncode
+
+
+def interactive(demo: Demo) -> int:
+    """Set the story up, then open the dashboard; `p` builds with the patches and redeploys."""
+    from picf.health.poller import Poller
+    from picf.inventory import read_inventory
+    from picf.releases.builder import build
+    from tui.app import DashboardApp
+    from tui.deploying import PicfDeployer
+
+    setup_story(demo)
+
+    def prepare(say: Callable[[str], None]) -> None:
+        for arch in ARCHES:
+            say(f"$ picf release build {EXAMPLE.relative_to(REPO)} --arch {arch} --patch")
+            made = build(EXAMPLE, arch, patch=True, progress=say).manifest
+            say(f"{made.name}/{made.version} for {arch}: patched {', '.join(made.patches) or 'nothing needed'}")
+        write_manifest(True, demo.manifest)
+        say(f"{demo.manifest}: patched: true")
+
+    cluster = read_inventory(demo.inventory).cluster
+    fixer = PicfDeployer(demo.inventory, demo.manifest, title="patch and redeploy", prepare=prepare)
+    deployer = PicfDeployer(demo.inventory, demo.manifest)
+    welcome = "the armv7 Pis crash-loop (see the alerts): press p to build with the ARM patches and redeploy"
+    app = DashboardApp(Poller(cluster), interval=1.0, deployer=deployer, fixer=fixer, welcome=welcome)
+    app.run()
+    return app.return_code or 0
+
+
+def demo_command(
+    headless_: bool = typer.Option(False, "--headless", help="No TUI: print each step and the final status."),
+    down: bool = typer.Option(False, "--down", help="Remove the demo LAN and its files."),
+    bridge: str = typer.Option("picf0", "--bridge", "-b", help="The demo LAN's bridge."),
+    directory: Path = typer.Option(Path("inventory"), "--dir", help="Where the demo inventory and manifest go."),
+    subnet: str = typer.Option("10.231.0.0/24", "--subnet", help="The demo LAN's IPv4 subnet."),
+) -> None:
+    """The whole story on the simulated LAN: a crash loop on armv7, diagnosed, patched, gone."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        fail("the demo builds a simulated LAN: run it as root on Linux (sudo picf demo)", 2)
+    demo = Demo(bridge, directory, subnet)
+    if down:
+        simlan.down(demo.bridge)
+        for path in (demo.inventory, demo.inventory.with_suffix(".yml.bak"), demo.manifest):
+            path.unlink(missing_ok=True)
+        note(f"demo removed: LAN {demo.bridge}, {demo.inventory}, {demo.manifest}")
+        return
+    if not EXAMPLE.is_dir():
+        fail(f"{EXAMPLE}: the example release is missing; run the demo from a picf checkout", 2)
+    if not headless_ and not sys.stdout.isatty():
+        note("no terminal: running the demo headless (--headless)")
+        headless_ = True
+    try:
+        code = headless(demo) if headless_ else interactive(demo)
+    except StepFailed as exc:
+        fail(f"demo stopped: {exc}; fix that and run `picf demo` again (it picks up where it is)")
+    raise typer.Exit(code)

@@ -1,0 +1,44 @@
+"""A deploy that follows a script instead of running Ansible: it drives the deploy screen's behaviour
+(plan, question, progress, cancel) deterministically for pilot and snapshot tests. The real deploy from the
+dashboard is exercised against the simulated LAN in tests/integration/test_dashboard.py."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from tui.deploying import Confirm, OnEvent, Outcome, Say
+
+PLAN = [
+    "pi-1 (armv7):",
+    "  ~ job logfwd (hash 3f2a91c0 -> 8d41be07)",
+    "  + package logfwd 5c0e11aa (patched: align64:Counter)",
+    "  - package logfwd 0b7d2e44",
+    "pi-2 (arm64):",
+    "  = nothing to change",
+]
+
+
+@dataclass
+class ScriptedDeployer:
+    title: str = "deploy"
+    hosts: tuple[str, ...] = ("pi-1", "pi-3")
+    tasks: tuple[str, ...] = ("base : vcap layout", "release : switch current", "start : watch logfwd")
+    step: threading.Event = field(default_factory=threading.Event)  # set: run to the end without pausing
+    asked: list[list[str]] = field(default_factory=list)
+
+    def run(self, confirm: Confirm, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
+        say("reading the state of 3 node(s) ...")
+        self.asked.append(list(PLAN))
+        if not confirm(list(PLAN)):
+            return Outcome(1, "not deployed")
+        for task in self.tasks:
+            for host in self.hosts:
+                on_event({"event": "playbook_on_task_start", "host": host, "task": task})
+                on_event({"event": "runner_on_ok", "host": host, "task": task})
+            while not self.step.wait(0.05):
+                if cancelled.is_set():
+                    break
+            if cancelled.is_set():
+                return Outcome(1, "cancelled during batch 1; rerun to converge")
+        return Outcome(0, f"deployed to {len(self.hosts)} node(s) in 12.3 s")
