@@ -83,15 +83,17 @@ def render(health: ClusterHealth) -> RenderableType:
     if problems.plain:
         parts.append(problems)
     nodes = Table(title="nodes", title_justify="left", show_edge=False)
+    names = max((len(n.name) for n in health.nodes), default=4)
+    keep = {"Node": names, "State": 11, "Temp": 6, "Throttle": 8, "Jobs": 4}  # never squeezed away
     for column in ("Node", "State", "Model", "Arch", "Uptime", "Load (1m, 5m, 15m)", "CPU", "Memory", "Swap",
                    "/", "/var/vcap/data", "Temp", "Throttle", "Jobs"):  # fmt: skip
-        nodes.add_column(column, no_wrap=True)
+        nodes.add_column(column, no_wrap=True, min_width=keep.get(column))
     for node in health.nodes:
         v = node.vitals
         nodes.add_row(
             node.name,
             Text(view.node_state(node), style="green" if node.state is NodeState.UP else "red"),
-            node.model or "-",
+            view.short_model(node),
             node.arch or "-",
             view.duration(v.uptime_s if v else None),
             view.load(node),
@@ -101,14 +103,14 @@ def render(health: ClusterHealth) -> RenderableType:
             view.disk(node, "/"),
             view.disk(node, "/var/vcap/data"),
             view.temperature(node),
-            view.throttle(node),
+            view.throttle_flags(node),
             view.jobs_ok(node),
             style="dim" if node.state is not NodeState.UP else None,
         )
     parts.append(nodes)
     jobs = Table(title="jobs", title_justify="left", show_edge=False)
     for column in ("Node", "Job", "State", "Detail", "PID", "Restarts", "Release"):
-        jobs.add_column(column, no_wrap=True)
+        jobs.add_column(column, no_wrap=True, min_width={"Node": names, "Job": 6, "State": 10}.get(column))
     for node in health.nodes:
         for job in node.jobs:
             jobs.add_row(
