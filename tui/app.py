@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
 from picf.health import view
-from picf.models.health import ClusterHealth
+from picf.models.health import THROTTLE_TEMP_C, ClusterHealth
 from tui.deploying import Deployer, Outcome
 from tui.model import COLUMNS, Alert, DashboardModel, Severity
 from tui.screens import DeployScreen, HelpScreen, NodeScreen
@@ -208,8 +208,9 @@ class DashboardApp(App[int]):
                 style = "bold red"
             if not dim and column == "throttle" and cell not in ("ok", "-"):
                 style = "yellow"
-            if not dim and column == "temp" and cell.endswith("C") and float(cell[:-1]) >= view.WARM_TEMP_C:
-                style = "bold red" if float(cell[:-1]) >= 80 else "yellow"
+            if not dim and column == "temp" and cell.endswith("C"):
+                temp = float(cell[:-1])
+                style = "bold red" if temp >= THROTTLE_TEMP_C else "yellow" if temp >= view.WARM_TEMP_C else ""
             out.append(Text(cell, style=style))
         return out
 
