@@ -70,11 +70,6 @@ class Poller:
         self._slots = [_Slot(n) for n in (nodes if nodes is not None else cluster.nodes)]
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(self._slots))), thread_name_prefix="poll")
 
-    @property
-    def nodes(self) -> list[Node]:
-        """The nodes being polled."""
-        return [s.node for s in self._slots]
-
     def _probe(self, slot: _Slot) -> tuple[NodeSample, float]:
         """Runs in the pool: (re)connect if needed, ask, parse."""
         node = slot.node

@@ -16,10 +16,9 @@ from tui.synthetic import SyntheticSource
 SIZE = (120, 40)
 
 
-def app_with(nodes: int = 6, rounds: int = 3, **kwargs: object) -> tuple[DashboardApp, SyntheticSource]:
+def app_with(nodes: int = 6, **kwargs: object) -> tuple[DashboardApp, SyntheticSource]:
     source = SyntheticSource(nodes)
     app = DashboardApp(source, clock=source.now, poll=False, **kwargs)  # type: ignore[arg-type]
-    app._rounds_to_feed = rounds  # type: ignore[attr-defined]
     return app, source
 
 
