@@ -8,7 +8,6 @@ builds with the patches and redeploys, and the loop clears.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,9 @@ import typer
 
 from picf.atomic import write_atomic
 from picf.cli.output import err, fail, note
-from picf.models.health import JobState
+from picf.health.poller import Poller
+from picf.inventory import read_inventory
+from picf.models.health import ClusterHealth, JobState
 from picf.models.node import Arch
 from picf.sim import lan as simlan
 
@@ -74,42 +75,32 @@ def write_manifest(patched: bool, path: Path) -> None:
     write_atomic(path, (header + (text if patched else text.replace("patched: true", "patched: false"))).encode())
 
 
-def _status_round(inventory: Path) -> dict[str, object]:
-    done = subprocess.run([sys.executable, "-m", "picf", "status", "-i", str(inventory), "--json"],
-                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
-    try:
-        data: dict[str, object] = json.loads(done.stdout)
-    except ValueError:
-        raise StepFailed(f"`picf status` gave no JSON: {done.stderr.strip()[:200]}") from None
-    return data
+def _jobs(health: ClusterHealth) -> list[tuple[str, JobState]]:
+    return [(n.name, j.state) for n in health.nodes for j in n.jobs]
 
 
-def _jobs(data: dict[str, object]) -> list[tuple[str, str]]:
-    nodes = data.get("nodes")
-    return [(n["name"], j["state"]) for n in nodes for j in n["jobs"]] if isinstance(nodes, list) else []
-
-
-def wait_for(inventory: Path, what: str, done: Callable[[dict[str, object]], bool], timeout: float) -> None:
-    """Poll `picf status --json` until `done(data)`; say how long it took."""
+def wait_for(inventory: Path, what: str, done: Callable[[ClusterHealth], bool], timeout: float) -> None:
+    """Poll the cluster (as `picf status` does, on connections kept open) until `done`; say how long it took."""
     started = time.monotonic()
-    err.print(f"\n[bold]waiting for {what}[/bold] (polling `picf status` every 2 s, at most {timeout:.0f} s)")
-    while True:
-        data = _status_round(inventory)
-        if done(data):
-            note(f"{what}: seen after {time.monotonic() - started:.0f} s")
-            return
-        if time.monotonic() - started > timeout:
-            raise StepFailed(f"{what}: not seen within {timeout:.0f} s; jobs: {_jobs(data)}")
-        time.sleep(2)
+    err.print(f"\n[bold]waiting for {what}[/bold] (polling every 2 s, at most {timeout:.0f} s)")
+    with Poller(read_inventory(inventory).cluster) as poller:
+        while True:
+            health = poller.poll()
+            if done(health):
+                note(f"{what}: seen after {time.monotonic() - started:.0f} s")
+                return
+            if time.monotonic() - started > timeout:
+                raise StepFailed(f"{what}: not seen within {timeout:.0f} s; jobs: {_jobs(health)}")
+            time.sleep(2)
 
 
-def _crash_looping(data: dict[str, object]) -> bool:
-    return any(state == JobState.CRASH_LOOP for _, state in _jobs(data))
+def _crash_looping(health: ClusterHealth) -> bool:
+    return any(state is JobState.CRASH_LOOP for _, state in _jobs(health))
 
 
-def _all_running(data: dict[str, object]) -> bool:
-    jobs = _jobs(data)
-    return bool(jobs) and all(state == JobState.RUNNING for _, state in jobs) and data.get("exit_code") == 0
+def _all_running(health: ClusterHealth) -> bool:
+    jobs = _jobs(health)
+    return bool(jobs) and all(state is JobState.RUNNING for _, state in jobs) and health.exit_code == 0
 
 
 def setup_story(demo: Demo) -> None:
@@ -153,8 +144,6 @@ def headless(demo: Demo) -> int:
 
 def interactive(demo: Demo) -> int:
     """Set the story up, then open the dashboard; `p` builds with the patches and redeploys."""
-    from picf.health.poller import Poller
-    from picf.inventory import read_inventory
     from picf.releases.builder import build
     from tui.app import DashboardApp
     from tui.deploying import PicfDeployer
