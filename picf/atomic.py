@@ -14,8 +14,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from picf.errors import PicfError
 
-class LockTimeout(OSError):
+
+class LockTimeout(PicfError, OSError):
     """Another picf process holds the file's lock for too long."""
 
 

@@ -12,14 +12,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from picf import yamldoc
 from picf.atomic import locked, write_atomic
+from picf.errors import PicfError, UsageError
 from picf.models.cluster import Cluster, check_cluster
 from picf.yamldoc import LocatedProblem
 
-DEFAULT_INVENTORY = Path("inventory/cluster.yml")
+DEFAULT_INVENTORY = Path("inventory/cluster.yml")  # in a checkout of picf, or any directory laid out like one
+
+
+def config_inventory() -> Path:
+    """The inventory outside a checkout: `$XDG_CONFIG_HOME/picf/cluster.yml` (~/.config/picf/cluster.yml)."""
+    return platformdirs.user_config_path("picf") / "cluster.yml"
+
+
+def find_inventory(cwd: Path | None = None) -> Path:
+    """The inventory picf uses when none is named: ./inventory/cluster.yml if it exists, else the one in the
+    config dir if that exists; when neither does, where a new one goes (./inventory/ if there is such a
+    directory, else the config dir)."""
+    local = (cwd or Path.cwd()) / DEFAULT_INVENTORY
+    config = config_inventory()
+    for candidate in (local, config):
+        if candidate.is_file():
+            return candidate if candidate is config else DEFAULT_INVENTORY
+    return DEFAULT_INVENTORY if local.parent.is_dir() else config
+
+
+def lookup_note() -> str:
+    """Where picf looks for an inventory, for --help and error messages."""
+    return f"./{DEFAULT_INVENTORY}, else {config_inventory()}"
+
 
 # Node fields `picf inventory set` may change, in the order picf writes new nodes.
 NODE_FIELD_ORDER = (
@@ -36,24 +61,18 @@ NODE_FIELD_ORDER = (
 )
 
 
-class InventoryError(Exception):
+class InventoryError(PicfError):
     """A problem with the inventory a user must fix; `str()` is the one-line message."""
 
-    exit_code = 1
 
-
-class InventoryUsageError(InventoryError):
+class InventoryUsageError(UsageError, InventoryError):
     """The command named something that is not there (a missing file, an unknown node)."""
 
-    exit_code = 2
 
+class InventoryInvalid(yamldoc.FileInvalid, InventoryError):
+    """The file parses but its data breaks the models' rules; carries every located problem."""
 
-class InventoryInvalid(InventoryError):
-    """The file parses but its data breaks the models' rules; carries every problem."""
-
-    def __init__(self, problems: list[LocatedProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+    check_command = "fix them and run `picf inventory validate`"
 
 
 @dataclass
@@ -79,7 +98,8 @@ class EditResult:
 def _read_text(path: Path) -> str:
     if not path.exists():
         raise InventoryUsageError(
-            f"{path}: no such file; pass the inventory path or create it from the example in inventory/cluster.yml"
+            f"{path}: no such file; pass -i FILE (or set PICF_INVENTORY), or create one with "
+            f"`picf discover --write` (picf looks in {lookup_note()})"
         )
     if path.is_dir():
         raise InventoryUsageError(f"{path}: is a directory; pass the inventory file (e.g. {path}/cluster.yml)")

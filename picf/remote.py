@@ -3,30 +3,47 @@
 Every connection checks the node's host key against the fingerprint pinned in the inventory before it
 authenticates; with no pin (discovery of a new node) it records the key it saw, so the caller can pin it.
 Failures come back as RemoteError with one line a person can act on.
+
+Every call keeps its own deadline whatever the network does. paramiko has calls that wait without one (a
+channel request waits for the server's reply; a channel open waits up to an hour), and a pulled cable sends
+no reset: TCP retransmits for a quarter of an hour. So each call runs under a watchdog that, at the deadline,
+shuts the socket and closes the transport, which wakes every waiting call; the call then raises a timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paramiko
 from fabric import Connection
-from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
+from picf import simnet
+from picf.errors import Unreachable
 from picf.hostkeys import fingerprint_of_blob
 from picf.models.cluster import SshDefaults
 
 
-class RemoteError(Exception):
+# paramiko's transport thread logs a traceback for every failed handshake; picf reports failures itself.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+
+class RemoteError(Unreachable):
     """A node could not be reached or did not run a command; `kind` says which way it failed."""
 
     def __init__(self, address: str, kind: str, message: str) -> None:
         super().__init__(f"{address}: {message}")
         self.address = address
-        self.kind = kind  # unreachable | refused | auth | host-key | timeout | command | no-key
+        self.kind = kind  # unreachable | refused | auth | host-key | timeout | command | no-key | resolve
+        self.reason = message  # the message without the address
 
 
 class HostKeyMismatch(RemoteError):
@@ -57,39 +74,97 @@ class PinnedHostKey(paramiko.MissingHostKeyPolicy):
             raise HostKeyMismatch(self.address, self.expected, self.seen)
 
 
+class _Watchdog:
+    """Calls `kill` once the deadline passes, unless cancelled first; `fired` says whether it did."""
+
+    def __init__(self, deadline: float, kill: Callable[[], None]) -> None:
+        self.fired = False
+        self._kill = kill
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        with contextlib.suppress(Exception):
+            self._kill()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket | None) -> None:
+    """Shut a socket down so that every thread blocked on it wakes up, then close it."""
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
 @dataclass
 class NodeConnection:
-    """An open SSH connection to one node, with the host key it proved."""
+    """An open SSH connection to one node, with the host key it proved and the IP address it reached."""
 
     address: str
     host_key: str
     connection: Connection
+    ip: str
+    sock: socket.socket
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float, what: str) -> Iterator[None]:
+        """Run the block within `seconds`; past that the connection is killed and RemoteError(timeout) raised."""
+        dog = _Watchdog(time.monotonic() + seconds, self.kill)
+        try:
+            yield
+        except RemoteError:
+            if dog.fired:
+                raise RemoteError(self.address, "timeout", f"{what}: no answer in {seconds:.1f} s") from None
+            raise
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if dog.fired or isinstance(exc, TimeoutError):
+                raise RemoteError(self.address, "timeout", f"{what}: no answer in {seconds:.1f} s") from None
+            raise RemoteError(
+                self.address, "unreachable", f"connection lost: {str(exc) or type(exc).__name__}"
+            ) from None
+        finally:
+            dog.cancel()
+        if dog.fired:  # the block returned, but only because the connection was killed under it
+            raise RemoteError(self.address, "timeout", f"{what}: no answer in {seconds:.1f} s")
+
+    @property
+    def alive(self) -> bool:
+        """True while the SSH transport is up."""
+        transport = self.connection.client.get_transport()
+        return transport is not None and transport.is_active()
 
     def run(self, command: str, timeout: float = 10.0) -> str:
-        """Run a shell command; return stdout; RemoteError on a non-zero exit or a timeout."""
-        try:
-            result = self.connection.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
-        except CommandTimedOut:
-            raise RemoteError(self.address, "timeout", f"command did not finish in {timeout:.0f} s") from None
-        except (OSError, paramiko.SSHException, EOFError) as exc:
-            raise RemoteError(self.address, "unreachable", f"connection lost: {exc}") from None
-        except UnexpectedExit as exc:  # warn=True makes this rare; keep it one line anyway
-            raise RemoteError(self.address, "command", f"exit {exc.result.exited}") from None
+        """Run a shell command; return stdout; RemoteError on a non-zero exit, a timeout or a lost link."""
+        with self.deadline(timeout, "command"):
+            result = self.connection.run(command, hide=True, warn=True, in_stream=False)
         if result.exited != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.exited}"]
             raise RemoteError(self.address, "command", f"command failed: {tail[0][:200]}")
         return str(result.stdout)
 
     def known_hosts_line(self) -> str:
-        """`ADDRESS KEYTYPE BASE64` for an OpenSSH known_hosts file (the key this connection verified)."""
+        """`IP KEYTYPE BASE64` for an OpenSSH known_hosts file (the key this connection verified)."""
         transport = self.connection.client.get_transport()
         assert transport is not None
         key = transport.get_remote_server_key()
-        return f"{self.address} {key.get_name()} {key.get_base64()}"
+        return f"{self.ip} {key.get_name()} {key.get_base64()}"
+
+    def kill(self) -> None:
+        """Drop the connection now, waking any call blocked on it (safe from any thread)."""
+        _shut(self.sock)
+        with contextlib.suppress(Exception):
+            self.connection.close()
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        self.connection.close()
+        self.kill()
 
 
 def private_key_path(ssh: SshDefaults) -> Path:
@@ -97,55 +172,93 @@ def private_key_path(ssh: SshDefaults) -> Path:
     return Path(ssh.private_key).expanduser()
 
 
+def resolve(address: str, timeout: float) -> str:
+    """The IPv4 address to connect to: an IP as it is; `NAME.local` asked on mDNS only (never a DNS server,
+    which could be outside); anything else refused."""
+    try:
+        return str(ipaddress.IPv4Address(address))
+    except ValueError:
+        pass
+    if not address.lower().rstrip(".").endswith(".local"):
+        raise RemoteError(address, "resolve", "not an IPv4 address or NAME.local; fix the address")
+    from picf.discovery.mdns import resolve_local_name  # zeroconf is imported only when a name needs it
+
+    found = resolve_local_name(address, timeout)
+    if found is None:
+        raise RemoteError(address, "resolve", f"no answer on mDNS within {timeout:g} s (is the Pi on this LAN?)")
+    return found
+
+
 def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float | None = None) -> NodeConnection:
-    """Open SSH to `address` as the inventory's user with the cluster key, checking the host key first."""
+    """Open SSH to `address` as the inventory's user with the cluster key, checking the host key first.
+
+    Everything (name lookup, TCP, the SSH handshake, authentication) happens within `timeout` seconds."""
+    wait = max(0.5, timeout if timeout is not None else ssh.connect_timeout)
+    deadline = time.monotonic() + wait
     key = private_key_path(ssh)
     if not key.is_file():
         raise RemoteError(address, "no-key", f"private key {key} not found; set ssh.private_key in the inventory")
-    wait = max(1, round(timeout if timeout is not None else ssh.connect_timeout))
+    ip = resolve(address, wait)
+    simnet.check_reachable(ip)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    dog = _Watchdog(deadline, lambda: _shut(sock))
     policy = PinnedHostKey(address, pinned)
-    connect_kwargs: dict[str, Any] = {
-        "key_filename": str(key),
-        "look_for_keys": False,
-        "allow_agent": False,
-        "banner_timeout": wait,
-        "auth_timeout": wait,
-    }
-    conn = Connection(host=address, user=ssh.user, port=ssh.port, connect_timeout=wait, connect_kwargs=connect_kwargs)
-    conn.client.set_missing_host_key_policy(policy)
+    conn: Connection | None = None
     try:
+        sock.settimeout(wait)
+        sock.connect((ip, ssh.port))
+        left = max(0.1, deadline - time.monotonic())
+        connect_kwargs: dict[str, Any] = {
+            "key_filename": str(key),
+            "look_for_keys": False,
+            "allow_agent": False,
+            "banner_timeout": left,
+            "auth_timeout": left,
+            "channel_timeout": left,
+            "sock": sock,
+        }
+        conn = Connection(host=ip, user=ssh.user, port=ssh.port, connect_timeout=left, connect_kwargs=connect_kwargs)
+        conn.client.set_missing_host_key_policy(policy)
         conn.open()
+        if dog.fired:
+            raise TimeoutError
     except HostKeyMismatch:
-        conn.close()
+        _close(conn, sock)
         raise
     except paramiko.AuthenticationException:
-        conn.close()
+        _close(conn, sock)
+        if dog.fired:
+            raise RemoteError(address, "timeout", f"no SSH login within {wait:g} s") from None
         raise RemoteError(
             address, "auth", f"the cluster key is not accepted for {ssh.user}; add {key}.pub to authorized_keys"
         ) from None
-    except TimeoutError:
-        conn.close()
-        raise RemoteError(address, "unreachable", f"no answer on port {ssh.port} within {wait} s") from None
-    except paramiko.ssh_exception.NoValidConnectionsError as exc:
-        conn.close()
-        if all(isinstance(e, ConnectionRefusedError) for e in exc.errors.values()):
-            raise RemoteError(address, "refused", f"SSH refused on port {ssh.port} (is sshd running?)") from None
-        raise RemoteError(address, "unreachable", f"cannot connect to port {ssh.port}") from None
     except ConnectionRefusedError:
-        conn.close()
+        _close(conn, sock)
         raise RemoteError(address, "refused", f"SSH refused on port {ssh.port} (is sshd running?)") from None
-    except (OSError, paramiko.SSHException, EOFError) as exc:
-        conn.close()
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        _close(conn, sock)
+        if dog.fired or isinstance(exc, TimeoutError | socket.timeout):
+            stage = "TCP connection" if conn is None else "SSH handshake"
+            raise RemoteError(address, "unreachable", f"no {stage} on port {ssh.port} within {wait:g} s") from None
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise RemoteError(address, "unreachable", f"cannot connect: {reason}") from None
+    finally:
+        dog.cancel()
     if policy.seen is None:  # paramiko knew the key already (a system known_hosts entry)
         transport = conn.client.get_transport()
         assert transport is not None
         policy.seen = fingerprint_of_blob(transport.get_remote_server_key().asbytes())
         if pinned is not None and policy.seen != pinned:
-            conn.close()
+            _close(conn, sock)
             raise HostKeyMismatch(address, pinned, policy.seen)
-    return NodeConnection(address=address, host_key=policy.seen, connection=conn)
+    return NodeConnection(address=address, host_key=policy.seen, connection=conn, ip=ip, sock=sock)
+
+
+def _close(conn: Connection | None, sock: socket.socket) -> None:
+    _shut(sock)
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 class ShellChannel:
@@ -153,7 +266,7 @@ class ShellChannel:
     millisecond on a LAN), not a new exec channel (about 170 ms with paramiko). Its stderr is discarded.
 
     `define` is sent once when the shell opens (function definitions); `ask` sends one line and reads until the
-    line `end_marker`. A timeout or a broken channel closes it; the next `ask` opens a new one.
+    line `end_marker`. A timeout or a broken channel kills the connection: the caller opens a new one.
     """
 
     def __init__(self, conn: NodeConnection, define: str = "") -> None:
@@ -166,51 +279,41 @@ class ShellChannel:
         transport = self.conn.connection.client.get_transport()
         if transport is None or not transport.is_active():
             raise RemoteError(self.conn.address, "unreachable", "connection lost")
-        try:
-            channel = transport.open_session(timeout=timeout)
-            channel.exec_command("exec /bin/sh 2>/dev/null")
-            if self.define:
-                channel.sendall(self.define.encode() + b"\n")
-        except (OSError, paramiko.SSHException, EOFError) as exc:
-            raise RemoteError(
-                self.conn.address, "unreachable", f"cannot open a shell: {str(exc) or 'timed out'}"
-            ) from None
+        channel = transport.open_session(timeout=timeout)
+        channel.exec_command("exec /bin/sh 2>/dev/null")
+        if self.define:
+            channel.sendall(self.define.encode() + b"\n")
         self.opened += 1
         opened: paramiko.Channel = channel
         return opened
 
     def ask(self, line: str, end_marker: str, timeout: float, limit: int = 1 << 20) -> str:
-        """Send `line`, return everything up to and including `end_marker`'s line; RemoteError otherwise."""
+        """Send `line`, return everything up to and including `end_marker`'s line, all within `timeout`."""
         deadline = time.monotonic() + timeout
-        if self._channel is None or self._channel.closed:
-            self._channel = self._open(timeout)
-        channel = self._channel
         marker = ("\n" + end_marker + "\n").encode()
         buffer = bytearray()
         try:
-            channel.sendall(line.encode() + b"\n")
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                channel.settimeout(left)
-                chunk = channel.recv(65536)
-                if not chunk:
-                    raise EOFError("the remote shell ended")
-                buffer += chunk
-                if marker in buffer:
-                    return bytes(buffer[: buffer.index(marker) + len(marker)]).decode("utf-8", "replace")
-                if len(buffer) > limit:
-                    raise EOFError(f"answer larger than {limit} bytes")
-        except TimeoutError:
+            with self.conn.deadline(timeout, "probe"):
+                if self._channel is None or self._channel.closed:
+                    self._channel = self._open(timeout)
+                channel = self._channel
+                channel.sendall(line.encode() + b"\n")
+                while marker not in buffer:
+                    channel.settimeout(max(0.01, deadline - time.monotonic()))
+                    chunk = channel.recv(65536)
+                    if not chunk:
+                        raise EOFError("the remote shell ended")
+                    buffer += chunk
+                    if len(buffer) > limit:
+                        raise EOFError(f"answer larger than {limit} bytes")
+        except RemoteError:
             self.close()
-            raise RemoteError(self.conn.address, "timeout", f"no answer in {timeout:g} s") from None
-        except (OSError, paramiko.SSHException, EOFError) as exc:
-            self.close()
-            raise RemoteError(self.conn.address, "unreachable", f"shell lost: {exc}") from None
+            raise
+        return bytes(buffer[: buffer.index(marker) + len(marker)]).decode("utf-8", "replace")
 
     def close(self) -> None:
-        """Close the shell (the connection stays open)."""
+        """Close the shell (the connection stays open, if it still is)."""
         if self._channel is not None:
-            self._channel.close()
+            with contextlib.suppress(Exception):
+                self._channel.close()
             self._channel = None

@@ -22,6 +22,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from picf.errors import PicfError, UsageError
 from picf.models.problem import ModelAt, Problem, problems_from
 
 MAX_BYTES = 1024 * 1024
@@ -249,12 +250,16 @@ def locate(file: str, doc: Any, problems: list[Problem]) -> list[LocatedProblem]
     return sorted(located, key=lambda p: (p.line, p.col))
 
 
-class FileInvalid(Exception):
+class FileInvalid(PicfError):
     """A YAML file whose content does not make a valid model; carries every located problem."""
 
-    def __init__(self, problems: list[LocatedProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+    check_command = "fix them"  # what to run after fixing, in the summary line (subclasses name their command)
+
+    def __init__(self, located: list[LocatedProblem]) -> None:
+        self.located = located
+        file = located[0].file if located else "the file"
+        count = f"{len(located)} problem{'' if len(located) == 1 else 's'}"
+        super().__init__(f"{file}: {count}; {self.check_command}", problems=located)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -264,8 +269,10 @@ def load_model(path: Path, model: type[M], model_at: ModelAt, missing: str) -> t
     """Read `path` and validate it as `model`: (the model, the round-trip document, the text).
 
     FileInvalid names every problem with its line and column; `missing` is the advice for an absent file."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file; {missing}")
     if not path.is_file():
-        raise FileInvalid([LocatedProblem(str(path), 0, 0, Problem((), missing))])
+        raise UsageError(f"{path}: not a file; {missing}")
     try:
         text = decode(path.read_bytes())
         doc = load(text)

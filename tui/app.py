@@ -147,8 +147,12 @@ class DashboardApp(App[int]):
 
     @work(thread=True, exclusive=True, group="poll-once")
     def action_refresh_now(self) -> None:
-        """Poll once now."""
-        health = self.source.poll(wait_s=self.interval)
+        """Poll once now (the source takes one round at a time: this waits for a round already running)."""
+        try:
+            health = self.source.poll(wait_s=self.interval)
+        except Exception as exc:  # the key must never take the dashboard down
+            self.call_from_thread(self.notify, f"poll failed: {exc}", severity="error")
+            return
         self.call_from_thread(self.show, health)
 
     # --- UI thread

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from picf import __version__
@@ -12,13 +14,14 @@ from picf.cli.dashboard import dashboard_command
 from picf.cli.demo import demo_command
 from picf.cli.deploy import deploy_command, deployments_command
 from picf.cli.discover import discover_command
+from picf.cli.output import err, report_error
 from picf.cli.status import status_command
+from picf.errors import PicfError
 
 app = typer.Typer(
     name="picf",
     help="Turn a stack of Raspberry Pis into a small Cloud Foundry-style platform.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -47,5 +50,13 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: the one place where an error becomes its message and exit code."""
+    try:
+        app()
+    except PicfError as exc:
+        report_error(exc)
+        sys.exit(exc.exit_code)
+    except OSError as exc:  # a file of the user's that cannot be read or written: say which, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"picf: {where}{exc.strerror or exc}", markup=False, highlight=False)
+        sys.exit(1)

@@ -25,6 +25,7 @@ from picf.inventory import read_inventory
 from picf.models.health import ClusterHealth, JobState
 from picf.models.node import Arch
 from picf.sim import lan as simlan
+from picf.sim.host import as_root_command
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "releases" / "logfwd"
@@ -176,7 +177,7 @@ def demo_command(
 ) -> None:
     """The whole story on the simulated LAN: a crash loop on armv7, diagnosed, patched, gone."""
     if sys.platform != "linux" or os.geteuid() != 0:
-        fail("the demo builds a simulated LAN: run it as root on Linux (sudo picf demo)", 2)
+        fail(f"the demo builds a simulated LAN: run it as root on Linux: {as_root_command()}", 2)
     demo = Demo(bridge, directory, subnet)
     if down:
         simlan.down(demo.bridge)

@@ -15,14 +15,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import err, fail, note, out, print_json
 from picf.deploy.deployment import DeployOptions, DeployResult, deploy
 from picf.deploy.history import History
-from picf.deploy.manifest_file import DEFAULT_MANIFEST, ManifestInvalid
-from picf.deploy.plan import PlanError
-from picf.deploy.render import RenderError
-from picf.deploy.vars import VarsError
-from picf.inventory import DEFAULT_INVENTORY, InventoryError, InventoryInvalid
 
 
 @contextlib.contextmanager
@@ -45,8 +41,8 @@ def _cancel_on_signals(cancelled: threading.Event) -> Iterator[None]:
 
 
 def deploy_command(
-    inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i", help="Inventory file."),
-    manifest: Path = typer.Option(DEFAULT_MANIFEST, "--manifest", "-m", help="Deployment manifest."),
+    inventory_given: Path | None = inventory_option(),
+    manifest_given: Path | None = manifest_option(),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and stop."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Deploy without asking."),
     json: bool = typer.Option(False, "--json", help="Stream NDJSON events on stdout."),
@@ -56,6 +52,8 @@ def deploy_command(
     rollback: bool = typer.Option(False, "--rollback", help="Redeploy the last successful manifest."),
 ) -> None:
     """Plan, then roll out the releases with Ansible: canaries first, then batches; stop at the first failure."""
+    inventory = inventory_path(inventory_given)
+    manifest = manifest_path(manifest_given, inventory)
     in_flight: int | str | None = None
     if max_in_flight is not None:
         in_flight = int(max_in_flight) if max_in_flight.isdigit() else max_in_flight
@@ -83,19 +81,8 @@ def deploy_command(
     options = DeployOptions(inventory=inventory, manifest=manifest, dry_run=dry_run, canaries=canaries,
                             max_in_flight=in_flight, only=only, confirm=confirm, say=note, on_event=on_event,
                             cancelled=cancelled)  # fmt: skip
-    try:
-        with _cancel_on_signals(cancelled):
-            result = deploy(options)
-    except InventoryInvalid as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
-        fail(f"{inventory}: invalid; fix it first (`picf inventory validate`)")
-    except ManifestInvalid as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
-        fail(f"{manifest}: {len(exc.problems)} problem(s)", 2)
-    except (InventoryError, PlanError, RenderError, VarsError) as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1) if isinstance(exc, InventoryError) else 1)
+    with _cancel_on_signals(cancelled):
+        result = deploy(options)
     _finish(result, json, dry_run)
 
 

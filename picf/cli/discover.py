@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from picf import inventory as inv
-from picf.cli.inventory import inventory_errors
+from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import err, fail, note, out, print_json
 from picf.models.cluster import Cluster, SshDefaults
 from picf.models.discovery import Candidate, MergeAction
@@ -57,7 +57,7 @@ def discover_command(
     settle: float = typer.Option(1.0, "--settle", help="Stop when nothing new arrived for this many seconds."),
     timeout: float = typer.Option(10.0, "--timeout", help="Stop after this many seconds in any case."),
     no_probe: bool = typer.Option(False, "--no-probe", help="Do not SSH to the hosts; mDNS facts only."),
-    inventory: Path = typer.Option(inv.DEFAULT_INVENTORY, "--inventory", "-i", help="Inventory to match against."),
+    inventory_given: Path | None = inventory_option(),
     write: str | None = typer.Option(
         None, "--write", flag_value=_DEFAULT_WRITE, help="Merge into the inventory (or into FILE: --write=FILE)."
     ),
@@ -70,13 +70,13 @@ def discover_command(
 ) -> None:
     """Find Raspberry Pis with mDNS, identify them over SSH, pin their host keys, merge into the inventory."""
     # Imported here: zeroconf and paramiko cost every other `picf` command a tenth of a second.
-    from picf.discovery import DiscoveryOptions, MdnsError, discover, plan_merge
+    from picf.discovery import DiscoveryOptions, discover, plan_merge
 
+    inventory = inventory_path(inventory_given)
     target = inventory if write in (None, _DEFAULT_WRITE) else Path(write)
     cluster: Cluster | None = None
     if target.exists() or (write is None and inventory.exists()):
-        with inventory_errors():
-            cluster = inv.read_inventory(target).cluster
+        cluster = inv.read_inventory(target).cluster
     ssh_fields: dict[str, Any] = cluster.ssh.model_dump() if cluster else SshDefaults().model_dump()
     ssh_fields.update({k: v for k, v in (("user", user), ("private_key", key)) if v})
     try:
@@ -88,10 +88,7 @@ def discover_command(
     )
     where = ", ".join(interface) if interface else "all interfaces"
     note(f"browsing _workstation._tcp and _ssh._tcp on {where} ...")
-    try:
-        result = discover(cluster, options, progress=note)
-    except MdnsError as exc:
-        fail(str(exc), 2)
+    result = discover(cluster, options, progress=note)
     actions = plan_merge(cluster, result.candidates, include_all)
     by_host = {a.hostname: a for a in actions}
     conflicts = [a for a in actions if a.outcome == "conflict"]
@@ -124,8 +121,7 @@ def discover_command(
 def _write(target: Path, actions: list[MergeAction], ssh: SshDefaults, name: str, yes: bool, quiet: bool) -> bool:
     create = inv.new_inventory_text(name, ssh.model_dump()) if not target.exists() else None
     edit = _apply(actions)
-    with inventory_errors():
-        preview = inv.edit_inventory(target, edit, dry_run=True, create_from=create)
+    preview = inv.edit_inventory(target, edit, dry_run=True, create_from=create)
     if not preview.diff:
         note(f"{target}: nothing to change")
         return False
@@ -137,8 +133,7 @@ def _write(target: Path, actions: list[MergeAction], ssh: SshDefaults, name: str
         if not typer.confirm(f"write these changes to {target}?", err=True):
             note("not written")
             return False
-    with inventory_errors():
-        result = inv.edit_inventory(target, edit, create_from=create)
+    result = inv.edit_inventory(target, edit, create_from=create)
     added = sum(a.outcome == "add" for a in actions)
     updated = sum(a.outcome == "update" for a in actions)
     note(f"{target}: {added} added, {updated} updated")

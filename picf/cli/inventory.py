@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,49 +9,28 @@ import typer
 from rich.table import Table
 
 from picf import inventory as inv
-from picf.atomic import LockTimeout
+from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import err, fail, note, out, print_json
 from picf.models import Cluster
 from picf.models.node import normalize_arch
 
 app = typer.Typer(help="Validate, show and edit the inventory file (inventory/cluster.yml).", no_args_is_help=True)
 
-_DEFAULT = Path(os.environ.get("PICF_INVENTORY", str(inv.DEFAULT_INVENTORY)))
-InventoryOption = typer.Option(_DEFAULT, "--inventory", "-i", help="Inventory file [env PICF_INVENTORY].")
 DryRunOption = typer.Option(False, "--dry-run", "-n", help="Show the change, write nothing.")
-
-
-@contextlib.contextmanager
-def inventory_errors() -> Iterator[None]:
-    """Turn the library's errors into one-line messages and exit codes; never a traceback."""
-    try:
-        yield
-    except inv.InventoryInvalid as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
-        fail(f"{len(exc.problems)} problem(s) found; fix them and run `picf inventory validate`")
-    except inv.InventoryError as exc:
-        fail(str(exc), exc.exit_code)
-    except LockTimeout as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{exc.filename or ''}: {exc.strerror or exc}")
+JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
 @app.command()
-def validate(
-    file: Path = typer.Argument(_DEFAULT, help="Inventory file to check."),
-    json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
+def validate(inventory: Path | None = inventory_option(), json: bool = JsonOption) -> None:
     """Check the inventory: every problem at once, as FILE:LINE:COL: field: message."""
-    with inventory_errors():
-        try:
-            cluster, problems = inv.check_file(file)
-        except inv.InventoryError as exc:
-            if json and not isinstance(exc, inv.InventoryUsageError):
-                print_json({"file": str(file), "valid": False, "problems": [{"message": str(exc)}]})
-                raise typer.Exit(1) from None
-            raise
+    file = inventory_path(inventory)
+    try:
+        cluster, problems = inv.check_file(file)
+    except inv.InventoryError as exc:
+        if json and not isinstance(exc, inv.InventoryUsageError):
+            print_json({"file": str(file), "valid": False, "nodes": None, "problems": [{"message": str(exc)}]})
+            raise typer.Exit(1) from None
+        raise
     if json:
         print_json(
             {
@@ -68,22 +44,16 @@ def validate(
             }
         )
         raise typer.Exit(1 if problems else 0)
-    for problem in problems:
-        err.print(str(problem), markup=False, highlight=False)
     if problems:
-        fail(f"{file}: {len(problems)} problem(s)")
+        raise inv.InventoryInvalid(problems)
     assert cluster is not None
     out.print(f"{file}: valid, cluster {cluster.name!r} with {len(cluster.nodes)} node(s)", markup=False)
 
 
 @app.command()
-def show(
-    inventory: Path = InventoryOption,
-    json: bool = typer.Option(False, "--json", help="Print the cluster as JSON."),
-) -> None:
+def show(inventory: Path | None = inventory_option(), json: bool = JsonOption) -> None:
     """The cluster's nodes as a table (or JSON)."""
-    with inventory_errors():
-        cluster = inv.read_inventory(inventory).cluster
+    cluster = inv.read_inventory(inventory_path(inventory)).cluster
     if json:
         print_json(cluster.model_dump(mode="json"))
         return
@@ -109,7 +79,13 @@ def _nodes_table(cluster: Cluster) -> Table:
     return table
 
 
-def _report(result: inv.EditResult, dry_run: bool) -> None:
+def _report(result: inv.EditResult, dry_run: bool, json: bool) -> None:
+    if json:
+        print_json(
+            {"file": str(result.path), "changed": bool(result.diff), "written": result.written, "dry_run": dry_run,
+             "diff": result.diff, "notes": result.notes}
+        )  # fmt: skip
+        return
     for line in result.notes:
         note(line)
     if not result.diff:
@@ -131,8 +107,9 @@ def add(
     memory_mb: int | None = typer.Option(None, "--memory-mb", help="Memory in MB."),
     mac: str | None = typer.Option(None, "--mac", help="MAC address."),
     model: str | None = typer.Option(None, "--model", help="Board: model string, revision code or 3b+/4b/..."),
-    inventory: Path = InventoryOption,
+    inventory: Path | None = inventory_option(),
     dry_run: bool = DryRunOption,
+    json: bool = JsonOption,
 ) -> None:
     """Add a node."""
     if arch is not None:
@@ -149,17 +126,17 @@ def add(
         "memory_mb": memory_mb,
         "roles": list(role),
     }
-    with inventory_errors():
-        result = inv.edit_inventory(inventory, lambda d: inv.add_node(d, fields), dry_run=dry_run)
-    _report(result, dry_run)
+    result = inv.edit_inventory(inventory_path(inventory), lambda d: inv.add_node(d, fields), dry_run=dry_run)
+    _report(result, dry_run, json)
 
 
 @app.command("set")
 def set_(
     name: str = typer.Argument(..., help="Node name."),
     assignments: list[str] = typer.Argument(..., help="KEY=VALUE (empty VALUE removes KEY); labels.KEY=VALUE."),
-    inventory: Path = InventoryOption,
+    inventory: Path | None = inventory_option(),
     dry_run: bool = DryRunOption,
+    json: bool = JsonOption,
 ) -> None:
     """Set fields of a node, e.g. `picf inventory set pi-1 memory_mb=1024 labels.rack=top`."""
     values: dict[str, Any] = {}
@@ -168,22 +145,26 @@ def set_(
         if not sep or not key:
             fail(f"{item!r}: expected KEY=VALUE, e.g. memory_mb=1024", 2)
         values[key.strip()] = inv.parse_scalar(raw)
-    with inventory_errors():
-        result = inv.edit_inventory(inventory, lambda d: inv.set_node_fields(d, name, values), dry_run=dry_run)
-    _report(result, dry_run)
+    path = inventory_path(inventory)
+    result = inv.edit_inventory(path, lambda d: inv.set_node_fields(d, name, values), dry_run=dry_run)
+    _report(result, dry_run, json)
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
 def roles(
     name: str | None = typer.Argument(None, help="Node name; without it, list the known roles."),
     changes: list[str] | None = typer.Argument(None, help="+ROLE adds, -ROLE removes."),
-    inventory: Path = typer.Option(_DEFAULT, "--inventory", help="Inventory file [env PICF_INVENTORY]."),
+    inventory: Path | None = inventory_option(),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the change, write nothing."),
+    json: bool = JsonOption,
 ) -> None:
     """Change a node's roles (`picf inventory roles pi-1 +cell -router`), or list the roles."""
+    path = inventory_path(inventory)
     if name is None:
-        with inventory_errors():
-            known = inv.read_inventory(inventory).cluster.all_roles
+        known = inv.read_inventory(path).cluster.all_roles
+        if json:
+            print_json({role_name: role.model_dump(mode="json") for role_name, role in known.items()})
+            return
         table = Table(title="roles", title_justify="left")
         for column in ("role", "arches", "min memory", "memory cgroup", "jobs", "what it is"):
             table.add_column(column)
@@ -208,26 +189,25 @@ def roles(
         else:
             fail(f"{change!r}: write +ROLE to add or -ROLE to remove", 2)
     if not add_roles and not remove_roles:
-        with inventory_errors():
-            node = inv.read_inventory(inventory).cluster.node(name)
+        node = inv.read_inventory(path).cluster.node(name)
         if node is None:
-            fail(f"no node named {name!r} in {inventory}", 2)
-        out.print(" ".join(node.roles) or "(no roles)", markup=False)
+            fail(f"{path}: no node named {name!r}; see `picf inventory show`", 2)
+        if json:
+            print_json({"node": node.name, "roles": list(node.roles)})
+        else:
+            out.print(" ".join(node.roles) or "(no roles)", markup=False)
         return
-    with inventory_errors():
-        result = inv.edit_inventory(
-            inventory, lambda d: inv.change_roles(d, name, add_roles, remove_roles), dry_run=dry_run
-        )
-    _report(result, dry_run)
+    result = inv.edit_inventory(path, lambda d: inv.change_roles(d, name, add_roles, remove_roles), dry_run=dry_run)
+    _report(result, dry_run, json)
 
 
 @app.command()
 def rm(
     name: str = typer.Argument(..., help="Node name."),
-    inventory: Path = InventoryOption,
+    inventory: Path | None = inventory_option(),
     dry_run: bool = DryRunOption,
+    json: bool = JsonOption,
 ) -> None:
     """Remove a node from the inventory."""
-    with inventory_errors():
-        result = inv.edit_inventory(inventory, lambda d: inv.remove_node(d, name), dry_run=dry_run)
-    _report(result, dry_run)
+    result = inv.edit_inventory(inventory_path(inventory), lambda d: inv.remove_node(d, name), dry_run=dry_run)
+    _report(result, dry_run, json)

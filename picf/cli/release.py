@@ -11,9 +11,9 @@ from rich.table import Table
 
 from picf.cli.output import err, fail, note, out, print_json
 from picf.models.node import ARCHES, Arch, normalize_arch
-from picf.releases.builder import BuildError, build
+from picf.releases.builder import build
 from picf.releases.lint import lint_tree
-from picf.releases.patching import CatalogError, load_catalog, patch_tree
+from picf.releases.patching import load_catalog, patch_tree
 from picf.releases.release_dir import ReleaseInvalid, read_release
 from picf.releases.scaffold import scaffold
 from picf.releases.store import Store
@@ -45,10 +45,7 @@ def _source(src: Path) -> Path:
 @app.command()
 def patches(json: bool = typer.Option(False, "--json", help="Print the catalog as JSON.")) -> None:
     """List the catalog: every ARM fix picf knows."""
-    try:
-        catalog = load_catalog()
-    except CatalogError as exc:
-        fail(str(exc))
+    catalog = load_catalog()
     if json:
         print_json([p.model_dump(mode="json") for p in catalog])
         return
@@ -77,10 +74,7 @@ def patch(
     """Apply the catalog patches that concern SRC for ARCH (idempotent; originals kept as FILE.orig)."""
     target = _arch(arch)
     root = _source(src)
-    try:
-        results = patch_tree(root, target, only=only, check=check)
-    except CatalogError as exc:
-        fail(str(exc), 2)
+    results = patch_tree(root, target, only=only, check=check)
     if json:
         print_json([r.model_dump(mode="json") for r in results])
     else:
@@ -125,16 +119,11 @@ def lint(
     raise typer.Exit(1 if hazards else 0)
 
 
-def _report_invalid(exc: ReleaseInvalid) -> None:
-    for problem in exc.problems:
-        err.print(str(problem), markup=False, highlight=False)
-    fail(f"{len(exc.problems)} problem(s) in the release; fix them and run `picf release validate`")
-
-
 @app.command()
 def new(
     name: str = typer.Argument(..., help="Release name (lower case, digits, - and _)."),
     directory: Path | None = typer.Option(None, "--dir", help="Where to create it (default: ./NAME)."),
+    json: bool = typer.Option(False, "--json", help="Print the files created as JSON."),
 ) -> None:
     """Scaffold a release that validates and builds: a Go package, a job, templates and a monit stanza."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
@@ -142,7 +131,11 @@ def new(
     target = directory or Path(name)
     if target.exists():
         fail(f"{target}: already exists; pick another --dir", 2)
-    for path in scaffold(target, name):
+    created = scaffold(target, name)
+    if json:
+        print_json({"release": name, "directory": str(target), "created": [str(p) for p in created]})
+        return
+    for path in created:
         note(f"created {path}")
     note(f"next: picf release validate {target} && picf release build {target} --arch armv7")
 
@@ -150,13 +143,24 @@ def new(
 @app.command()
 def validate(
     directory: Path = typer.Argument(Path("."), help="Release directory (with release.yml)."),
+    json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Check a release: release.yml, package files, job templates and the monit stanza (errors with file:line)."""
     try:
         found = read_release(directory)
     except ReleaseInvalid as exc:
-        _report_invalid(exc)
+        if not json:
+            raise
+        problems = [{"file": p.file, "line": p.line, "col": p.col, "path": p.problem.path,
+                     "message": p.problem.message} for p in exc.located]  # fmt: skip
+        print_json({"directory": str(directory), "valid": False, "problems": problems})
+        raise typer.Exit(1) from None
     release = found.release
+    if json:
+        print_json({"directory": str(directory), "valid": True, "release": release.name,
+                    "version": release.version, "packages": [p.name for p in release.packages],
+                    "jobs": [j.name for j in release.jobs], "problems": []})  # fmt: skip
+        return
     out.print(f"{directory}: valid, {release.name}/{release.version} with {len(release.packages)} package(s) and "
               f"{len(release.jobs)} job(s)", markup=False)  # fmt: skip
 
@@ -172,13 +176,7 @@ def build_command(
 ) -> None:
     """Cross-compile a release's packages for ARCH; unchanged packages come from the cache."""
     target = _arch(arch)
-    try:
-        report = build(directory, target, patch=patch, progress=note)
-    except ReleaseInvalid as exc:
-        _report_invalid(exc)
-    except BuildError as exc:
-        err.print(exc.output, markup=False, highlight=False)
-        fail(f"{exc}: the compiler's message is above")
+    report = build(directory, target, patch=patch, progress=note)
     built = sum(not p.cached for p in report.packages)
     if json:
         print_json(

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-from collections.abc import Iterator
 
 import typer
 from rich.table import Table
 
-from picf.cli.output import err, fail, note, out, print_json
+from picf.cli.output import err, note, out, print_json
 from picf.models.sim import SimLan
 from picf.sim import faults, lan, plan
-from picf.sim.host import SimError
 
 app = typer.Typer(
     help="A simulated Raspberry Pi LAN on this machine: namespaces, real sshd, real mDNS, ARM under qemu.",
@@ -21,14 +18,6 @@ app = typer.Typer(
 )
 
 BridgeOption = typer.Option(plan.DEFAULT_BRIDGE, "--bridge", "-b", help="Bridge (and LAN) name.")
-
-
-@contextlib.contextmanager
-def _sim_errors() -> Iterator[None]:
-    try:
-        yield
-    except (SimError, plan.PlanError) as exc:
-        fail(str(exc), getattr(exc, "exit_code", 2) if isinstance(exc, SimError) else 2)
 
 
 def _nodes_table(sim: SimLan) -> Table:
@@ -55,8 +44,7 @@ def up(
 ) -> None:
     """Build the LAN (or grow or repair it: a second `up` starts only what is missing)."""
     boards = [m for m in models.split(",") if m.strip()]
-    with _sim_errors():
-        report = lan.up(nodes, boards, bridge, subnet, publish_ssh, progress=note)
+    report = lan.up(nodes, boards, bridge, subnet, publish_ssh, progress=note)
     if json:
         print_json(
             {
@@ -80,8 +68,7 @@ def up(
 @app.command()
 def status(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every node: running, link, SSH, temperature, throttle bits, faults."""
-    with _sim_errors():
-        nodes = lan.status(bridge)
+    nodes = lan.status(bridge)
     if json:
         print_json([dataclasses.asdict(n) for n in nodes])
         return
@@ -99,10 +86,12 @@ def status(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json"
 
 
 @app.command()
-def down(bridge: str = BridgeOption) -> None:
+def down(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Remove every namespace, cable, process, mount and file the LAN made (also after a crash)."""
-    with _sim_errors():
-        report = lan.down(bridge)
+    report = lan.down(bridge)
+    if json:
+        print_json(dataclasses.asdict(report))
+        return
     note(
         f"removed {len(report.namespaces)} node namespace(s)"
         f"{', the bridge' if report.bridge_removed else ''} and {len(report.unmounted)} mount(s) "
@@ -113,8 +102,7 @@ def down(bridge: str = BridgeOption) -> None:
 @app.command()
 def shell(name: str = typer.Argument(..., help="Node name, e.g. pi-1."), bridge: str = BridgeOption) -> None:
     """A root shell on a node (as its console would give you)."""
-    with _sim_errors():
-        argv = lan.shell_argv(bridge, name)
+    argv = lan.shell_argv(bridge, name)
     err.print(f"{name}: exit the shell to come back", markup=False)
     os.execvp(argv[0], argv)
 
@@ -122,8 +110,7 @@ def shell(name: str = typer.Argument(..., help="Node name, e.g. pi-1."), bridge:
 @app.command()
 def inventory(bridge: str = BridgeOption) -> None:
     """Print a valid inventory for the running LAN (host keys pinned, no roles)."""
-    with _sim_errors():
-        text = lan.inventory_text(bridge)
+    text = lan.inventory_text(bridge)
     typer.echo(text, nl=False)
 
 
@@ -132,7 +119,11 @@ def fault(
     name: str = typer.Argument(..., help="Node name."),
     kind: str = typer.Argument(..., help=f"One of: {', '.join(faults.KINDS)}."),
     bridge: str = BridgeOption,
+    json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Break (or mend) a node: unplug its cable, stop sshd, overheat it, starve its power, or clear it."""
-    with _sim_errors():
-        note(lan.fault(bridge, name, kind))
+    what = lan.fault(bridge, name, kind)
+    if json:
+        print_json({"node": name, "fault": kind, "result": what})
+    else:
+        note(what)

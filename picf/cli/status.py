@@ -14,10 +14,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from picf.cli.output import err, fail, out, print_json
+from picf.cli.options import inventory_option, inventory_path
+from picf.cli.output import fail, out, print_json
 from picf.health import view
 from picf.health.poller import Poller
-from picf.inventory import DEFAULT_INVENTORY, InventoryError, InventoryInvalid, read_inventory
+from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
 from picf.models.health import ClusterHealth, JobState, NodeState
 
@@ -128,15 +129,8 @@ def render(health: ClusterHealth) -> RenderableType:
 
 
 def load_cluster(inventory: Path, only: list[str]) -> Cluster:
-    """The inventory's cluster, or a one-line error and exit (1 invalid, 2 usage)."""
-    try:
-        cluster = read_inventory(inventory).cluster
-    except InventoryInvalid as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
-        fail(f"{inventory}: invalid; fix it first (`picf inventory validate`)")
-    except InventoryError as exc:
-        fail(str(exc), exc.exit_code)
+    """The inventory's cluster with nodes, every name in `only` known; a UsageError otherwise."""
+    cluster = read_inventory(inventory).cluster
     unknown = [n for n in only if cluster.node(n) is None]
     if unknown:
         fail(f"{inventory}: no node named {', '.join(unknown)}; see `picf inventory show`", 2)
@@ -146,7 +140,7 @@ def load_cluster(inventory: Path, only: list[str]) -> Cluster:
 
 
 def status_command(
-    inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i", help="Inventory file."),
+    inventory: Path | None = inventory_option(),
     node: list[str] = typer.Option([], "--node", "-n", help="Only this node (repeatable)."),
     watch: bool = typer.Option(False, "--watch", "-w", help="Keep polling and redraw until Ctrl-C."),
     interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between polls with --watch."),
@@ -155,7 +149,7 @@ def status_command(
 ) -> None:
     """Node vitals, job health and crash loops with their diagnosis. Exit 0 healthy, 1 crash loop or failing
     job, 3 a node unreachable."""
-    cluster = load_cluster(inventory, node)
+    cluster = load_cluster(inventory_path(inventory), node)
     nodes = [n for n in cluster.nodes if not node or n.name in node]
     health: ClusterHealth
     with Poller(cluster, nodes, timeout=timeout) as poller:

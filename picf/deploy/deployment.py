@@ -218,7 +218,7 @@ def _execute(
         stage = work / "stage" / name
         write_bundle(stage, deploy_id, packages, rendered[name], state)
         hosts[name] = {
-            "ansible_host": node.address,
+            "ansible_host": reports[name].ip or node.address,
             "picf_stage": str(stage),
             "picf_packages": packages,
             "picf_jobs_changed": changed_jobs,

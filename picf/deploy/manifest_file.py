@@ -17,6 +17,8 @@ DEFAULT_MANIFEST = Path("inventory/deployment.yml")
 class ManifestInvalid(yamldoc.FileInvalid):
     """The manifest has problems; each is located in the file."""
 
+    check_command = "fix them and run `picf deploy --dry-run`"
+
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:
     parents = loc[:-1]
@@ -39,7 +41,7 @@ def read_manifest(path: Path) -> tuple[Manifest, str]:
     try:
         manifest, doc, text = yamldoc.load_model(path, Manifest, _model_at, missing)
     except yamldoc.FileInvalid as exc:
-        raise ManifestInvalid(exc.problems) from None
+        raise ManifestInvalid(exc.located) from None
     names = [r.name for r in manifest.releases]
     problems = []
     for role, group in manifest.roles.items():

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from picf.errors import PicfError
 from picf.models.manifest import JobChange, NodePlan
 from picf.models.release import CompiledRelease
 
 
-class PlanError(Exception):
+class PlanError(PicfError):
     """Something the manifest asks for that cannot be deployed (a missing build, a wrong arch)."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from picf.deploy.vars import interpolate
+from picf.errors import PicfError
 from picf.models.manifest import JobRef
 from picf.models.node import Node
 from picf.models.release import Job
@@ -26,7 +27,7 @@ REDACTED = "<redacted>"
 SECRET_TYPES = {"password", "certificate"}
 
 
-class RenderError(Exception):
+class RenderError(PicfError):
     """A template that does not render for a node (a missing property, a syntax error)."""
 
 

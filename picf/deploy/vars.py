@@ -23,12 +23,13 @@ from cryptography.x509.oid import NameOID
 from ruamel.yaml import YAML
 
 from picf.atomic import locked, write_atomic
+from picf.errors import PicfError
 from picf.models.manifest import Variable
 
 _PLACEHOLDER = re.compile(r"\(\(\s*([a-z0-9_][a-z0-9_.-]*)\s*\)\)")
 
 
-class VarsError(Exception):
+class VarsError(PicfError):
     """A `((name))` nothing defines, or a vars store that cannot be used."""
 
 

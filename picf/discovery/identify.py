@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from picf import remote
@@ -17,6 +16,7 @@ from picf.discovery import mdns
 from picf.models.cluster import Cluster, SshDefaults
 from picf.models.discovery import Candidate
 from picf.models.pi import is_pi_mac
+from picf.pool import DaemonPool
 from picf.probe import PROBE_COMMAND, parse_probe
 
 Progress = Callable[[str], None]
@@ -58,18 +58,20 @@ def _expected_host_key(cluster: Cluster | None, candidate: Candidate) -> str | N
 
 
 def probe_candidate(candidate: Candidate, ssh: SshDefaults, pinned: str | None, timeout: float) -> Candidate:
-    """SSH to the candidate, check (or learn) its host key, run the probe, and fold the facts in."""
+    """SSH to the candidate, check (or learn) its host key, run the probe, and fold the facts in; all of it
+    within `timeout` seconds."""
     assert candidate.address is not None
+    deadline = time.monotonic() + timeout
     try:
         conn = remote.connect(candidate.address, ssh, pinned, timeout=timeout)
     except remote.HostKeyMismatch as exc:
-        return candidate.model_copy(update={"host_key": exc.seen, "conflict": str(exc).split(": ", 1)[1]})
+        return candidate.model_copy(update={"host_key": exc.seen, "conflict": exc.reason})
     except remote.RemoteError as exc:
-        return candidate.model_copy(update={"probe_error": str(exc).split(": ", 1)[1]})
+        return candidate.model_copy(update={"probe_error": exc.reason})
     try:
-        facts = parse_probe(conn.run(PROBE_COMMAND, timeout=timeout))
+        facts = parse_probe(conn.run(PROBE_COMMAND, timeout=max(0.1, deadline - time.monotonic())))
     except remote.RemoteError as exc:
-        return candidate.model_copy(update={"host_key": conn.host_key, "probe_error": str(exc).split(": ", 1)[1]})
+        return candidate.model_copy(update={"host_key": conn.host_key, "probe_error": exc.reason})
     finally:
         conn.close()
     evidence = candidate.pi_evidence
@@ -99,8 +101,9 @@ class _Collector:
     """Folds sightings into one candidate per host and starts each probe once an address is known."""
 
     def __init__(
-        self, cluster: Cluster | None, options: DiscoveryOptions, pool: ThreadPoolExecutor, progress: Progress
+        self, cluster: Cluster | None, options: DiscoveryOptions, pool: DaemonPool, progress: Progress, deadline: float
     ):
+        self.deadline = deadline
         self.cluster = cluster
         self.options = options
         self.pool = pool
@@ -143,9 +146,9 @@ class _Collector:
     def _start_probe(self, key: str, candidate: Candidate) -> None:
         pinned = _expected_host_key(self.cluster, candidate)
         loop = asyncio.get_running_loop()
-        self.probes[key] = loop.run_in_executor(
-            self.pool, probe_candidate, candidate, self.options.ssh, pinned, self.options.probe_timeout
-        )
+        # A probe started late gets what is left of --timeout, so discovery ends on time whatever it meets.
+        budget = max(0.1, min(self.options.probe_timeout, self.deadline - time.monotonic()))
+        self.probes[key] = loop.run_in_executor(self.pool, probe_candidate, candidate, self.options.ssh, pinned, budget)
 
     def results(self) -> list[Candidate]:
         out = []
@@ -169,17 +172,21 @@ def discover(
 ) -> DiscoveryResult:
     """Browse, identify and (unless told not to) probe every host that answers; MdnsError if it cannot listen."""
     started = time.monotonic()
+    deadline = started + options.timeout
 
     async def run() -> tuple[int, list[Candidate]]:
-        with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
-            collector = _Collector(cluster, options, pool, progress)
+        pool = DaemonPool(options.parallel, "probe")
+        try:
+            collector = _Collector(cluster, options, pool, progress, deadline)
             answers = await mdns.browse(
                 options.interfaces, options.settle, options.timeout, collector.add, busy=collector.busy
             )
             pending = [f for f in collector.probes.values() if not f.done()]
             if pending:
-                await asyncio.wait(pending, timeout=max(0.0, options.timeout - (time.monotonic() - started)))
+                await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
             return answers, collector.results()
+        finally:
+            pool.shutdown()  # a probe still stuck has already missed the deadline: never wait for it
 
     answers, candidates = asyncio.run(run())
     return DiscoveryResult(candidates=candidates, answers=answers, seconds=time.monotonic() - started)

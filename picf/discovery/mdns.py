@@ -8,6 +8,7 @@ its names, so every name is cleaned before picf shows it and only strict host na
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import time
@@ -16,7 +17,10 @@ from dataclasses import dataclass, field
 
 import ifaddr
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf._services.info import AddressResolverIPv4
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from picf.errors import UsageError
 
 WORKSTATION = "_workstation._tcp.local."
 SSH = "_ssh._tcp.local."
@@ -26,7 +30,7 @@ _WORKSTATION_NAME = re.compile(r"^(?P<host>.+) \[(?P<mac>[0-9a-fA-F]{2}(?::[0-9a
 _MAX_SHOWN = 80
 
 
-class MdnsError(Exception):
+class MdnsError(UsageError):
     """Discovery cannot listen where it was asked to (no such interface, no IPv4, no multicast)."""
 
 
@@ -158,6 +162,26 @@ async def browse(
     finally:
         for task in tasks:
             task.cancel()
-        await browser.async_cancel()
-        await zc.async_close()
+        # Saying goodbye on the LAN must not hold discovery past its deadline either.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(browser.async_cancel(), 1.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(zc.async_close(), 1.0)
     return len(seen)
+
+
+def resolve_local_name(name: str, timeout: float) -> str | None:
+    """The IPv4 address `NAME.local` answers with on mDNS (multicast on the local links only), or None."""
+    server = name.rstrip(".") + "."
+    try:
+        zc = Zeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only)
+    except OSError:
+        return None
+    try:
+        resolver = AddressResolverIPv4(server)
+        if not resolver.request(zc, max(100, int(timeout * 1000))):
+            return None
+        found = _ipv4(resolver.parsed_addresses())
+        return found[0] if found else None
+    finally:
+        zc.close()

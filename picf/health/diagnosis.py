@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from ruamel.yaml import YAML
 
+from picf.errors import PicfError
 from picf.models.health import THROTTLE_TEMP_C, Diagnosis, Vitals
 from picf.releases.patching import load_catalog
 
@@ -61,7 +62,7 @@ class SignatureFile(BaseModel):
     signatures: tuple[Signature, ...]
 
 
-class SignatureError(Exception):
+class SignatureError(PicfError):
     """signatures.yml does not validate (a bug in picf's data, or a user's own entry)."""
 
 

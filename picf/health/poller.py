@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -22,6 +23,7 @@ from picf.health.parse import ProbeError, cpu_percent, parse_sample
 from picf.models.cluster import Cluster
 from picf.models.health import ClusterHealth, JobHealth, NodeHealth, NodeSample, NodeState
 from picf.models.node import Node
+from picf.pool import DaemonPool
 
 _JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 PROBE_SCRIPT = files("picf.health").joinpath("probe.sh").read_text()
@@ -68,7 +70,8 @@ class Poller:
         self.clock = clock
         self.detector = CrashLoopDetector(rule)
         self._slots = [_Slot(n) for n in (nodes if nodes is not None else cluster.nodes)]
-        self._pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(self._slots))), thread_name_prefix="poll")
+        self._pool = DaemonPool(min(parallel, len(self._slots)), "poll")
+        self._round = threading.Lock()  # one round at a time: the dashboard's `r` may ask while a poll runs
 
     def _probe(self, slot: _Slot) -> tuple[NodeSample, float]:
         """Runs in the pool: (re)connect if needed, ask, parse."""
@@ -76,14 +79,17 @@ class Poller:
         if node.host_key is None:
             raise remote.RemoteError(node.address, "host-key", "no host key pinned; run `picf discover --write`")
         started = time.perf_counter()
-        if slot.conn is None:
+        deadline = time.monotonic() + self.timeout  # connecting and asking share one budget
+        if slot.conn is None or not slot.conn.alive:
+            slot.drop_connection()
             slot.conn = remote.connect(node.address, self.cluster.ssh, node.host_key, timeout=self.timeout)
             slot.shell = remote.ShellChannel(slot.conn, define=PROBE_SCRIPT)
         assert slot.shell is not None
         nonce = secrets.token_hex(8)
         try:
             line = f"picf_probe {nonce}{' fresh' if self.fresh_monit else ''}"
-            text = slot.shell.ask(line, f"@@picf:end {nonce}", timeout=self.timeout)
+            left = max(0.1, deadline - time.monotonic())
+            text = slot.shell.ask(line, f"@@picf:end {nonce}", timeout=left)
         except remote.RemoteError:
             slot.drop_connection()  # a dead link or a stuck shell: start from a fresh connection next time
             raise
@@ -93,6 +99,10 @@ class Poller:
     def poll(self, wait_s: float | None = None) -> ClusterHealth:
         """Send a probe to every node not still busy with the last one; wait for the answers (at most
         `wait_s`, default the timeout); return everyone's health (late nodes keep their last known state)."""
+        with self._round:
+            return self._poll(wait_s)
+
+    def _poll(self, wait_s: float | None) -> ClusterHealth:
         now = self.clock()
         for slot in self._slots:
             if slot.future is None:
@@ -181,8 +191,8 @@ class Poller:
         )
 
     def close(self) -> None:
-        """Stop polling and close every connection."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop polling and close every connection (a probe still in flight is abandoned, not waited for)."""
+        self._pool.shutdown()
         for slot in self._slots:
             slot.drop_connection()
 

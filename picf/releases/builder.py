@@ -23,6 +23,7 @@ from pathlib import Path
 
 import platformdirs
 
+from picf.errors import PicfError
 from picf.models.node import Arch
 from picf.models.patch import Align64
 from picf.models.release import CBuild, CompiledJob, CompiledPackage, CompiledRelease, GoBuild, Package, ScriptBuild
@@ -44,14 +45,17 @@ AUTO_ALIGN = "align64"
 Progress = Callable[[str], None]
 
 
-class BuildError(Exception):
+class BuildError(PicfError):
     """A package failed to build; carries the compiler's own output."""
 
     def __init__(self, package: str, arch: str, output: str) -> None:
         self.package = package
         self.arch = arch
         self.output = output
-        super().__init__(f"package {package} failed to build for {arch}")
+        super().__init__(
+            f"package {package} failed to build for {arch}: the compiler's message is above",
+            problems=output.rstrip().splitlines(),
+        )
 
 
 @dataclass

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.patch import Patch
 from picf.releases import golayout
@@ -85,6 +86,7 @@ def lint_tree(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> list[Ha
     hazards: list[Hazard] = []
     fixes = _catalog_fixes(src, catalog)
     go_dirs: set[Path] = set()
+    checked = 0
     for directory, subdirs, files in os.walk(src):
         subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS)
         here = Path(directory)
@@ -92,10 +94,15 @@ def lint_tree(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> list[Ha
             path = here / name
             if name.endswith(".go") and not name.endswith("_test.go"):
                 go_dirs.add(here)
+                checked += 1
             elif name.endswith((".c", ".h")):
                 hazards.extend(_lint_c(path, src, arch, fixes))
+                checked += 1
             elif name.endswith(".json") and "seccomp" in name.lower():
                 hazards.extend(_lint_seccomp_json(path, src, arch))
+                checked += 1
+    if not checked:
+        raise UsageError(f"{src}: no Go or C sources and no seccomp profile here; pass a source tree")
     for package_dir in sorted(go_dirs):
         hazards.extend(_lint_go_package(package_dir, src, arch, fixes))
     return sorted(set(hazards), key=lambda h: (h.path, h.line, h.id))

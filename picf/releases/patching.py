@@ -15,6 +15,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from picf.atomic import write_atomic
+from picf.errors import PicfError
 from picf.models.node import Arch
 from picf.models.patch import Patch, PatchResult
 from picf.releases.transforms import apply_transform
@@ -23,7 +24,7 @@ CATALOG_DIR = Path(__file__).parent / "catalog"
 _SKIP_DIRS = {".git", "node_modules", "__pycache__"}
 
 
-class CatalogError(Exception):
+class CatalogError(PicfError):
     """A catalog entry that does not validate (a bug in picf's data, or a user's own entry)."""
 
 

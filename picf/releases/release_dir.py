@@ -27,6 +27,8 @@ _MONIT_RULES = (
 class ReleaseInvalid(yamldoc.FileInvalid):
     """The release directory has problems; each is located in its file."""
 
+    check_command = "fix them and run `picf release validate`"
+
 
 @dataclass
 class ReleaseDir:
@@ -60,10 +62,10 @@ def read_release(directory: Path) -> ReleaseDir:
     manifest = directory / "release.yml"
     try:
         release, doc, _ = yamldoc.load_model(
-            manifest, Release, _model_at, "no release.yml here; `picf release new NAME` makes one"
+            manifest, Release, _model_at, "is this a release directory? `picf release new NAME` makes one"
         )
     except yamldoc.FileInvalid as exc:
-        raise ReleaseInvalid(exc.problems) from None
+        raise ReleaseInvalid(exc.located) from None
     found = ReleaseDir(directory, release)
     problems = yamldoc.locate(str(manifest), doc, _rule_problems(found)) + _file_problems(found)
     if problems:

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from picf.errors import PicfError
 
 REQUIRED_TOOLS = ("ip", "unshare", "nsenter", "chroot", "sshd", "ssh-keygen", "avahi-daemon", "mount", "umount")
 
 
-class SimError(Exception):
+class SimError(PicfError):
     """Something the simulator cannot do; `str()` is one line saying what and what to do."""
 
     exit_code = 1
+
+
+def as_root_command() -> str:
+    """This very command, as root, spelled so that it works: `sudo picf` fails when picf lives in a virtualenv
+    (sudo's secure_path does not include it), so name the executable by its full path."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("picf")
+    if argv0.name == "__main__.py" or not argv0.exists():
+        program = [sys.executable, "-m", "picf"]
+    else:
+        program = [str(argv0.resolve())]
+    return shlex.join(["sudo", *program, *sys.argv[1:]])
 
 
 def require_root_and_linux() -> None:
@@ -23,7 +38,7 @@ def require_root_and_linux() -> None:
     if platform.system() != "Linux":
         raise SimError(f"picf sim needs Linux (this is {platform.system()}); run it on a Linux machine or VM")
     if os.geteuid() != 0:
-        raise SimError("picf sim needs root to build namespaces and a bridge; run it with sudo")
+        raise SimError(f"picf sim needs root to build namespaces and a bridge; run: {as_root_command()}")
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
     if missing:
         raise SimError(f"missing tools: {', '.join(missing)}; run `make setup` (or apt-get install them)")

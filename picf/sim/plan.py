@@ -12,12 +12,14 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.pi import parse_revision_code
 from picf.models.sim import SimNode
+from picf.simnet import SIM_RANGE
 
 DEFAULT_BRIDGE = "picf0"
-# 10.231.0.0/24: inside 10/8 but far from the 10.0.x / 10.1.x / 192.168.x that home routers hand out.
+# 10.231.0.0/24: inside picf sim's own 10.231.0.0/16, far from the 10.0.x / 192.168.x home routers hand out.
 DEFAULT_SUBNET = "10.231.0.0/24"
 DEFAULT_MODELS = ("3b+", "4b")
 FIRST_NODE_HOST = 11  # pi-1 is .11, pi-2 .12 ...
@@ -46,7 +48,7 @@ BOARDS: dict[str, Board] = {
 _BOARD_ALIASES = {"3bplus": "3b+", "4": "4b", "5b": "5", "zero-w": "zerow", "zero2": "zero2w", "zero-2-w": "zero2w"}
 
 
-class PlanError(ValueError):
+class PlanError(UsageError, ValueError):
     """Options that cannot make a LAN (bad subnet, too many nodes, unknown board)."""
 
 
@@ -74,8 +76,11 @@ def parse_subnet(cidr: str) -> ipaddress.IPv4Network:
         raise PlanError(f"subnet {cidr!r}: {exc}") from None
     if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen > 26:
         raise PlanError(f"subnet {cidr!r}: use an IPv4 network of /26 or larger, e.g. {DEFAULT_SUBNET}")
-    if not net.is_private:
-        raise PlanError(f"subnet {cidr!r} is not a private range; the simulated LAN must not shadow real hosts")
+    if not net.subnet_of(SIM_RANGE):
+        raise PlanError(
+            f"subnet {cidr!r} is outside picf sim's range {SIM_RANGE}; the simulated LAN must not shadow real "
+            f"hosts (e.g. {DEFAULT_SUBNET})"
+        )
     return net
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,34 @@ class Setup:
 
     def deploy(self, *extra: str, manifest: Path | None = None) -> subprocess.CompletedProcess[str]:
         return self.run("deploy", "-i", str(self.inventory), "-m", str(manifest or self.manifest), *extra)
+
+    def deploy_watching(
+        self, on_line: Callable[[str, subprocess.Popen[str]], None], *extra: str, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """`picf deploy`, calling `on_line(line, process)` with each line it prints on stderr as it prints it (to
+        act at a given moment of the rollout: pull a cable when batch 2 starts, send SIGTERM in the canary)."""
+        argv = [str(self.picf), "deploy", "-i", str(self.inventory), "-m", str(self.manifest), *extra]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        lines: list[str] = []
+
+        def read() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                lines.append(line)
+                on_line(line, proc)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            stdout = proc.stdout.read() if proc.stdout else ""
+            proc.wait(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            reader.join(timeout=10)
+        done = subprocess.CompletedProcess(argv, proc.returncode, stdout, "".join(lines))
+        self.outputs.append(done.stdout + done.stderr)
+        return done
 
     def set_port(self, port: int) -> None:
         text = self.manifest.read_text()

@@ -68,7 +68,7 @@ def test_the_corpus_has_every_kind_of_bad_input() -> None:
 def test_bad_inventory_is_reported_in_one_line_with_its_position(picf_bin: Path, name: str) -> None:
     path = CORPUS / name
     before = path.read_bytes()
-    result = run(picf_bin, "inventory", "validate", str(path))
+    result = run(picf_bin, "inventory", "validate", "-i", str(path))
     assert_clean_failure(result)
     assert result.returncode == 1
     line, col, field, fragment = EXPECTED[name]
@@ -95,13 +95,13 @@ def test_an_edit_of_a_bad_inventory_leaves_it_byte_for_byte_unchanged(
 
 
 def test_every_problem_is_reported_at_once(picf_bin: Path) -> None:
-    result = run(picf_bin, "inventory", "validate", str(CORPUS / "29_many_errors.yml"))
+    result = run(picf_bin, "inventory", "validate", "-i", str(CORPUS / "29_many_errors.yml"))
     located = [line.split(": ")[0].rsplit(":", 2)[1:] for line in result.stderr.splitlines()[:3]]
     assert located == [["5", "14"], ["12", "11"], ["16", "21"]]
 
 
 def test_validate_json_lists_problems(picf_bin: Path) -> None:
-    result = run(picf_bin, "inventory", "validate", "--json", str(CORPUS / "29_many_errors.yml"))
+    result = run(picf_bin, "inventory", "validate", "--json", "-i", str(CORPUS / "29_many_errors.yml"))
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["valid"] is False
@@ -111,21 +111,21 @@ def test_validate_json_lists_problems(picf_bin: Path) -> None:
 def test_a_10_mb_file_is_refused_without_reading_it_as_yaml(picf_bin: Path, tmp_path: Path) -> None:
     path = tmp_path / "huge.yml"
     path.write_bytes(b"name: big\nnodes: []\n" + b"# padding\n" * 1_000_000)
-    result = run(picf_bin, "inventory", "validate", str(path))
+    result = run(picf_bin, "inventory", "validate", "-i", str(path))
     assert_clean_failure(result)
     assert "picf reads at most" in result.stderr
 
 
 def test_a_directory_and_a_missing_file_are_usage_errors(picf_bin: Path, tmp_path: Path) -> None:
     for target in (tmp_path, tmp_path / "nope.yml"):
-        result = run(picf_bin, "inventory", "validate", str(target))
+        result = run(picf_bin, "inventory", "validate", "-i", str(target))
         assert_clean_failure(result)
         assert result.returncode == 2
         assert str(target) in result.stderr
 
 
 def test_valid_inventory_shows_as_table_and_json(picf_bin: Path, example_inventory: Path) -> None:
-    assert run(picf_bin, "inventory", "validate", str(example_inventory)).returncode == 0
+    assert run(picf_bin, "inventory", "validate", "-i", str(example_inventory)).returncode == 0
     table = run(picf_bin, "inventory", "show", "-i", str(example_inventory))
     assert table.returncode == 0
     assert "pi-cell-1" in table.stdout and "3B+" in table.stdout
@@ -197,7 +197,7 @@ def test_concurrent_edits_do_not_lose_one_another(picf_bin: Path, example_invent
 
 
 def test_status_and_dashboard_without_an_inventory_give_one_line(picf_bin: Path, tmp_path: Path) -> None:
-    for argv in (("status", "-i", str(tmp_path / "none.yml")), ("dashboard", str(tmp_path / "none.yml"))):
+    for argv in (("status", "-i", str(tmp_path / "none.yml")), ("dashboard", "-i", str(tmp_path / "none.yml"))):
         result = run(picf_bin, *argv)
         assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr

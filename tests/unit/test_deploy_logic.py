@@ -130,7 +130,7 @@ def test_the_example_manifest_reads_and_a_bad_one_is_located(tmp_path: Path) -> 
     )
     with pytest.raises(ManifestInvalid) as caught:
         read_manifest(bad)
-    assert "deployment.yml:9:18: update.max_in_flight" in str(caught.value)
+    assert "deployment.yml:9:18: update.max_in_flight" in caught.value.problems[0]
 
 
 def test_a_new_build_of_a_jobs_package_restarts_the_job() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from picf.errors import UsageError
 from picf.releases.builder import cache_key, fingerprint, write_tarball
 from picf.releases.release_dir import ReleaseInvalid, read_release
 from picf.releases.scaffold import scaffold
@@ -87,8 +88,9 @@ def test_a_dependency_cycle_is_refused(release: Path) -> None:
     assert any("cycle" in p for p in problems(release))
 
 
-def test_no_release_yml_says_how_to_make_one(tmp_path: Path) -> None:
-    assert any("picf release new" in p for p in problems(tmp_path))
+def test_no_release_yml_is_a_usage_error_that_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="picf release new"):
+        read_release(tmp_path)
 
 
 def files_fingerprint(root: Path, deps: tuple[str, ...] = (), recipe: str = "go") -> str:

@@ -46,7 +46,8 @@ def test_macs_are_stable_per_bridge_and_name() -> None:
     ("subnet", "message"),
     [
         ("10.231.0.0/30", "/26 or larger"),
-        ("8.8.8.0/24", "not a private range"),
+        ("8.8.8.0/24", "outside picf sim's range"),
+        ("192.168.5.0/24", "outside picf sim's range"),
         ("10.231.0.1/24", "has host bits set"),
         ("fd00::/64", "IPv4"),
         ("banana", "does not appear"),
