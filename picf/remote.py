@@ -31,7 +31,6 @@ from picf.errors import Unreachable
 from picf.hostkeys import fingerprint_of_blob
 from picf.models.cluster import SshDefaults
 
-
 # paramiko's transport thread logs a traceback for every failed handshake; picf reports failures itself.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
