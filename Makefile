@@ -11,7 +11,7 @@ APT_PACKAGES := openssh-server openssh-client iproute2 monit qemu-user-static bi
 	golang-go gcc gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross \
 	avahi-daemon avahi-utils tmux python3-venv git make wget util-linux
 
-.PHONY: setup system-packages venv lint typecheck ansible-lint test test-unit test-integration demo demo-down bench clean
+.PHONY: setup system-packages venv lint typecheck ansible-lint test test-loaded test-unit test-integration demo demo-down bench clean
 
 setup: system-packages venv
 
@@ -50,6 +50,10 @@ test-integration: setup
 
 test: setup lint typecheck ansible-lint
 	$(BIN)/pytest tests
+
+# The suite on a busy machine: a CPU hog on every core beside pytest (tests must not depend on speed).
+test-loaded: setup lint typecheck ansible-lint
+	$(BIN)/python tests/loaded.py -- $(BIN)/pytest tests
 
 # The main job on the simulated LAN (`picf demo`): three Pis (3B+ armv7, 4B arm64, 3B+ armv7) found by mDNS,
 # the example release built without the ARM patches and deployed, the armv7 crash loop shown and diagnosed,

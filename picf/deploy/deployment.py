@@ -26,6 +26,7 @@ from picf.deploy.manifest_file import read_manifest
 from picf.deploy.plan import PlanError, batches, plan_node, render_plan, wanted_state
 from picf.deploy.render import JobSource, RenderedJob, render_job
 from picf.inventory import read_inventory
+from picf.models.health import steady_seconds
 from picf.models.manifest import JobRef, Manifest, NodePlan, parse_watch_time
 from picf.models.node import Node
 from picf.models.release import CompiledRelease
@@ -251,7 +252,9 @@ def _execute(
         is_canary = number == 0 and canaries > 0
         low, high = parse_watch_time(update.canary_watch_time if is_canary else update.update_watch_time)
         say(f"{'canary' if is_canary else 'batch'} {number + 1}/{len(groups)}: {', '.join(group)}")
-        extravars = {"picf_watch_low": low, "picf_watch_high": high}
+        # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
+        extravars = {"picf_watch_low": low, "picf_watch_high": high,
+                     "picf_watch_stable": steady_seconds(manifest.monit_interval)}  # fmt: skip
         result = execute.run_batch(
             group, inventory, extravars, work / f"run-{number}", env, on_event, options.cancelled
         )

@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 
 from picf.health.diagnosis import diagnose_job
 from picf.health.view import duration
-from picf.models.health import Diagnosis, JobHealth, JobState, MonitEvent, MonitEventKind, MonitProcess, NodeSample
+from picf.models.health import (
+    Diagnosis,
+    JobHealth,
+    JobState,
+    MonitEvent,
+    MonitEventKind,
+    MonitProcess,
+    NodeSample,
+    steady_seconds,
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,9 @@ class LoopRule:
 
     restarts: int = 3
     window_s: int = 300
-    stable_s: int = 10  # a job up for this long after its last start is running, not starting
+    # A job up this long after its last start is running, not starting, when monit's cycle is unknown (BOSH's
+    # default 10 s cycle); with monit's own interval the rule is `steady_seconds`, the deploy watch's.
+    stable_s: int = steady_seconds(10)
 
 
 @dataclass
@@ -118,8 +129,10 @@ class CrashLoopDetector:
             why = "monit is not answering" if not sample.monit_up else "not in monit's control file"
             return verdict(JobState.UNKNOWN, why)
         up = process.monitor == 1 and process.status == 0 and process.pid is not None
-        if up and (process.uptime_s is None or process.uptime_s >= rule.stable_s):
-            return verdict(JobState.RUNNING, f"up {duration(process.uptime_s)}", with_diagnosis=False)
+        uptime = _uptime_now(process, sample.node_time)
+        stable = steady_seconds(sample.monit_poll_s) if sample.monit_poll_s else rule.stable_s
+        if up and (uptime is None or uptime >= stable):
+            return verdict(JobState.RUNNING, f"up {duration(uptime)}", with_diagnosis=False)
         if process.monitor == 0:
             if gave_up or restarts >= rule.restarts:
                 return verdict(JobState.CRASH_LOOP, f"{loop}; monit gave up (not monitored)")
@@ -127,12 +140,21 @@ class CrashLoopDetector:
         if restarts >= rule.restarts:
             return verdict(JobState.CRASH_LOOP, loop)
         if up:
-            return verdict(JobState.STARTING, f"up {duration(process.uptime_s)}", with_diagnosis=False)
+            return verdict(JobState.STARTING, f"up {duration(uptime)}", with_diagnosis=False)
         if process.monitor == 2 and restarts <= 1 and not failures:
             return verdict(JobState.STARTING, "initializing")
         if failures:
             return verdict(JobState.FAILING, f"{failures[-1]} ({loop})")
         return verdict(JobState.FAILING, process.status_text if process.status else "not running")
+
+
+def _uptime_now(process: MonitProcess, node_time: float | None) -> float | None:
+    """The job's uptime now: monit's figure is as of its last cycle, which may be a cycle old (both times are
+    the node's clock)."""
+    if process.uptime_s is None:
+        return None
+    since = node_time - process.collected_at if node_time is not None and process.collected_at is not None else 0.0
+    return process.uptime_s + max(0.0, since)
 
 
 def _last_failure(log: list[str]) -> str | None:

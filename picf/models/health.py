@@ -122,6 +122,12 @@ class Vitals(_Frozen):
         return next((d for d in self.disks if d.mount == mount), None)
 
 
+def steady_seconds(monit_interval: int) -> int:
+    """How long a job must keep one pid to be running steadily: longer than one monit cycle, so monit has
+    checked it at least once since it started. The deploy's watch and the health detector both use this."""
+    return monit_interval + 1
+
+
 class MonitProcess(_Frozen):
     """One `check process` from monit's XML status (FACTS.md section 3)."""
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from picf.health.poller import Poller
+from picf.inventory import read_inventory
 from picf.models.sim import SimLan
 from tests.integration import stalls
 
@@ -82,3 +86,19 @@ def test_one_status_poll_ends_by_its_timeout_and_marks_the_stuck_node_unreachabl
 def test_status_after_the_stall_finds_the_node_again(sim_lan: SimLan, picf_bin: Path, inventory: Path) -> None:
     code, data = status(picf_bin, inventory)
     assert code == 0 and {n["state"] for n in data["nodes"]} == {"up"}, data
+
+
+def test_overlapping_polls_take_turns_on_one_connection_and_shell_per_node(inventory: Path) -> None:
+    # The dashboard's `r` can ask for a round while its poll loop is in one.
+    cluster = read_inventory(inventory).cluster
+    with Poller(cluster, timeout=5) as poller:
+        start = threading.Barrier(4)
+
+        def poll() -> list[str]:
+            start.wait()
+            return [n.state.value for n in poller.poll().nodes]
+
+        with ThreadPoolExecutor(4) as pool:
+            rounds = list(pool.map(lambda _: poll(), range(4)))
+        assert rounds == [["up", "up", "up"]] * 4
+        assert [slot.shell.opened for slot in poller._slots if slot.shell] == [1, 1, 1]

@@ -39,6 +39,11 @@ def test_first_deploy_runs_the_jobs_under_monit(setup: Setup, on_node: SshRunner
     done = setup.deploy("--yes")
     assert done.returncode == 0, done.stderr
     assert "canary 1/2: pi-1" in done.stderr and "deployed to 2 node(s)" in done.stderr
+    # Right after the deploy's watch saw the jobs run steadily, status says they run (one definition of it).
+    health = setup.run("status", "-i", str(setup.inventory), "--json")
+    jobs = {(n["name"], j["job"]): j["state"] for n in json.loads(health.stdout)["nodes"] for j in n["jobs"]}
+    assert jobs == {("pi-1", "logfwd"): "running", ("pi-2", "logfwd"): "running"}, health.stdout
+    assert health.returncode == 0
     for node, bits in (("pi-1", "32-bit"), ("pi-2", "64-bit")):
         summary = on_node(node, "monit -c /var/vcap/monit/monitrc summary").stdout
         assert re.search(r"logfwd\s+OK", summary), summary

@@ -17,6 +17,7 @@ from picf.models.sim import SimLan
 from picf.sim import host as simhost
 from picf.sim import lan as simlan
 from picf.sim import nodefs
+from tests.integration import stalls
 from tests.integration.conftest import TEST_BRIDGE, SshRunner
 
 pytestmark = pytest.mark.integration
@@ -211,6 +212,7 @@ end = time.time() + 6
 while time.time() < end:
     sock.sendto(packet, ("224.0.0.251", 5353))
     sock.sendto(b"\x00" * 12 + b"\xff" * 50, ("224.0.0.251", 5353))  # garbage
+    open("/root/hostile-started", "w").close()
     time.sleep(0.2)
 """
 
@@ -222,8 +224,10 @@ def test_hostile_mdns_answers_neither_crash_discovery_nor_reach_the_inventory(
     script.write_text(HOSTILE_SENDER)
     copy_to_node("pi-3", script, "/tmp/hostile.py")
     sender = threading.Thread(target=on_node, args=("pi-3", f"python3 /tmp/hostile.py {sim_lan.nodes[2].address}"))
+    started = stalls.upper(sim_lan, "pi-3", "/root/hostile-started")
+    started.unlink(missing_ok=True)
     sender.start()
-    time.sleep(0.5)
+    stalls.wait_until(started.exists, 30, "the hostile sender's first answer")
     target = tmp_path / "cluster.yml"
     try:
         result = discover(picf_bin, sim_lan, f"--write={target}", "--yes", "--all", "--no-probe", "--json")

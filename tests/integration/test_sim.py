@@ -296,8 +296,7 @@ def test_down_leaves_nothing_behind_even_after_a_crash() -> None:
         os.kill(lan.nodes[0].keeper_pid or 0, 9)
         subprocess.run(["ip", "netns", "add", f"picf-{bridge}-pi-9"], check=True)
     finally:
-        report = simlan.down(bridge)
-    assert report.seconds < 5
+        simlan.down(bridge)
     assert _leftovers(bridge) == {"netns": [], "links": [], "processes": [], "mounts": [], "files": []}
 
 

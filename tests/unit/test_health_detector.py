@@ -17,6 +17,7 @@ from picf.models.health import (
     MonitProcess,
     NodeSample,
     Vitals,
+    steady_seconds,
 )
 
 DATA = Path(__file__).parent.parent / "data" / "health"
@@ -154,3 +155,30 @@ def test_a_diagnosis_stays_while_the_loop_goes_on_even_when_the_log_is_not_resen
     assert alive_for_a_moment[0].state is JobState.CRASH_LOOP
     fixed = d.observe("pi", _sample(1020, _process(43, uptime=1), (*restarts, _event(1010, MonitEventKind.USER))))
     assert fixed[0].state is JobState.STARTING and fixed[0].diagnosis is None  # a deploy: a new chapter
+
+
+def _steady_sample(t: float, uptime: int, collected: float, monit_interval: int) -> NodeSample:
+    process = MonitProcess(name="metron", status=0, monitor=1, pid=7, uptime_s=uptime, collected_at=collected)
+    return _sample(t, process).model_copy(update={"monit_poll_s": monit_interval})
+
+
+def test_a_job_is_running_once_it_kept_its_pid_for_longer_than_a_monit_cycle_as_the_deploy_watch_says() -> None:
+    # The deploy's watch calls a job steady after steady_seconds(interval) with one pid; status agrees.
+    assert steady_seconds(2) == 3
+    d = CrashLoopDetector()
+    assert (
+        d.observe("pi", _steady_sample(1000, uptime=3, collected=1000, monit_interval=2))[0].state is JobState.RUNNING
+    )
+    assert (
+        d.observe("pi", _steady_sample(2000, uptime=2, collected=2000, monit_interval=2))[0].state is JobState.STARTING
+    )
+    # BOSH's 10 s cycle: 3 s is still starting
+    assert d.observe("pi", _steady_sample(3000, uptime=3, collected=3000, monit_interval=10))[0].state is (
+        JobState.STARTING
+    )
+
+
+def test_monits_uptime_is_counted_from_when_monit_collected_it() -> None:
+    # monit says "up 1 s" as of its last cycle, two seconds ago: the job has been up for 3 s.
+    job = CrashLoopDetector().observe("pi", _steady_sample(1002, uptime=1, collected=1000, monit_interval=2))[0]
+    assert job.state is JobState.RUNNING and job.detail == "up 3s"
