@@ -7,13 +7,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.picf-installed
 LINT_DIRS := picf tui tests $(wildcard bench)
 
-APT_PACKAGES := openssh-server openssh-client iproute2 monit qemu-user-static binfmt-support \
+APT_PACKAGES := openssh-server openssh-client iproute2 monit sudo python3-apt qemu-user-static binfmt-support \
 	golang-go gcc gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross \
 	avahi-daemon avahi-utils tmux python3-venv git make wget util-linux
 
-.PHONY: setup system-packages venv lint typecheck ansible-lint test test-loaded test-unit test-integration demo demo-down bench clean
+.PHONY: setup system-packages sim-packages venv lint typecheck ansible-lint test test-loaded test-unit test-integration demo demo-down bench clean
 
-setup: system-packages venv
+setup: system-packages sim-packages venv
+
+# The .deb files of what a stock Raspberry Pi OS lacks (monit): the simulated LAN serves them to its nodes.
+SIM_DEBS := /var/cache/picf-sim/debs
+sim-packages: system-packages
+	@ls $(SIM_DEBS)/monit_*.deb >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" != 0 ]; then echo "make setup: not root, skipping the simulator's packages"; exit 0; fi; \
+		mkdir -p $(SIM_DEBS) && cd $(SIM_DEBS) && \
+		{ apt-get download -qq monit 2>/dev/null || { apt-get update -qq && apt-get download -qq monit; }; }; }
 
 # apt only runs when something is missing, so a second `make setup` takes a second.
 system-packages:
@@ -69,6 +77,7 @@ bench: setup
 	$(BIN)/python bench/discover.py
 	$(BIN)/python bench/build_cache.py
 	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/deadlines.py
 	$(BIN)/python bench/dashboard.py
 
 clean:

@@ -54,8 +54,12 @@ def tarpit(lan: SimLan, name: str, mode: str) -> Iterator[Path]:
     assert node is not None
     marker = upper(lan, name, f"/root/tarpit-{mode}")
     marker.unlink(missing_ok=True)
+    # The node's /tmp is its own: put the script on its disk (the checkout may live under the host's /tmp).
+    script = upper(lan, name, "/root/tarpit.py")
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_bytes(TARPIT.read_bytes())
     _stop_sshd(lan, name)
-    in_node(lan, name, f"python3 {TARPIT} {node.address} 22 /root/tarpit-{mode} {mode} "
+    in_node(lan, name, f"python3 /root/tarpit.py {node.address} 22 /root/tarpit-{mode} {mode} "
                        f"</dev/null >/dev/null 2>&1 & echo $! > /root/tarpit.pid")  # fmt: skip
     wait_until(lambda: simlan._port_open(node.address), 10, f"the tarpit on {name}")
     try:
