@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.picf-installed
 LINT_DIRS := picf tui tests $(wildcard bench)
 
-APT_PACKAGES := openssh-server openssh-client iproute2 monit sudo python3-apt qemu-user-static binfmt-support \
+APT_PACKAGES := openssh-server openssh-client iproute2 sudo python3-apt qemu-user-static binfmt-support \
 	golang-go gcc gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross \
 	avahi-daemon avahi-utils tmux python3-venv git make wget util-linux
 

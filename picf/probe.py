@@ -2,7 +2,8 @@
 
 What it reads is what FACTS.md says to trust on a Pi: the device-tree model, the cpuinfo revision code, the
 userland architecture (`dpkg --print-architecture` / `getconf LONG_BIT`, not `uname -m`, which says aarch64
-for a 32-bit OS on a 64-bit kernel), memory, the memory cgroup from `/proc/cgroups`, the OS release.
+for a 32-bit OS on a 64-bit kernel), memory, the memory cgroup (cgroup v2's controllers, else
+`/proc/cgroups`), the OS release.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from picf.models.node import Arch, normalize_arch
-from picf.models.pi import PiModel, PiModelError, memory_cgroup_enabled, parse_model_string, parse_revision_code
+from picf.models.pi import PiModel, PiModelError, memory_cgroup_on, parse_model_string, parse_revision_code
 
 # Each line `picf.KEY=VALUE`; values are stripped of anything but printable text by the parser.
 PROBE_COMMAND = r"""
@@ -21,6 +22,7 @@ printf 'picf.dpkg_arch=%s\n' "$(dpkg --print-architecture 2>/dev/null)"
 printf 'picf.long_bit=%s\n' "$(getconf LONG_BIT 2>/dev/null)"
 printf 'picf.uname_m=%s\n' "$(uname -m 2>/dev/null)"
 printf 'picf.mem_total_kb=%s\n' "$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p' /proc/meminfo 2>/dev/null)"
+printf 'picf.cgroup_v2=%s\n' "$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null)"
 printf 'picf.cgroup_memory=%s\n' "$(awk '$1 == "memory" {print $4}' /proc/cgroups 2>/dev/null)"
 printf 'picf.os=%s\n' "$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | tr -d '"')"
 printf 'picf.hostname=%s\n' "$(hostname 2>/dev/null)"
@@ -113,7 +115,9 @@ def parse_probe(text: str) -> ProbeResult:
     if memory_mb is None and mem_kb.isdigit() and int(mem_kb) > 0:
         memory_mb = max(64, int(mem_kb) // 1024)
     cgroup_text = values.get("cgroup_memory", "")
-    memory_cgroup = memory_cgroup_enabled(f"memory 0 0 {cgroup_text}") if cgroup_text in {"0", "1"} else None
+    memory_cgroup = memory_cgroup_on(
+        values.get("cgroup_v2"), f"memory 0 0 {cgroup_text}" if cgroup_text in {"0", "1"} else None
+    )
     return ProbeResult(
         model_string=model_string,
         model=model,

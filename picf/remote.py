@@ -12,9 +12,12 @@ shuts the socket and closes the transport, which wakes every waiting call; the c
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import ipaddress
 import logging
+import os
 import socket
 import threading
 import time
@@ -26,8 +29,8 @@ from typing import Any
 import paramiko
 from fabric import Connection
 
-from picf import simnet
-from picf.errors import Unreachable
+from picf import prompts, simnet
+from picf.errors import Unreachable, UsageError
 from picf.hostkeys import fingerprint_of_blob
 from picf.models.cluster import SshDefaults
 
@@ -41,8 +44,12 @@ class RemoteError(Unreachable):
     def __init__(self, address: str, kind: str, message: str) -> None:
         super().__init__(f"{address}: {message}")
         self.address = address
-        self.kind = kind  # unreachable | refused | auth | host-key | timeout | command | no-key | resolve
+        self.kind = kind  # unreachable | refused | auth | host-key | timeout | command | resolve
         self.reason = message  # the message without the address
+
+
+class KeyProblem(UsageError):
+    """The cluster's private key is missing, unreadable or locked: nothing was sent to any node."""
 
 
 class HostKeyMismatch(RemoteError):
@@ -139,10 +146,12 @@ class NodeConnection:
         transport = self.connection.client.get_transport()
         return transport is not None and transport.is_active()
 
-    def run(self, command: str, timeout: float = 10.0) -> str:
-        """Run a shell command; return stdout; RemoteError on a non-zero exit, a timeout or a lost link."""
+    def run(self, command: str, timeout: float = 10.0, stdin: str | None = None) -> str:
+        """Run a shell command (with `stdin`, e.g. a password, fed to it: never on its command line); return
+        stdout; RemoteError on a non-zero exit, a timeout or a lost link."""
+        stream: Any = io.StringIO(stdin) if stdin is not None else False
         with self.deadline(timeout, "command"):
-            result = self.connection.run(command, hide=True, warn=True, in_stream=False)
+            result = self.connection.run(command, hide=True, warn=True, in_stream=stream)
         if result.exited != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.exited}"]
             raise RemoteError(self.address, "command", f"command failed: {tail[0][:200]}")
@@ -171,6 +180,80 @@ def private_key_path(ssh: SshDefaults) -> Path:
     return Path(ssh.private_key).expanduser()
 
 
+# --- the cluster's key, as people keep it: a plain file, one with a passphrase, or in ssh-agent --------------
+
+_identities: dict[Path, Identity] = {}
+_identities_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The key picf logs in with: loaded from its file, or the same key held by ssh-agent."""
+
+    path: Path
+    key: paramiko.PKey
+    from_agent: bool
+    passphrase: str | None = None  # kept in memory only, for the private agent a deploy gives Ansible
+
+
+def _agent_key(public_blob: bytes | None) -> paramiko.PKey | None:
+    if public_blob is None or not os.environ.get("SSH_AUTH_SOCK"):
+        return None
+    try:
+        agent = paramiko.Agent()
+        keys = agent.get_keys()
+    except (paramiko.SSHException, OSError):
+        return None
+    found: paramiko.PKey | None = next((k for k in keys if k.asbytes() == public_blob), None)
+    return found
+
+
+def _public_blob(path: Path) -> bytes | None:
+    try:
+        fields = Path(f"{path}.pub").read_text().split()
+        return base64.b64decode(fields[1], validate=True) if len(fields) >= 2 else None
+    except (OSError, ValueError):
+        return None
+
+
+def load_identity(ssh: SshDefaults) -> Identity:
+    """The cluster's key, unlocked once per process: from ssh-agent when it holds it, else from the file (asking
+    for its passphrase when it has one). KeyProblem says exactly what is missing or wrong."""
+    path = private_key_path(ssh)
+    with _identities_lock:
+        if path in _identities:
+            return _identities[path]
+        identity = _load_identity(path)
+        _identities[path] = identity
+        return identity
+
+
+def _load_identity(path: Path) -> Identity:
+    where = f"ssh.private_key {path}"
+    agent = _agent_key(_public_blob(path))
+    if agent is not None:
+        return Identity(path, agent, from_agent=True)
+    if not path.is_file():
+        raise KeyProblem(f"{where} not found (and no ssh-agent holds it); set ssh.private_key in the inventory")
+    try:
+        return Identity(path, paramiko.PKey.from_path(path), from_agent=False)
+    except TypeError:  # encrypted: it needs its passphrase
+        pass
+    except (ValueError, paramiko.SSHException, OSError) as exc:
+        raise KeyProblem(f"{where} is not a private key picf can read ({exc})") from None
+    passphrase = prompts.ask_passphrase(path)
+    if passphrase is None:
+        raise KeyProblem(
+            f"{where} has a passphrase: add it to ssh-agent (ssh-add {path}) or run picf at a terminal to be "
+            "asked for it"
+        )
+    try:
+        key = paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]  # it wants bytes
+    except (ValueError, TypeError, paramiko.SSHException):
+        raise KeyProblem(f"wrong passphrase for {where}") from None
+    return Identity(path, key, from_agent=False, passphrase=passphrase)
+
+
 def resolve(address: str, timeout: float) -> str:
     """The IPv4 address to connect to: an IP as it is; `NAME.local` asked on mDNS only (never a DNS server,
     which could be outside); anything else refused."""
@@ -194,9 +277,7 @@ def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float |
     Everything (name lookup, TCP, the SSH handshake, authentication) happens within `timeout` seconds."""
     wait = max(0.5, timeout if timeout is not None else ssh.connect_timeout)
     deadline = time.monotonic() + wait
-    key = private_key_path(ssh)
-    if not key.is_file():
-        raise RemoteError(address, "no-key", f"private key {key} not found; set ssh.private_key in the inventory")
+    identity = load_identity(ssh)
     ip = resolve(address, wait)
     simnet.check_reachable(ip)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -208,7 +289,7 @@ def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float |
         sock.connect((ip, ssh.port))
         left = max(0.1, deadline - time.monotonic())
         connect_kwargs: dict[str, Any] = {
-            "key_filename": str(key),
+            "pkey": identity.key,
             "look_for_keys": False,
             "allow_agent": False,
             "banner_timeout": left,
@@ -229,7 +310,10 @@ def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float |
         if dog.fired:
             raise RemoteError(address, "timeout", f"no SSH login within {wait:g} s") from None
         raise RemoteError(
-            address, "auth", f"the cluster key is not accepted for {ssh.user}; add {key}.pub to authorized_keys"
+            address,
+            "auth",
+            f"the cluster key {identity.path} is not accepted for {ssh.user}; add "
+            f"{identity.path}.pub to ~{ssh.user}/.ssh/authorized_keys on the node",
         ) from None
     except ConnectionRefusedError:
         _close(conn, sock)
@@ -251,6 +335,37 @@ def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float |
             _close(conn, sock)
             raise HostKeyMismatch(address, pinned, policy.seen)
     return NodeConnection(address=address, host_key=policy.seen, connection=conn, ip=ip, sock=sock)
+
+
+def fetch_host_key(address: str, port: int = 22, timeout: float = 5.0) -> tuple[str, str]:
+    """The host key `address` presents, as (SHA256 fingerprint, known_hosts key text), from an SSH handshake
+    that stops before logging in (nothing to authenticate with is sent). Within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    ip = resolve(address, timeout)
+    simnet.check_reachable(ip)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    dog = _Watchdog(deadline, lambda: _shut(sock))
+    transport: paramiko.Transport | None = None
+    try:
+        sock.settimeout(timeout)
+        sock.connect((ip, port))
+        transport = paramiko.Transport(sock)
+        transport.banner_timeout = max(0.1, deadline - time.monotonic())
+        transport.start_client(timeout=max(0.1, deadline - time.monotonic()))
+        key = transport.get_remote_server_key()
+        return fingerprint_of_blob(key.asbytes()), f"{key.get_name()} {key.get_base64()}"
+    except ConnectionRefusedError:
+        raise RemoteError(address, "refused", f"SSH refused on port {port} (is sshd running?)") from None
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        if dog.fired or isinstance(exc, TimeoutError):
+            raise RemoteError(address, "unreachable", f"no SSH handshake on port {port} within {timeout:g} s") from None
+        raise RemoteError(address, "unreachable", f"cannot connect: {str(exc) or type(exc).__name__}") from None
+    finally:
+        dog.cancel()
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.close()
+        _shut(sock)
 
 
 def _close(conn: Connection | None, sock: socket.socket) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
+from pathlib import Path
 
 import typer
 
-from picf import __version__
+from picf import __version__, prompts
 from picf.cli import inventory as inventory_cli
 from picf.cli import release as release_cli
 from picf.cli import sim as sim_cli
@@ -42,11 +44,17 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _ask_passphrase(path: Path) -> str | None:
+    return getpass.getpass(f"passphrase for {path}: ") or None
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Discover Pis, keep them in an inventory, patch and build the ARM releases, deploy, and watch them."""
+    if sys.stdin.isatty():  # a key with a passphrase (and not in ssh-agent) is asked for once, here
+        prompts.set_passphrase_asker(_ask_passphrase)
 
 
 def main() -> None:

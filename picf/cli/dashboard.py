@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from picf import remote
+from picf.cli.deploy import become_password_from
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import fail
 from picf.cli.status import load_cluster
@@ -18,17 +20,23 @@ def dashboard_command(
     manifest_given: Path | None = manifest_option(),
     interval: float = typer.Option(1.0, "--interval", min=0.2, help="Seconds between polls."),
     timeout: float = typer.Option(5.0, "--timeout", min=0.5, help="Seconds a node has to answer."),
+    ask_become_pass: bool = typer.Option(
+        False, "--ask-become-pass", "-K", help="Ask once for sudo's password, for `d` (or set PICF_BECOME_PASSWORD)."
+    ),
 ) -> None:
     """The cluster at a glance in a terminal UI: crash loops first, vitals, jobs, logs, deploy."""
     inventory = inventory_path(inventory_given)
     manifest = manifest_path(manifest_given, inventory)
     cluster = load_cluster(inventory, [])
+    remote.load_identity(cluster.ssh)  # asks for a passphrase (if any) before the screen is taken
     if not sys.stdout.isatty():
         fail("the dashboard needs a terminal; for scripts use `picf status --watch --json`", 2)
     from tui.app import DashboardApp
     from tui.deploying import PicfDeployer
 
-    deployer = PicfDeployer(inventory, manifest) if manifest.is_file() else None
+    become = become_password_from(ask_become_pass)
+    options = {"become_password": become} if become is not None else {}
+    deployer = PicfDeployer(inventory, manifest, options=options) if manifest.is_file() else None
     app = DashboardApp(Poller(cluster, timeout=timeout), interval=interval, deployer=deployer)
     app.run()
     raise typer.Exit(app.return_code or 0)

@@ -1,7 +1,9 @@
 """`picf demo`: the whole story on the simulated LAN, step by step, as the commands a person would type.
 
-Pis come up (3B+ armv7 and 4B arm64), mDNS finds them into a demo inventory, the example release is built
-without the ARM patches and deployed: on the armv7 Pis its 64-bit atomic is not 8-aligned and it crash-loops.
+Pis come up (3B+ armv7 and 4B arm64) as stock Raspberry Pi OS cards (a first user with sudo, root SSH locked,
+no monit, the memory cgroup off), mDNS finds them into a demo inventory, the example release is built without
+the ARM patches and deployed (monit installed from the OS's packages, pi-1 rebooted to turn the memory cgroup
+on for its cell role): on the armv7 Pis its 64-bit atomic is not 8-aligned and it crash-loops.
 The dashboard (or, with --headless, `picf status`) shows the loop and its diagnosis; one key (or the next step)
 builds with the patches and redeploys, and the loop clears.
 """
@@ -112,10 +114,13 @@ def setup_story(demo: Demo) -> None:
             stale.unlink(missing_ok=True)
     _picf("sim", "up", "--nodes", str(NODES), "--models", BOARDS, "--bridge", demo.bridge, "--subnet", demo.subnet)
     key = str(simlan.lan_dir(demo.bridge) / "id_ed25519")
-    _picf("discover", "--interface", demo.bridge, f"--write={demo.inventory}", "--user", "root", "--key", key,
+    user = simlan.require(demo.bridge).user  # stock images: the first user, with sudo; root SSH is locked
+    _picf("discover", "--interface", demo.bridge, f"--write={demo.inventory}", "--user", user, "--key", key,
           "--cluster-name", "pi-demo", "--yes")  # fmt: skip
-    for i in range(1, NODES + 1):
-        _picf("inventory", "roles", f"pi-{i}", "+doppler", "--inventory", str(demo.inventory))
+    # pi-1 is an app cell: it needs the memory cgroup, which a stock image has off; the deploy turns it on and
+    # reboots pi-1. The others collect logs (dopplers).
+    for i, role in ((1, "cell"), *((i, "doppler") for i in range(2, NODES + 1))):
+        _picf("inventory", "roles", f"pi-{i}", f"+{role}", "--inventory", str(demo.inventory))
     _picf("release", "lint", str(EXAMPLE), "--arch", "armv7", expect=(0, 1))
     for arch in ARCHES:
         _picf("release", "build", str(EXAMPLE), "--arch", arch)
@@ -139,7 +144,7 @@ def headless(demo: Demo) -> int:
     wait_for(demo.inventory, "every job running", _all_running, timeout=90)
     final = _picf("status", "-i", str(demo.inventory), expect=(0, 1, 3))
     note("\nthe crash loop is gone: the same source, built with picf's ARM patches, runs on armv7 and arm64.")
-    note(f"next: `picf dashboard {demo.inventory}` | `picf demo --down` removes the LAN")
+    note(f"next: `picf dashboard -i {demo.inventory} -m {demo.manifest}` | `picf demo --down` removes the LAN")
     return final.returncode
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json as jsonlib
+import os
 import signal
 import sys
 import tempfile
@@ -50,8 +52,12 @@ def deploy_command(
     max_in_flight: str | None = typer.Option(None, "--max-in-flight", help="Override update.max_in_flight (N or P%)."),
     only: str | None = typer.Option(None, "--only", help="Deploy only this node or role."),
     rollback: bool = typer.Option(False, "--rollback", help="Redeploy the last successful manifest."),
+    ask_become_pass: bool = typer.Option(
+        False, "--ask-become-pass", "-K", help="Ask once for sudo's password (or set PICF_BECOME_PASSWORD)."
+    ),
 ) -> None:
     """Plan, then roll out the releases with Ansible: canaries first, then batches; stop at the first failure."""
+    become_password = become_password_from(ask_become_pass)
     inventory = inventory_path(inventory_given)
     manifest = manifest_path(manifest_given, inventory)
     in_flight: int | str | None = None
@@ -80,10 +86,21 @@ def deploy_command(
     cancelled = threading.Event()
     options = DeployOptions(inventory=inventory, manifest=manifest, dry_run=dry_run, canaries=canaries,
                             max_in_flight=in_flight, only=only, confirm=confirm, say=note, on_event=on_event,
-                            cancelled=cancelled)  # fmt: skip
+                            cancelled=cancelled, become_password=become_password)  # fmt: skip
     with _cancel_on_signals(cancelled):
         result = deploy(options)
     _finish(result, json, dry_run)
+
+
+def become_password_from(ask: bool) -> str | None:
+    """sudo's password for nodes that ask: `-K` asks once at the terminal, else $PICF_BECOME_PASSWORD. The
+    variable is taken out of picf's environment at once, so no child process (Ansible) inherits it."""
+    from_env = os.environ.pop("PICF_BECOME_PASSWORD", None)
+    if ask:
+        if not sys.stdin.isatty():
+            fail("-K asks for sudo's password at a terminal; without one, set PICF_BECOME_PASSWORD", 2)
+        return getpass.getpass("BECOME password (sudo's, on the nodes): ")
+    return from_env
 
 
 def _emit(event: dict[str, Any]) -> None:

@@ -83,6 +83,14 @@ def discover_command(
         ssh = SshDefaults.model_validate(ssh_fields)
     except ValueError as exc:
         fail(f"bad SSH settings: {exc}", 2)
+    if interface:  # a wrong interface name is the first thing to say
+        from picf.discovery.mdns import interface_addresses
+
+        interface_addresses(interface)
+    if not no_probe:
+        from picf import remote
+
+        remote.load_identity(ssh)  # a locked or missing key: one line now, not one per host
     options = DiscoveryOptions(
         interfaces=interface or None, settle=settle, timeout=timeout, probe=not no_probe, ssh=ssh
     )

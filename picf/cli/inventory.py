@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,48 @@ def rm(
     """Remove a node from the inventory."""
     result = inv.edit_inventory(inventory_path(inventory), lambda d: inv.remove_node(d, name), dry_run=dry_run)
     _report(result, dry_run, json)
+
+
+@app.command()
+def pin(
+    name: str = typer.Argument(..., help="Node name (a node mDNS browsing cannot list, added by address)."),
+    inventory: Path | None = inventory_option(),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Pin without asking."),
+    timeout: float = typer.Option(5.0, "--timeout", help="Seconds the node has to answer."),
+    json: bool = JsonOption,
+) -> None:
+    """Fetch a node's SSH host key, show its SHA256 fingerprint and pin it (asks first; a different key than
+    the one pinned is refused, as in discover)."""
+    from picf import remote  # paramiko costs every other command a tenth of a second
+
+    path = inventory_path(inventory)
+    cluster = inv.read_inventory(path).cluster
+    node = cluster.node(name)
+    if node is None:
+        fail(f"{path}: no node named {name!r}; add it with `picf inventory add {name} --address ...`", 2)
+    seen, _ = remote.fetch_host_key(node.address, cluster.ssh.port, timeout)
+    result: dict[str, Any] = {"node": name, "address": node.address, "host_key": seen, "pinned_before": node.host_key}
+    if node.host_key is not None and node.host_key != seen:
+        if json:
+            print_json({**result, "written": False, "conflict": True})
+        fail(f"{name} ({node.address}) presents host key {seen}, not the pinned {node.host_key}: possible "
+             "impostor; if the Pi was reinstalled, remove its host_key and pin again")  # fmt: skip
+    if node.host_key == seen:
+        if json:
+            print_json({**result, "written": False, "conflict": False})
+        else:
+            note(f"{name}: host key {seen} is pinned already")
+        return
+    note(f"{name} ({node.address}) presents host key {seen}")
+    if not yes:
+        if not sys.stdin.isatty():
+            fail(f"{path}: not pinned; compare the fingerprint with the Pi's (ssh-keygen -lf "
+                 "/etc/ssh/ssh_host_ed25519_key.pub on its console) and run again with --yes", 2)  # fmt: skip
+        if not typer.confirm(f"pin {seen} for {name}?", err=True):
+            note("not pinned")
+            raise typer.Exit(1)
+    edit = inv.edit_inventory(path, lambda d: inv.set_node_fields(d, name, {"host_key": seen}))
+    if json:
+        print_json({**result, "written": edit.written, "conflict": False, "diff": edit.diff})
+    else:
+        _report(edit, dry_run=False, json=False)

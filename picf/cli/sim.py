@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from picf.cli.output import err, note, out, print_json
-from picf.models.sim import SimLan
+from picf.models.sim import IMAGES, SimLan
 from picf.sim import faults, lan, plan
 
 app = typer.Typer(
@@ -40,11 +40,20 @@ def up(
     bridge: str = BridgeOption,
     subnet: str = typer.Option(plan.DEFAULT_SUBNET, "--subnet", help="IPv4 subnet of the LAN."),
     publish_ssh: bool = typer.Option(False, "--publish-ssh", help="Also publish _ssh._tcp (Pi OS does not)."),
+    image: str = typer.Option(
+        "bookworm", "--image", help=f"What Imager left on each card, cycled: {', '.join(IMAGES)}."
+    ),
+    user: str = typer.Option("pi", "--user", help="The first user Imager creates (sudo, the cluster's key)."),
+    password: str | None = typer.Option(
+        None, "--password", help="That user's password (default: generated; `picf sim status` shows it)."
+    ),
     json: bool = typer.Option(False, "--json", help="Print the LAN as JSON."),
 ) -> None:
     """Build the LAN (or grow or repair it: a second `up` starts only what is missing)."""
     boards = [m for m in models.split(",") if m.strip()]
-    report = lan.up(nodes, boards, bridge, subnet, publish_ssh, progress=note)
+    images = [plan.image_key(i) for i in image.split(",") if i.strip()]
+    report = lan.up(nodes, boards, bridge, subnet, publish_ssh, progress=note, images=images, user=user,
+                    password=password)  # fmt: skip
     if json:
         print_json(
             {
@@ -61,28 +70,33 @@ def up(
     note(f"started {len(report.started)} node(s) in {report.seconds:.2f} s")
     note(f"bridge: {report.lan.bridge} ({report.lan.bridge_address}); discover with --interface {report.lan.bridge}")
     note(f"controller key: {report.lan.controller_key}   known hosts: {report.lan.known_hosts}")
+    note(f"first user: {report.lan.user} (password in `picf sim status`); root SSH is locked, as on a Pi")
     note(f"try: ssh -i {report.lan.controller_key} -o UserKnownHostsFile={report.lan.known_hosts} "
-         f"root@{report.lan.nodes[0].address}")  # fmt: skip
+         f"{report.lan.user}@{report.lan.nodes[0].address}")  # fmt: skip
 
 
 @app.command()
 def status(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Every node: running, link, SSH, temperature, throttle bits, faults."""
+    """Every node: running, power, link, SSH, temperature, throttle bits, faults; the first user's password."""
     nodes = lan.status(bridge)
+    sim = lan.require(bridge)
     if json:
-        print_json([dataclasses.asdict(n) for n in nodes])
+        print_json({"bridge": bridge, "user": sim.user, "password": sim.password,
+                    "nodes": [dataclasses.asdict(n) for n in nodes]})  # fmt: skip
         return
     table = Table(title=f"simulated LAN on {bridge}", title_justify="left")
-    for column in ("name", "address", "board", "arch", "node", "link", "ssh", "temp", "throttled", "faults"):
+    for column in ("name", "address", "board", "arch", "image", "node", "link", "ssh", "boots", "temp",
+                   "throttled", "faults"):  # fmt: skip
         table.add_column(column, no_wrap=True)
     for n in nodes:
+        state = "running" if n.running else ("[red]down[/]" if n.powered else "[yellow]off[/]")
         table.add_row(
-            n.name, n.address, n.board, n.arch,
-            "running" if n.running else "[red]down[/]", "up" if n.link_up else "[red]down[/]",
-            "up" if n.ssh_up else "[red]down[/]", f"{n.temp_c:.1f} C" if n.temp_c is not None else "-",
+            n.name, n.address, n.board, n.arch, n.image, state, "up" if n.link_up else "[red]down[/]",
+            "up" if n.ssh_up else "[red]down[/]", str(n.boots), f"{n.temp_c:.1f} C" if n.temp_c is not None else "-",
             n.throttled or "-", ", ".join(n.faults) or "-",
         )  # fmt: skip
     out.print(table)
+    note(f"first user: {sim.user}, password: {sim.password} (set at imaging; sudo asks for it on trixie-2026)")
 
 
 @app.command()
@@ -101,7 +115,7 @@ def down(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", 
 
 @app.command()
 def shell(name: str = typer.Argument(..., help="Node name, e.g. pi-1."), bridge: str = BridgeOption) -> None:
-    """A root shell on a node (as its console would give you)."""
+    """A root shell on a node, as its console would give you (not SSH: root SSH is locked)."""
     argv = lan.shell_argv(bridge, name)
     err.print(f"{name}: exit the shell to come back", markup=False)
     os.execvp(argv[0], argv)

@@ -44,7 +44,8 @@ def activate_script(deploy_id: str, packages: list[dict[str, str]], jobs: list[R
         )
     for job in jobs:
         lines.append(f"  ln -s /var/vcap/data/jobs/{job.name}/{job.hash} {links}.partial/jobs/{job.name}")
-        lines.append(f"  install -m 0600 {bundle}/monit/{job.name}.monitrc {links}.partial/monit/{job.name}.monitrc")
+        # Readable by the node's first user: picf's health probe finds each job's pid file there.
+        lines.append(f"  install -m 0644 {bundle}/monit/{job.name}.monitrc {links}.partial/monit/{job.name}.monitrc")
     lines.append(f"  touch {links}.partial/.complete")
     lines.append(f"  mv -T {links}.partial {links}")
     lines.append(f'  echo "links {deploy_id}"')
@@ -66,11 +67,11 @@ def write_bundle(
         monit = root / "monit" / f"{job.name}.monitrc"
         monit.parent.mkdir(parents=True, exist_ok=True)
         monit.write_text(job.monit)
-        monit.chmod(0o600)
+        monit.chmod(0o644)
     # Written when the node switches, before its jobs are watched; replaced by state.json once they run.
     for name, verified in (("state.json", True), ("state.unverified.json", False)):
         (root / name).write_text(json.dumps({**state, "verified": verified}, indent=2, sort_keys=True))
-        (root / name).chmod(0o600)
+        (root / name).chmod(0o644)  # secrets in it are hashes; picf reads it as the node's first user
     (root / "activate.sh").write_text(activate_script(deploy_id, packages, jobs))
     shutil.copy(WATCHER, root / "watch_job.sh")
     (root / DONE_MARKER).write_text(deploy_id)

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from picf import remote
 from picf.deploy import execute, nodes
 from picf.deploy import vars as varstore
+from picf.deploy.agent import ssh_agent_for
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
 from picf.deploy.manifest_file import read_manifest
@@ -48,6 +50,7 @@ class DeployOptions:
     on_event: Callable[[dict[str, Any]], None] = lambda _: None
     cancelled: threading.Event = field(default_factory=threading.Event)
     creds: Path | None = None
+    become_password: str | None = field(default=None, repr=False)  # sudo's, for nodes that ask; memory only
 
 
 @dataclass
@@ -106,6 +109,7 @@ def deploy(options: DeployOptions) -> DeployResult:
     unknown_arch = [n.name for n in scope if n.arch is None]
     if unknown_arch:
         return DeployResult(2, f"arch unknown for {', '.join(unknown_arch)}: set it or run `picf discover --write`")
+    by_name = {n.name: n for n in scope}
     creds = options.creds or options.manifest.parent / "creds.yml"
     variables = varstore.ensure(creds, manifest.variables)
     secrets = varstore.secret_values(variables)
@@ -138,8 +142,10 @@ def deploy(options: DeployOptions) -> DeployResult:
             wanted[node.name] = wanted_state(manifest.name, str(node.arch), node_releases, jobs_state,
                                              manifest.monit_interval)  # fmt: skip
 
+        remote.load_identity(cluster.ssh)  # a locked or missing key stops here, before any node is asked
         say(f"reading the state of {len(scope)} node(s) ...")
-        reports = {r.node: r for r in nodes.read_states(cluster, scope, cluster.ssh.connect_timeout)}
+        found = nodes.read_states(cluster, scope, cluster.ssh.connect_timeout, become_password=options.become_password)
+        reports = {r.node: r for r in found}
         down = {name: r.error for name, r in reports.items() if r.error}
         if down:
             lines = [f"{name}: {error}" for name, error in sorted(down.items())]
@@ -148,11 +154,19 @@ def deploy(options: DeployOptions) -> DeployResult:
             for line in report.notes:
                 say(line)
         plans = [plan_node(n.name, reports[n.name].state, wanted[n.name]) for n in scope]
+        for plan in plans:
+            plan.reboot = _reboot_reason(cluster, by_name[plan.node], reports[plan.node])
         lines = render_plan(plans)
         if not lines:
             return DeployResult(0, "nothing to do: every node runs what the manifest wants", [], plans, secrets=secrets)
+        # Root is needed only where something changes; checked before anything does.
+        changing_nodes = [by_name[p.node] for p in plans if not p.empty]
+        refused = _privilege_problem(cluster.ssh.user, changing_nodes, reports, options.become_password is not None)
         if options.dry_run:
-            return DeployResult(0, "dry run: nothing changed", lines, plans, secrets=secrets)
+            message = "dry run: nothing changed" + (f"; a deploy would stop: {refused[1]}" if refused else "")
+            return DeployResult(0, message, lines, plans, secrets=secrets)
+        if refused is not None:
+            return DeployResult(refused[0], refused[1], lines, plans, secrets=secrets)
         if not options.confirm(lines):
             return DeployResult(1, "not deployed", lines, plans, secrets=secrets)
 
@@ -177,6 +191,37 @@ def deploy(options: DeployOptions) -> DeployResult:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _privilege_problem(
+    user: str, scope: list[Node], reports: dict[str, nodes.NodeReport], have_password: bool
+) -> tuple[int, str] | None:
+    """Why picf cannot become root on some node (checked before anything changes), with the exit code."""
+    missing = [n.name for n in scope if reports[n.name].sudo == "missing"]
+    if missing:
+        return 1, (f"{', '.join(missing)}: sudo is not installed, and picf gets root only through sudo as {user} "
+                   "(it never logs in as root); install sudo on the node (apt-get install sudo)")  # fmt: skip
+    asking = [n.name for n in scope if reports[n.name].sudo == "password"]
+    if asking and not have_password:
+        return 2, (f"{', '.join(asking)}: sudo asks for {user}'s password; pass -K/--ask-become-pass "
+                   "(asked once) or set PICF_BECOME_PASSWORD")  # fmt: skip
+    wrong = [n.name for n in scope if reports[n.name].become_password_ok is False]
+    if wrong:
+        return 1, (f"{', '.join(wrong)}: sudo refused the password for {user}; check it and run again "
+                   "(nothing was changed)")  # fmt: skip
+    return None
+
+
+def _reboot_reason(cluster: Any, node: Node, report: nodes.NodeReport) -> str | None:
+    """A reboot this deploy must do on `node`: a role needs the memory cgroup and the kernel runs without it."""
+    needing = [r for r in node.roles if (role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup]
+    if not needing or report.memory_cgroup is not False:
+        return None
+    return f"turn the memory cgroup on (cgroup_enable=memory in cmdline.txt; {', '.join(needing)} needs it)"
+
+
+def _needs_memory_cgroup(cluster: Any, node: Node) -> bool:
+    return any((role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup for r in node.roles)
+
+
 def _redact(text: str, secrets: set[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "<redacted>")
@@ -198,7 +243,6 @@ def _execute(
     deployment: int,
     secrets: set[str],
 ) -> DeployResult:
-    say = options.say
     store = Store()
     changing = [p.node for p in plans if not p.empty]
     by_name = {n.name: n for n in scope}
@@ -220,16 +264,18 @@ def _execute(
         write_bundle(stage, deploy_id, packages, rendered[name], state)
         hosts[name] = {
             "ansible_host": reports[name].ip or node.address,
+            "picf_memory_cgroup": plan.reboot is not None or _needs_memory_cgroup(cluster, node),
             "picf_stage": str(stage),
             "picf_packages": packages,
             "picf_jobs_changed": changed_jobs,
             "picf_deploy_id": deploy_id,
             "picf_monit_interval": manifest.monit_interval,
         }
-    inventory = {"all": {"hosts": hosts, "vars": {
-        "ansible_user": cluster.ssh.user, "ansible_port": cluster.ssh.port,
-        "ansible_ssh_private_key_file": str(Path(cluster.ssh.private_key).expanduser()),
-    }}}  # fmt: skip
+    key_file = Path(cluster.ssh.private_key).expanduser()
+    connection_vars: dict[str, Any] = {"ansible_user": cluster.ssh.user, "ansible_port": cluster.ssh.port}
+    if key_file.is_file():  # a key only the user's ssh-agent holds has no file
+        connection_vars["ansible_ssh_private_key_file"] = str(key_file)
+    inventory = {"all": {"hosts": hosts, "vars": connection_vars}}
     # SSH control sockets outlive a deploy by design (ControlPersist): keep them out of the work dir.
     control_dir = state_dir() / "ssh"
     control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -246,6 +292,29 @@ def _execute(
         history.event(deployment, event["event"], event.get("host"), event)
         options.on_event(event)
 
+    with ssh_agent_for(remote.load_identity(cluster.ssh), work / "agent") as agent_env:
+        env.update(agent_env)
+        return _rollout(options, manifest, plans, groups, canaries, inventory, env, work, history, deployment,
+                        secrets, on_event)  # fmt: skip
+
+
+def _rollout(
+    options: DeployOptions,
+    manifest: Manifest,
+    plans: list[NodePlan],
+    groups: list[list[str]],
+    canaries: int,
+    inventory: dict[str, Any],
+    env: dict[str, str],
+    work: Path,
+    history: History,
+    deployment: int,
+    secrets: set[str],
+    on_event: Callable[[dict[str, Any]], None],
+) -> DeployResult:
+    """Canaries, then batches; stop at the first batch that fails."""
+    say = options.say
+    update = manifest.update
     started = time.monotonic()
     done: list[str] = []
     for number, group in enumerate(groups):
@@ -254,10 +323,12 @@ def _execute(
         say(f"{'canary' if is_canary else 'batch'} {number + 1}/{len(groups)}: {', '.join(group)}")
         # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
         extravars = {"picf_watch_low": low, "picf_watch_high": high,
-                     "picf_watch_stable": steady_seconds(manifest.monit_interval)}  # fmt: skip
+                     "picf_watch_stable": steady_seconds(manifest.monit_interval),
+                     "picf_reboot_timeout": manifest.reboot_timeout}  # fmt: skip
         result = execute.run_batch(
-            group, inventory, extravars, work / f"run-{number}", env, on_event, options.cancelled
-        )
+            group, inventory, extravars, work / f"run-{number}", env, on_event, options.cancelled,
+            become_password=options.become_password,
+        )  # fmt: skip
         if result.status == "canceled" or options.cancelled.is_set():
             for name in group:
                 history.node_result(deployment, name, "cancelled")

@@ -51,6 +51,12 @@ def ansible_env(known_hosts: Path, control_dir: Path, connect_timeout: float) ->
     }
 
 
+def _become_prompt(password: str | None) -> dict[str, Any]:
+    if password is None:
+        return {}
+    return {"cmdline": "--ask-become-pass", "passwords": {r"^BECOME password.*:\s*?$": password}}
+
+
 def _summarise(event: dict[str, Any]) -> dict[str, Any] | None:
     """The parts of an Ansible event picf shows and records (never task arguments: they could hold secrets)."""
     kind = event.get("event", "")
@@ -84,8 +90,12 @@ def run_batch(
     env: dict[str, str],
     on_event: EventSink,
     cancelled: threading.Event,
+    become_password: str | None = None,
 ) -> BatchResult:
-    """Run the playbook on `hosts` (limit), all in parallel; stream summarised events to `on_event`."""
+    """Run the playbook on `hosts` (limit), all in parallel; stream summarised events to `on_event`.
+
+    sudo's password, when nodes ask for one, reaches Ansible only as the answer to its own `BECOME password:`
+    prompt (ansible-runner's pexpect), so it is in no file, no command line and no environment."""
     failed: dict[str, str] = {}
     unreachable: dict[str, str] = {}
 
@@ -97,7 +107,7 @@ def run_batch(
         if summary["event"] == "runner_on_failed" and host and not summary.get("ignored"):
             failed[host] = f"{summary['task']}: {summary.get('message', '')}".strip()
         if summary["event"] == "runner_on_unreachable" and host:
-            unreachable[host] = summary.get("message", "unreachable")
+            unreachable[host] = f"{summary['task']}: {summary.get('message', 'unreachable')}"
         on_event(summary)
         return True
 
@@ -115,6 +125,7 @@ def run_batch(
         event_handler=handler,
         cancel_callback=cancelled.is_set,
         settings={"suppress_ansible_output": True},
+        **_become_prompt(become_password),
     )
     status = str(runner.status)
     if status != "successful" and not failed and not unreachable:

@@ -1,4 +1,9 @@
-"""Read what each node runs (`/var/vcap/picf/state.json`) over SSH, checking host keys against the pins."""
+"""Read what each node runs and how picf may act on it, over SSH, checking host keys against the pins.
+
+One short command per node: picf's state file (`/var/vcap/picf/state.json`), the memory cgroup as the kernel
+runs it (cgroup v2 first), and how the SSH user gets root: already root, sudo without a password, sudo that
+asks (then the password the user gave is tried once, fed on stdin, never on a command line), or no sudo.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,61 @@ import json
 import time
 from concurrent.futures import wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from picf import remote
 from picf.models.cluster import Cluster
 from picf.models.node import Node
+from picf.models.pi import memory_cgroup_on
 from picf.pool import DaemonPool
 
 STATE_FILE = "/var/vcap/picf/state.json"
+Sudo = Literal["root", "nopasswd", "password", "missing"]
+_SUDO: dict[str, Sudo] = {"root": "root", "nopasswd": "nopasswd", "password": "password", "missing": "missing"}
+
+_READ = f"""
+echo @@state; cat {STATE_FILE} 2>/dev/null; echo
+echo @@controllers; cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null
+echo @@cgroups; cat /proc/cgroups 2>/dev/null
+echo @@sudo
+if [ "$(id -u)" = 0 ]; then echo root
+elif ! command -v sudo >/dev/null 2>&1; then echo missing
+elif sudo -n true 2>/dev/null; then echo nopasswd
+else echo password; fi
+"""
+# `-k`: ignore a cached ticket, so the password itself is what is tested; `-p ''`: no prompt in the output.
+_TRY_PASSWORD = "sudo -S -k -p '' true 2>/dev/null && echo accepted || echo refused"
 
 
 @dataclass
 class NodeReport:
-    """One node's answer: its state (None on a fresh node), its verified host key, or why it did not answer."""
+    """One node's answer, or why it did not answer."""
 
     node: str
-    state: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None  # None on a fresh node
     known_hosts: str | None = None
     ip: str | None = None  # the address SSH reached (an mDNS name resolved once, here); Ansible uses it
+    sudo: Sudo | None = None
+    become_password_ok: bool | None = None  # tried only when sudo asks and a password was given
+    memory_cgroup: bool | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def read_state(cluster: Cluster, node: Node, timeout: float) -> NodeReport:
-    """Connect (host key checked against the pin), read the state file; all within `timeout` seconds."""
+def _sections(text: str) -> dict[str, str]:
+    out: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("@@"):
+            current = line[2:].strip()
+            out[current] = []
+        elif current:
+            out[current].append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+def read_state(cluster: Cluster, node: Node, timeout: float, become_password: str | None = None) -> NodeReport:
+    """Connect (host key checked against the pin), read state, cgroup and sudo; all within `timeout` seconds."""
     if node.host_key is None:
         return NodeReport(node.name, error="no host key pinned; run `picf discover --write` first")
     deadline = time.monotonic() + timeout
@@ -38,13 +74,29 @@ def read_state(cluster: Cluster, node: Node, timeout: float) -> NodeReport:
     except remote.RemoteError as exc:
         return NodeReport(node.name, error=str(exc))
     try:
-        text = conn.run(f"cat {STATE_FILE} 2>/dev/null || true", timeout=max(0.1, deadline - time.monotonic()))
+        sections = _sections(conn.run(_READ, timeout=max(0.1, deadline - time.monotonic())))
         line = conn.known_hosts_line()
+        sudo_word = sections.get("sudo", "").strip()
+        sudo: Sudo | None = _SUDO.get(sudo_word)
+        password_ok = None
+        if sudo == "password" and become_password is not None:
+            answer = conn.run(
+                _TRY_PASSWORD, timeout=max(0.1, deadline - time.monotonic()), stdin=become_password + "\n"
+            )
+            password_ok = answer.strip() == "accepted"
     except remote.RemoteError as exc:
         return NodeReport(node.name, error=str(exc))
     finally:
         conn.close()
-    report = NodeReport(node.name, known_hosts=line, ip=conn.ip)
+    report = NodeReport(
+        node.name,
+        known_hosts=line,
+        ip=conn.ip,
+        sudo=sudo,
+        become_password_ok=password_ok,
+        memory_cgroup=memory_cgroup_on(sections.get("controllers"), sections.get("cgroups")),
+    )
+    text = sections.get("state", "")
     if text.strip():
         try:
             loaded = json.loads(text)
@@ -54,12 +106,14 @@ def read_state(cluster: Cluster, node: Node, timeout: float) -> NodeReport:
     return report
 
 
-def read_states(cluster: Cluster, nodes: list[Node], timeout: float = 5.0, parallel: int = 16) -> list[NodeReport]:
+def read_states(
+    cluster: Cluster, nodes: list[Node], timeout: float = 5.0, parallel: int = 16, become_password: str | None = None
+) -> list[NodeReport]:
     """Every node's report, in parallel (bounded), all within `timeout` (plus the queueing of a large cluster):
     an unreachable or stuck node does not delay the others, and none delays the answer past its deadline."""
     pool = DaemonPool(min(parallel, len(nodes) or 1), "state")
     try:
-        futures = [(node, pool.submit(read_state, cluster, node, timeout)) for node in nodes]
+        futures = [(node, pool.submit(read_state, cluster, node, timeout, become_password)) for node in nodes]
         rounds = -(-len(nodes) // max(1, min(parallel, len(nodes) or 1)))  # batches the pool needs
         wait([f for _, f in futures], timeout=timeout * rounds + 1.0)
         reports = []

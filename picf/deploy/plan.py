@@ -130,6 +130,8 @@ def render_plan(plans: list[NodePlan]) -> list[str]:
         if plan.empty:
             continue
         lines.append(f"node {plan.node}{' (first deploy)' if plan.first_deploy else ''}")
+        if plan.reboot:
+            lines.append(f"  ~ reboot: {plan.reboot}")
         lines.extend(f"  + package {p}" for p in plan.packages_added)
         lines.extend(f"  - package {p}" for p in plan.packages_removed)
         for job in plan.jobs:

@@ -3,7 +3,6 @@
 # for STABLE seconds (a crash loop keeps changing it), counting only monit cycles that ran after the watch
 # began and had no action pending. On failure: monit's view and the job's last log lines.
 job=$1 low=$2 high=$3 stable=$4
-rc=/var/vcap/monit/monitrc
 pidfile=$(awk '/with pidfile/ {print $3; exit}' "/var/vcap/monit/job/$job.monitrc")
 now() { date +%s%3N; }
 began=$(date +%s)
@@ -11,12 +10,12 @@ deadline=$(( $(now) + high ))
 sleep "$(awk -v ms="$low" 'BEGIN { printf "%.3f", ms / 1000 }')"
 last="" since=0 status="" kicked=""
 while [ "$(now)" -lt "$deadline" ]; do
-  block=$(monit -c "$rc" status "$job" 2>/dev/null)
+  block=$(monit status "$job" 2>/dev/null)
   status=$(printf '%s\n' "$block" | awk '$1 == "status" { $1 = ""; sub(/^ +/, ""); print; exit }')
   # monit may give up on the old version (`N restarts within M cycles`) just as the new one is started, and
   # drop our restart with it: ask once more. Only once: if the new version crash-loops, monit gives up again.
   if [ "$status" = "Not monitored" ] && [ -z "$kicked" ]; then
-    monit -c "$rc" start "$job" >/dev/null 2>&1
+    monit start "$job" >/dev/null 2>&1
     kicked=1
   fi
   collected=$(printf '%s\n' "$block" | awk '/data collected/ { $1 = $2 = ""; sub(/^ +/, ""); print; exit }')

@@ -22,6 +22,7 @@ from picf.models.health import (
     Throttle,
     Vitals,
 )
+from picf.models.pi import memory_cgroup_on
 
 MARK = "@@picf:"
 MAX_BLOB = 1 << 20  # a probe answer is a few KB; anything this big is not one
@@ -163,14 +164,10 @@ def parse_throttled(vcgencmd: list[str]) -> Throttle | None:
 
 
 def parse_cgroup(lines: list[str]) -> bool | None:
-    """`v1 1` (the memory row of /proc/cgroups, enabled column) or `v2 cpuset cpu io memory ...`."""
-    for line in lines:
-        kind, _, rest = line.partition(" ")
-        if kind == "v1" and rest.strip() in ("0", "1"):
-            return rest.strip() == "1"
-        if kind == "v2":
-            return "memory" in rest.split()
-    return None
+    """`v2 cpuset cpu io memory ...` (cgroup v2's controllers) wins over `v1 1` (/proc/cgroups' memory row)."""
+    controllers = next((line[3:] for line in lines if line.startswith("v2 ")), None)
+    v1 = next((line[3:].strip() for line in lines if line.startswith("v1 ")), None)
+    return memory_cgroup_on(controllers, f"memory 0 0 {v1}" if v1 in ("0", "1") else None)
 
 
 def _child_text(element: ET.Element, path: str) -> str | None:

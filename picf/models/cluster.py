@@ -96,11 +96,8 @@ def role_requirement_problems(role_name: str, role: Role, node: Node) -> list[st
     memory = node.effective_memory_mb
     if memory is not None and memory < role.min_memory_mb:
         out.append(f"role {role_name!r} needs at least {role.min_memory_mb} MB; {node.name} has {memory} MB")
-    if role.needs_memory_cgroup and node.memory_cgroup is False:
-        out.append(
-            f"role {role_name!r} needs the memory cgroup; add 'cgroup_enable=memory cgroup_memory=1' to "
-            "cmdline.txt on the node and reboot"
-        )
+    # A role that needs the memory cgroup is no reason to refuse a node that has it off: `picf deploy` turns
+    # it on (cmdline.txt, then a reboot), as it would on any fresh Raspberry Pi OS.
     return out
 
 

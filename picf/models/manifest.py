@@ -114,6 +114,9 @@ class Manifest(BaseModel):
     update: Update = Update()
     variables: tuple[Variable, ...] = ()
     monit_interval: int = Field(default=10, ge=1, le=120, description="monit's `set daemon`, in seconds")
+    reboot_timeout: int = Field(
+        default=300, ge=10, le=3600, description="seconds a node has to come back from a reboot picf asks for"
+    )
 
 
 class JobChange(BaseModel):
@@ -136,7 +139,8 @@ class NodePlan(BaseModel):
     packages_removed: list[str] = Field(default_factory=list)
     jobs: list[JobChange] = Field(default_factory=list)
     first_deploy: bool = False
+    reboot: str | None = Field(default=None, description="why the node reboots in this deploy (none: it does not)")
 
     @property
     def empty(self) -> bool:
-        return not (self.packages_added or self.packages_removed or self.jobs)
+        return not (self.packages_added or self.packages_removed or self.jobs or self.reboot)

@@ -224,6 +224,15 @@ class PiModel(BaseModel):
         return ("armv6", "armv7", "arm64")
 
 
+def memory_cgroup_on(controllers: str | None, proc_cgroups: str | None = None) -> bool | None:
+    """Whether the kernel runs the memory controller: cgroup v2's `cgroup.controllers` when there is one
+    (what systemd uses on every current Raspberry Pi OS), else /proc/cgroups' memory row (FACTS.md section 5:
+    kernel 6.12 has no such row at all). None when neither says."""
+    if controllers is not None and controllers.strip():
+        return "memory" in controllers.split()
+    return memory_cgroup_enabled(proc_cgroups) if proc_cgroups is not None else None
+
+
 def memory_cgroup_enabled(proc_cgroups: str) -> bool | None:
     """Whether `/proc/cgroups` shows the memory controller enabled (the check FACTS.md recommends over reading
     cmdline.txt); None when the text has no memory line."""

@@ -4,6 +4,7 @@ exercise discovery. Pure: the LAN's model in, YAML text out."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -11,12 +12,21 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from picf.models.sim import SimLan
 
 
-def inventory_yaml(lan: SimLan, memory_cgroup: bool | None) -> str:
-    """The inventory text: every node with its pinned host key, board, arch and memory; no roles."""
+def _memory_cgroup(lan: SimLan, name: str) -> bool | None:
+    """What the node's kernel says at its current boot (cgroup v2's controllers)."""
+    try:
+        return "memory" in (Path(lan.directory) / "nodes" / name / "fake" / "cgroup.controllers").read_text().split()
+    except OSError:
+        return None
+
+
+def inventory_yaml(lan: SimLan) -> str:
+    """The inventory text: every node with its pinned host key, board, arch and memory; no roles. SSH as the
+    LAN's first user (sudo gives picf root); the memory cgroup as discovery would find it."""
     doc = CommentedMap()
     doc["name"] = f"sim-{lan.bridge}"
     ssh = CommentedMap()
-    ssh["user"] = "root"
+    ssh["user"] = lan.user
     ssh["private_key"] = lan.controller_key
     ssh["port"] = 22
     ssh["connect_timeout"] = 5
@@ -32,6 +42,7 @@ def inventory_yaml(lan: SimLan, memory_cgroup: bool | None) -> str:
         entry["model"] = node.model
         entry["arch"] = node.arch
         entry["memory_mb"] = node.memory_mb
+        memory_cgroup = _memory_cgroup(lan, node.name)
         if memory_cgroup is not None:
             entry["memory_cgroup"] = memory_cgroup
         roles = CommentedSeq()

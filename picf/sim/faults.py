@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from picf.models.health import FREQ_CAPPED, SINCE_BOOT_SHIFT, SOFT_TEMP_LIMIT, THROTTLED, UNDER_VOLTAGE
-from picf.sim.nodefs import NORMAL_TEMP_MILLI_C
+from picf.sim.image import NORMAL_TEMP_MILLI_C
 
 # A Pi past 80 C: the firmware caps the frequency and throttles; the soft limit applies too.
 OVERHEAT_TEMP_MILLI_C = 84_512
@@ -18,7 +18,8 @@ _OVERHEAT_NOW = FREQ_CAPPED | THROTTLED | SOFT_TEMP_LIMIT
 FIRMWARE_FAULTS = ("overheat", "undervoltage", "clear")
 LINK_FAULTS = ("link-down", "link-up")
 SSH_FAULTS = ("stop-ssh", "start-ssh")
-KINDS = (*LINK_FAULTS, *SSH_FAULTS, *FIRMWARE_FAULTS)
+POWER_FAULTS = ("power-off", "power-on", "power-cycle")  # a real restart: every process ends, the disk stays
+KINDS = (*LINK_FAULTS, *SSH_FAULTS, *FIRMWARE_FAULTS, *POWER_FAULTS)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,10 @@ def parse_throttled(text: str) -> int:
 
 def active_after(active: list[str], kind: str) -> list[str]:
     """The faults still in force after `kind` (`link-up` ends `link-down`, `clear` ends the firmware ones)."""
-    undo = {"link-up": {"link-down"}, "start-ssh": {"stop-ssh"}, "clear": {"overheat", "undervoltage"}}
+    undo = {"link-up": {"link-down"}, "start-ssh": {"stop-ssh"}, "clear": {"overheat", "undervoltage"},
+            "power-on": {"power-off"}, "power-cycle": {"power-off", "stop-ssh"}}  # fmt: skip
+    if kind in {"power-on", "power-cycle"}:  # a boot starts sshd again
+        active = [f for f in active if f != "stop-ssh"]
     if kind in undo:
         return [f for f in active if f not in undo[kind]]
     return active if kind in active else [*active, kind]

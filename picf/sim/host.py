@@ -6,8 +6,10 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,11 +46,18 @@ def require_root_and_linux() -> None:
         raise SimError(f"missing tools: {', '.join(missing)}; run `make setup` (or apt-get install them)")
 
 
-def run(args: Sequence[str], *, check: bool = True, input_text: str | None = None, timeout: float = 30) -> str:
+def run(
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    input_text: str | None = None,
+    timeout: float = 30,
+    cwd: Path | None = None,
+) -> str:
     """Run a host command; return stdout, raise SimError with the command's own message on failure."""
     try:
         done = subprocess.run(
-            list(args), input=input_text, capture_output=True, text=True, timeout=timeout, check=False
+            list(args), input=input_text, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
         )
     except FileNotFoundError:
         raise SimError(f"{args[0]}: not installed; run `make setup`") from None
@@ -91,6 +100,18 @@ def pid_alive(pid: int | None) -> bool:
     return state != "Z"
 
 
+def kill(pid: int) -> None:
+    """SIGKILL `pid` and wait (briefly) until it is gone."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(400):
+        if not pid_alive(pid):
+            return
+        time.sleep(0.005)
+
+
 def children_of(pid: int) -> list[int]:
     """Direct children of `pid`."""
     try:
@@ -111,13 +132,11 @@ def mounts_below(directory: Path) -> list[str]:
     return sorted(points, key=len, reverse=True)
 
 
-def in_node(keeper_pid: int, command: str, *, timeout: float = 30, check: bool = True) -> str:
-    """Run a shell command inside a node (all its namespaces and its root), as its boot did."""
-    return run(
-        [*_enter(keeper_pid), "/bin/sh", "-c", command],
-        timeout=timeout,
-        check=check,
-    )
+def in_node(
+    keeper_pid: int, command: str, *, timeout: float = 30, check: bool = True, input_text: str | None = None
+) -> str:
+    """Run a shell command inside a node (all its namespaces and its root) as its root, as its boot did."""
+    return run([*_enter(keeper_pid), "/bin/sh", "-c", command], timeout=timeout, check=check, input_text=input_text)
 
 
 def shell_argv(keeper_pid: int) -> list[str]:
@@ -126,4 +145,5 @@ def shell_argv(keeper_pid: int) -> list[str]:
 
 
 def _enter(keeper_pid: int) -> list[str]:
-    return ["nsenter", "-t", str(keeper_pid), "-U", "-m", "-u", "-n", "-p", "-r", "-w"]
+    # -T: the node's time namespace, where its uptime starts at its own boot
+    return ["nsenter", "-t", str(keeper_pid), "-U", "-m", "-u", "-n", "-p", "-T", "-r", "-w"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.pi import parse_revision_code
-from picf.models.sim import SimNode
+from picf.models.sim import IMAGES, Image, SimNode
 from picf.simnet import SIM_RANGE
 
 DEFAULT_BRIDGE = "picf0"
@@ -95,8 +95,24 @@ def node_mac(oui: str, bridge: str, name: str) -> str:
     return oui + ":" + ":".join(f"{b:02x}" for b in digest[:3])
 
 
-def plan_node(index: int, board_name: str, bridge: str, net: ipaddress.IPv4Network) -> SimNode:
-    """The node numbered `index` (1-based) on `bridge`, playing `board_name`."""
+def image_key(text: str) -> Image:
+    """An image name from the command line (`bookworm`, `trixie-2026`, ...)."""
+    key = text.strip().lower()
+    for image in IMAGES:
+        if key == image:
+            return image
+    raise PlanError(f"unknown image {text!r}; known: {', '.join(IMAGES)}")
+
+
+def validate_user(name: str) -> str:
+    """The first user's name, as Imager accepts it (a Linux user name; not root)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", name) or name == "root":
+        raise PlanError(f"user {name!r}: use a Linux user name (lower case, digits, - and _), not root")
+    return name
+
+
+def plan_node(index: int, board_name: str, bridge: str, net: ipaddress.IPv4Network, image: str = "bookworm") -> SimNode:
+    """The node numbered `index` (1-based) on `bridge`, playing `board_name` with `image` on its card."""
     key = board_key(board_name)
     board = BOARDS[key]
     host = FIRST_NODE_HOST + index - 1
@@ -116,20 +132,25 @@ def plan_node(index: int, board_name: str, bridge: str, net: ipaddress.IPv4Netwo
         arch=board.arch,
         uname_m=board.uname_m,
         memory_mb=pi.memory_mb or 1024,
+        image=image_key(image),
         netns=f"picf-{bridge}-{name}",
         veth=f"v{bridge}-{index}",
     )
 
 
-def plan_lan(count: int, boards: list[str], bridge: str, subnet: str) -> list[SimNode]:
-    """`count` nodes cycling through `boards` on `bridge` / `subnet`."""
+def plan_lan(count: int, boards: list[str], bridge: str, subnet: str, images: list[str] | None = None) -> list[SimNode]:
+    """`count` nodes cycling through `boards` (and `images`) on `bridge` / `subnet`."""
     validate_bridge(bridge)
     net = parse_subnet(subnet)
     if not 1 <= count <= 100:
         raise PlanError(f"--nodes {count}: choose 1 to 100")
     if not boards:
         raise PlanError("--models needs at least one board")
-    return [plan_node(i, boards[(i - 1) % len(boards)], bridge, net) for i in range(1, count + 1)]
+    cards = images or ["bookworm"]
+    return [
+        plan_node(i, boards[(i - 1) % len(boards)], bridge, net, cards[(i - 1) % len(cards)])
+        for i in range(1, count + 1)
+    ]
 
 
 # --- the files a Pi has that picf reads ----------------------------------------------------------------

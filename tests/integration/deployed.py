@@ -1,8 +1,11 @@
 """A deployment workspace for integration tests: its own data and state dirs, an inventory of the test LAN
-with pi-1 (3B+, armv7) and pi-2 (4B, arm64) as dopplers, and the example release built for both."""
+with pi-1 (3B+, armv7, Bookworm) as a cell (it needs the memory cgroup: its first deploy reboots it) and pi-2
+(4B, arm64, Trixie: sudo asks for the password) as a doppler, and the example release built for both. picf
+logs in as the first user and gets the sudo password as a person would give it: PICF_BECOME_PASSWORD."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -10,7 +13,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+from picf.sim import lan as simlan
 from tests.integration.conftest import TEST_BRIDGE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,32 +40,57 @@ class Setup:
         return self.run("deploy", "-i", str(self.inventory), "-m", str(manifest or self.manifest), *extra)
 
     def deploy_watching(
-        self, on_line: Callable[[str, subprocess.Popen[str]], None], *extra: str, timeout: float = 300
+        self,
+        on_line: Callable[[str, subprocess.Popen[str]], None],
+        *extra: str,
+        timeout: float = 300,
+        manifest: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """`picf deploy`, calling `on_line(line, process)` with each line it prints on stderr as it prints it (to
-        act at a given moment of the rollout: pull a cable when batch 2 starts, send SIGTERM in the canary)."""
-        argv = [str(self.picf), "deploy", "-i", str(self.inventory), "-m", str(self.manifest), *extra]
+        """`picf deploy`, calling `on_line(line, process)` with each line it prints, as it prints it (to act at a
+        given moment of the rollout: pull a cable when batch 2 starts, cut a node's power when a task starts
+        on it, send SIGTERM in the canary). With --json the events on stdout come too, one JSON line each."""
+        argv = [str(self.picf), "deploy", "-i", str(self.inventory), "-m", str(manifest or self.manifest), *extra]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
-        lines: list[str] = []
+        streams: dict[str, list[str]] = {"out": [], "err": []}
 
-        def read() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                lines.append(line)
+        def read(name: str, stream: IO[str] | None) -> None:
+            assert stream is not None
+            for line in stream:
+                streams[name].append(line)
                 on_line(line, proc)
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
+        readers = [threading.Thread(target=read, args=(n, s), daemon=True)
+                   for n, s in (("out", proc.stdout), ("err", proc.stderr))]  # fmt: skip
+        for reader in readers:
+            reader.start()
         try:
-            stdout = proc.stdout.read() if proc.stdout else ""
             proc.wait(timeout=timeout)
         finally:
             if proc.poll() is None:
                 proc.kill()
-            reader.join(timeout=10)
-        done = subprocess.CompletedProcess(argv, proc.returncode, stdout, "".join(lines))
+            for reader in readers:
+                reader.join(timeout=10)
+        done = subprocess.CompletedProcess(argv, proc.returncode, "".join(streams["out"]), "".join(streams["err"]))
         self.outputs.append(done.stdout + done.stderr)
         return done
+
+    def when_task_starts(
+        self, task: str, act: Callable[[], None], occurrence: int = 1
+    ) -> Callable[[str, subprocess.Popen[str]], None]:
+        """An `on_line` for deploy_watching(..., "--json"): `act()` once, when Ansible starts `task` for the
+        `occurrence`-th time (batches run one after the other: the second time is the second batch)."""
+        seen = [0]
+
+        def on_line(line: str, _: subprocess.Popen[str]) -> None:
+            if not line.startswith("{"):
+                return
+            event = json.loads(line)
+            if event.get("event") == "playbook_on_task_start" and event.get("task") == task:
+                seen[0] += 1
+                if seen[0] == occurrence:
+                    act()
+
+        return on_line
 
     def set_port(self, port: int) -> None:
         text = self.manifest.read_text()
@@ -76,15 +106,16 @@ def prepare(root: Path, picf: Path, unpatched: tuple[str, ...] = ("armv7",)) -> 
     """Build the example release (patched for armv7 and arm64, unpatched for `unpatched`), write the
     inventory and the manifest."""
     (root / "tmp").mkdir()
+    lan = simlan.require(TEST_BRIDGE)
     env = {**os.environ, "PICF_DATA_DIR": str(root / "data"), "PICF_STATE_DIR": str(root / "state"),
-           "TMPDIR": str(root / "tmp")}  # fmt: skip
+           "TMPDIR": str(root / "tmp"), "PICF_BECOME_PASSWORD": lan.password}  # fmt: skip
     s = Setup(root, env, root / "cluster.yml", root / "deployment.yml", picf, [])
     for arch, extra in (("armv7", ["--patch"]), ("arm64", ["--patch"]), *((a, []) for a in unpatched)):
         built = s.run("release", "build", str(EXAMPLE), "--arch", arch, *extra, timeout=900)
         assert built.returncode == 0, built.stderr
     inventory = s.run("sim", "inventory", "--bridge", TEST_BRIDGE)
     s.inventory.write_text(inventory.stdout)
-    for node in ("pi-1", "pi-2"):  # the 3B+ (armv7) and the 4B (arm64); the Zero W cannot be a doppler
-        assert s.run("inventory", "roles", node, "+doppler", "--inventory", str(s.inventory)).returncode == 0
+    for node, role in (("pi-1", "cell"), ("pi-2", "doppler")):  # the Zero W can be neither
+        assert s.run("inventory", "roles", node, f"+{role}", "--inventory", str(s.inventory)).returncode == 0
     s.manifest.write_text((REPO / "inventory" / "deployment.yml").read_text())
     return s

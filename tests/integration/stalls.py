@@ -52,34 +52,35 @@ def tarpit(lan: SimLan, name: str, mode: str) -> Iterator[Path]:
     yields the marker that appears once a client connected."""
     node = lan.node(name)
     assert node is not None
-    marker = upper(lan, name, f"/root/tarpit-{mode}")
+    marker = upper(lan, name, f"/var/tmp/tarpit-{mode}")
     marker.unlink(missing_ok=True)
     # The node's /tmp is its own: put the script on its disk (the checkout may live under the host's /tmp).
-    script = upper(lan, name, "/root/tarpit.py")
+    script = upper(lan, name, "/var/tmp/tarpit.py")
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_bytes(TARPIT.read_bytes())
     _stop_sshd(lan, name)
-    in_node(lan, name, f"python3 /root/tarpit.py {node.address} 22 /root/tarpit-{mode} {mode} "
-                       f"</dev/null >/dev/null 2>&1 & echo $! > /root/tarpit.pid")  # fmt: skip
+    in_node(lan, name, f"python3 /var/tmp/tarpit.py {node.address} 22 /var/tmp/tarpit-{mode} {mode} "
+                       f"</dev/null >/dev/null 2>&1 & echo $! > /var/tmp/tarpit.pid")  # fmt: skip
     wait_until(lambda: simlan._port_open(node.address), 10, f"the tarpit on {name}")
     try:
         yield marker
     finally:
-        in_node(lan, name, "kill $(cat /root/tarpit.pid); rm -f /root/tarpit.pid", check=False)
+        in_node(lan, name, "kill $(cat /var/tmp/tarpit.pid); rm -f /var/tmp/tarpit.pid", check=False)
         marker.unlink(missing_ok=True)
         time.sleep(0.2)
         _start_sshd(lan, name)
 
 
 STALL_KEYS = "/usr/local/bin/picf-test-stall-keys"
+_KILL_STALLED = "kill $(cat /var/tmp/stalled.pids); rm -f /var/tmp/stalled.pids"
 
 
 @contextlib.contextmanager
 def stalled_login(lan: SimLan, name: str) -> Iterator[Path]:
     """The node's real sshd hangs while it looks up the client's key (an SSH login stuck mid-handshake)."""
-    marker = upper(lan, name, "/root/login-stalled")
+    marker = upper(lan, name, "/var/tmp/login-stalled")
     marker.unlink(missing_ok=True)
-    script = "#!/bin/sh\necho $$ >> /root/stalled.pids\ntouch /root/login-stalled\nexec sleep 120\n"
+    script = "#!/bin/sh\necho $$ >> /var/tmp/stalled.pids\ntouch /var/tmp/login-stalled\nexec sleep 120\n"
     in_node(lan, name, f"printf %s {shlex.quote(script)} > {STALL_KEYS} && chmod 755 {STALL_KEYS}")
     _stop_sshd(lan, name)
     _start_sshd(
@@ -89,7 +90,12 @@ def stalled_login(lan: SimLan, name: str) -> Iterator[Path]:
         yield marker
     finally:
         _stop_sshd(lan, name)
-        in_node(lan, name, f"rm -f {STALL_KEYS}; kill $(cat /root/stalled.pids); rm -f /root/stalled.pids", check=False)
+        in_node(
+            lan,
+            name,
+            f"rm -f {STALL_KEYS}; kill $(cat /var/tmp/stalled.pids); rm -f /var/tmp/stalled.pids",
+            check=False,
+        )
         marker.unlink(missing_ok=True)
         _start_sshd(lan, name)
 
@@ -98,16 +104,19 @@ def stalled_login(lan: SimLan, name: str) -> Iterator[Path]:
 def hanging_command(lan: SimLan, name: str, command: str) -> Iterator[Path]:
     """`command` (a tool picf runs on the node, e.g. /usr/local/bin/getconf) hangs once called; yields the
     marker that appears when it was called."""
-    marker = upper(lan, name, f"/root/hung-{Path(command).name}")
+    marker = upper(lan, name, f"/var/tmp/hung-{Path(command).name}")
     marker.unlink(missing_ok=True)
-    saved = f"/root/{Path(command).name}.real"
-    script = f"#!/bin/sh\necho $$ >> /root/stalled.pids\ntouch /root/hung-{Path(command).name}\nexec sleep 120\n"
+    saved = f"/var/tmp/{Path(command).name}.real"
+    script = f"#!/bin/sh\necho $$ >> /var/tmp/stalled.pids\ntouch /var/tmp/hung-{Path(command).name}\nexec sleep 120\n"
     in_node(lan, name, f"mv {command} {saved} && printf %s {shlex.quote(script)} > {command} && chmod 755 {command}")
     try:
         yield marker
     finally:
         in_node(
-            lan, name, f"mv {saved} {command}; kill $(cat /root/stalled.pids); rm -f /root/stalled.pids", check=False
+            lan,
+            name,
+            f"mv {saved} {command}; kill $(cat /var/tmp/stalled.pids); rm -f /var/tmp/stalled.pids",
+            check=False,
         )
         marker.unlink(missing_ok=True)
 
@@ -140,19 +149,19 @@ def cable_pulled_when(lan: SimLan, name: str, marker: Path) -> Iterator[None]:
 def hanging_read(lan: SimLan, name: str, path: str) -> Iterator[Path]:
     """Reading `path` on the node hangs (it becomes a FIFO nobody writes to); yields the marker that appears
     once a reader has opened it. The file's content is back afterwards."""
-    marker = upper(lan, name, "/root/read-started")
+    marker = upper(lan, name, "/var/tmp/read-started")
     marker.unlink(missing_ok=True)
     saved = shlex.quote(path + ".picf-test")
     quoted = shlex.quote(path)
     in_node(lan, name, f"mkdir -p $(dirname {quoted}); [ -e {quoted} ] && mv {quoted} {saved}; mkfifo {quoted}")
     # The writer's open returns only once a reader has opened the FIFO: that is the moment.
-    in_node(lan, name, f"sh -c 'echo $$ >> /root/stalled.pids; exec 3>{quoted}; touch /root/read-started; "
+    in_node(lan, name, f"sh -c 'echo $$ >> /var/tmp/stalled.pids; exec 3>{quoted}; touch /var/tmp/read-started; "
                        f"exec sleep 120' </dev/null >/dev/null 2>&1 &")  # fmt: skip
     try:
         yield marker
     finally:
         in_node(lan, name, f"rm -f {quoted}; [ -e {saved} ] && mv {saved} {quoted}; "
-                           "kill $(cat /root/stalled.pids); rm -f /root/stalled.pids", check=False)  # fmt: skip
+                           "kill $(cat /var/tmp/stalled.pids); rm -f /var/tmp/stalled.pids", check=False)  # fmt: skip
         marker.unlink(missing_ok=True)
 
 

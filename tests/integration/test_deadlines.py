@@ -43,7 +43,7 @@ def run(picf_bin: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def discover(picf_bin: Path, lan: SimLan) -> dict[str, Any]:
-    done = run(picf_bin, "discover", "-I", lan.bridge, "--user", "root", "--key", lan.controller_key,
+    done = run(picf_bin, "discover", "-I", lan.bridge, "--user", "pi", "--key", lan.controller_key,
                "--timeout", "4", "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
     candidates: dict[str, Any] = {c["hostname"]: c for c in json.loads(done.stdout)["candidates"]}
@@ -70,7 +70,7 @@ def status(picf_bin: Path, inventory: Path) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "stall", [*stalls.CONNECT_STALLS.values(), stalls.cable_pulled_mid_command("/usr/local/bin/vcgencmd")],
+    "stall", [*stalls.CONNECT_STALLS.values(), stalls.cable_pulled_mid_command("/usr/bin/vcgencmd")],
     ids=[*stalls.CONNECT_STALLS, "cable-pulled-mid-answer"],
 )  # fmt: skip
 def test_one_status_poll_ends_by_its_timeout_and_marks_the_stuck_node_unreachable(

@@ -11,7 +11,8 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,17 +36,65 @@ def state(on_node: SshRunner, node: str) -> dict:  # type: ignore[type-arg]
     return json.loads(out)  # type: ignore[no-any-return]
 
 
+def _fresh(on_node: SshRunner, node: str) -> bool:
+    return on_node(node, "test -e /var/vcap || command -v monit", check=False).returncode != 0
+
+
+def test_without_the_sudo_password_a_deploy_stops_before_changing_anything(setup: Setup, on_node: SshRunner) -> None:
+    env = {k: v for k, v in setup.env.items() if k != "PICF_BECOME_PASSWORD"}
+    done = subprocess.run([str(setup.picf), "deploy", "-i", str(setup.inventory), "-m", str(setup.manifest), "--yes"],
+                          capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "picf: pi-2: sudo asks for pi's password; pass -K/--ask-become-pass (asked once) or set PICF_BECOME_PASSWORD"
+    )
+    wrong = subprocess.run([str(setup.picf), "deploy", "-i", str(setup.inventory), "-m", str(setup.manifest), "--yes"],
+                           capture_output=True, text=True, timeout=120,
+                           env={**env, "PICF_BECOME_PASSWORD": "not-the-password"})  # fmt: skip
+    assert wrong.returncode == 1 and "pi-2: sudo refused the password for pi" in wrong.stderr
+    assert "not-the-password" not in wrong.stdout + wrong.stderr
+    assert _fresh(on_node, "pi-1") and _fresh(on_node, "pi-2")
+
+
+def test_a_node_without_sudo_stops_the_deploy_before_changing_anything(setup: Setup, on_node: SshRunner) -> None:
+    stalls.in_node(simlan.require(TEST_BRIDGE), "pi-1", "mv /usr/bin/sudo /usr/bin/sudo.off")
+    try:
+        done = setup.deploy("--yes")
+    finally:
+        stalls.in_node(simlan.require(TEST_BRIDGE), "pi-1", "mv /usr/bin/sudo.off /usr/bin/sudo")
+    assert done.returncode == 1
+    assert "pi-1: sudo is not installed" in done.stderr and "never logs in as root" in done.stderr
+    assert _fresh(on_node, "pi-1") and _fresh(on_node, "pi-2")
+
+
 def test_first_deploy_runs_the_jobs_under_monit(setup: Setup, on_node: SshRunner) -> None:
     done = setup.deploy("--yes")
     assert done.returncode == 0, done.stderr
     assert "canary 1/2: pi-1" in done.stderr and "deployed to 2 node(s)" in done.stderr
+    # pi-1 is a cell: the deploy turned the memory cgroup on and rebooted it, in the canary; pi-2 was not.
+    assert "node pi-1 (first deploy)\n  ~ reboot: turn the memory cgroup on" in done.stdout
+    assert "pi-1: Reboot to turn the memory cgroup on" in done.stderr
+    assert "pi-2: Reboot" not in done.stderr
+    assert "memory" in on_node("pi-1", "cat /sys/fs/cgroup/cgroup.controllers").stdout.split()
+    cmdline = on_node("pi-1", "cat /boot/firmware/cmdline.txt").stdout
+    assert cmdline.count("\n") == 1 and cmdline.split().count("cgroup_enable=memory") == 1
+    for node in ("pi-1", "pi-2"):  # monit is the Debian package's service, enabled at boot, and the only one
+        assert on_node(node, "systemctl is-active monit; systemctl is-enabled monit").stdout.split() == [
+            "active", "enabled",
+        ]  # fmt: skip
+        assert on_node(node, "pgrep -c -x monit").stdout.strip() == "1"
+    root = subprocess.run(["ssh", "-i", simlan.require(TEST_BRIDGE).controller_key, "-o", "BatchMode=yes",
+                           "-o", f"UserKnownHostsFile={simlan.require(TEST_BRIDGE).known_hosts}",
+                           f"root@{simlan.require(TEST_BRIDGE).nodes[0].address}", "true"],
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert root.returncode == 255, "root SSH must stay locked after a deploy"
     # Right after the deploy's watch saw the jobs run steadily, status says they run (one definition of it).
     health = setup.run("status", "-i", str(setup.inventory), "--json")
     jobs = {(n["name"], j["job"]): j["state"] for n in json.loads(health.stdout)["nodes"] for j in n["jobs"]}
     assert jobs == {("pi-1", "logfwd"): "running", ("pi-2", "logfwd"): "running"}, health.stdout
     assert health.returncode == 0
     for node, bits in (("pi-1", "32-bit"), ("pi-2", "64-bit")):
-        summary = on_node(node, "monit -c /var/vcap/monit/monitrc summary").stdout
+        summary = on_node(node, "monit summary").stdout
         assert re.search(r"logfwd\s+OK", summary), summary
         sent = on_node(node, "/var/vcap/packages/lineprobe/bin/lineprobe 7070 hello-from-test; sleep 0.5; "
                              "tail -n 1 /var/vcap/sys/log/logfwd/forwarded.log").stdout  # fmt: skip
@@ -172,7 +221,7 @@ def test_a_crashing_canary_stops_the_rollout_and_names_job_node_and_log(setup: S
     assert state(on_node, "pi-2") == pi2_before
     fixed = setup.deploy("--yes")
     assert fixed.returncode == 0, fixed.stderr
-    assert re.search(r"logfwd\s+OK", on_node("pi-1", "monit -c /var/vcap/monit/monitrc summary").stdout)
+    assert re.search(r"logfwd\s+OK", on_node("pi-1", "monit summary").stdout)
 
 
 def test_a_release_not_built_for_a_nodes_arch_is_refused(setup: Setup) -> None:
@@ -191,6 +240,98 @@ def test_rollback_redeploys_the_previous_successful_manifest(setup: Setup, on_no
     assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7073
 
 
+def _power(node: str, kind: str) -> Callable[[], None]:
+    return lambda: simlan.fault(TEST_BRIDGE, node, kind)
+
+
+def _memory_cgroup_off(on_node: SshRunner, node: str) -> None:
+    on_node(node, "sed -i 's/ cgroup_enable=memory//g' /boot/firmware/cmdline.txt")
+    simlan.fault(TEST_BRIDGE, node, "power-cycle")
+    assert "memory" not in on_node(node, "cat /sys/fs/cgroup/cgroup.controllers").stdout.split()
+
+
+def test_a_power_cut_while_the_cmdline_is_edited_leaves_it_one_whole_line_and_a_rerun_converges(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    _memory_cgroup_off(on_node, "pi-1")
+    before = on_node("pi-1", "cat /boot/firmware/cmdline.txt").stdout
+    # The power goes as the edit starts, and comes back only after the deploy has given up on pi-1.
+    cut = setup.when_task_starts("Turn the memory cgroup on at the next boot", _power("pi-1", "power-off"))
+    try:
+        done = setup.deploy_watching(cut, "--yes", "--json")
+    finally:
+        simlan.fault(TEST_BRIDGE, "pi-1", "power-on")
+    assert done.returncode != 0
+    after = on_node("pi-1", "cat /boot/firmware/cmdline.txt").stdout
+    assert after in (before, before.rstrip("\n") + " cgroup_enable=memory\n")  # the old line or the new one
+    again = setup.deploy("--yes")
+    assert again.returncode == 0, again.stderr
+    assert "memory" in on_node("pi-1", "cat /sys/fs/cgroup/cgroup.controllers").stdout.split()
+
+
+def test_a_node_that_does_not_come_back_from_its_reboot_stops_the_rollout(setup: Setup, on_node: SshRunner) -> None:
+    _memory_cgroup_off(on_node, "pi-1")
+    setup.set_port(7075)
+    pi2_before = state(on_node, "pi-2")
+    short = setup.root / "short-reboot.yml"
+    short.write_text(setup.manifest.read_text() + "reboot_timeout: 20\n")
+    stay_off = setup.when_task_starts("Reboot to turn the memory cgroup on", _power("pi-1", "power-off"))
+    try:
+        done = setup.deploy_watching(stay_off, "--yes", "--json", manifest=short)
+    finally:
+        simlan.fault(TEST_BRIDGE, "pi-1", "power-on")
+    assert done.returncode == 1
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "canary 1 failed on pi-1" in result["message"] and "Reboot to turn the memory cgroup on" in result["message"]
+    assert state(on_node, "pi-2") == pi2_before  # the canary failed: nothing else was touched
+    again = setup.deploy("--yes")
+    assert again.returncode == 0, again.stderr
+    assert state(on_node, "pi-2")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7075
+
+
+def test_a_power_cut_during_the_switch_leaves_the_node_on_one_version_and_a_rerun_converges(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    setup.set_port(7076)
+    cut = setup.when_task_starts("Switch the node to this deploy in one rename", _power("pi-2", "power-off"), 2)
+    try:
+        done = setup.deploy_watching(cut, "--yes", "--json")
+    finally:
+        simlan.fault(TEST_BRIDGE, "pi-2", "power-on")
+    assert done.returncode != 0
+    current = on_node("pi-2", "readlink /var/vcap/data/picf/current").stdout.strip()
+    assert (
+        on_node("pi-2", f"test -e {current}/.complete && readlink -e {current}/jobs/logfwd", check=False).returncode
+        == 0
+    )
+    again = setup.deploy("--yes")
+    assert again.returncode == 0, again.stderr
+    assert state(on_node, "pi-2")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7076
+
+
+def test_after_a_power_cut_of_every_node_every_job_runs_again_without_a_redeploy(setup: Setup) -> None:
+    boots = {s.name: s.boots for s in simlan.status(TEST_BRIDGE)}
+    cut_at = time.monotonic()
+    cuts = [threading.Thread(target=simlan.fault, args=(TEST_BRIDGE, n, "power-cycle")) for n in boots]
+    for cut in cuts:
+        cut.start()
+    for cut in cuts:
+        cut.join()
+    deadline = time.monotonic() + 120  # a bound that only catches "never": bench/ measures how long it takes
+    while True:
+        health = json.loads(setup.run("status", "-i", str(setup.inventory), "--json").stdout)
+        jobs = [j["state"] for n in health["nodes"] for j in n["jobs"]]
+        if jobs == ["running", "running"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert jobs == ["running", "running"], health
+    assert {s.name: s.boots for s in simlan.status(TEST_BRIDGE)} == {n: b + 1 for n, b in boots.items()}
+    since_cut = time.monotonic() - cut_at
+    assert all(n["vitals"]["uptime_s"] <= since_cut + 1 for n in health["nodes"])  # status shows the reboot
+    again = setup.deploy("--yes")
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
 def test_secrets_never_reach_output_history_or_ansible_artifacts(setup: Setup) -> None:
     creds = setup.manifest.parent / "creds.yml"
     assert os.stat(creds).st_mode & 0o777 == 0o600
@@ -199,6 +340,11 @@ def test_secrets_never_reach_output_history_or_ansible_artifacts(setup: Setup) -
     secret = token.group(1)
     assert len(secret) == 20
     assert all(secret not in out for out in setup.outputs)
+    become = setup.env["PICF_BECOME_PASSWORD"]  # sudo's: in no output, no history, no file of the deploy
+    assert all(become not in out for out in setup.outputs)
+    for path in setup.root.rglob("*"):
+        if path.is_file():
+            assert become.encode() not in path.read_bytes(), path
     history = setup.root / "state" / "history.sqlite"
     assert secret.encode() not in history.read_bytes()
     leftovers = list((setup.root / "tmp").glob("picf-deploy-*"))

@@ -15,8 +15,8 @@ import pytest
 from picf import inventory as inv
 from picf.models.sim import SimLan
 from picf.sim import host as simhost
+from picf.sim import image
 from picf.sim import lan as simlan
-from picf.sim import nodefs
 from tests.integration import stalls
 from tests.integration.conftest import TEST_BRIDGE, SshRunner
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def discover(picf_bin: Path, lan: SimLan, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    argv = [str(picf_bin), "discover", "--interface", lan.bridge, "--user", "root", "--key", lan.controller_key, *args]
+    argv = [str(picf_bin), "discover", "--interface", lan.bridge, "--user", "pi", "--key", lan.controller_key, *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
@@ -135,13 +135,13 @@ def test_a_host_that_refuses_ssh_or_our_key_is_listed_with_the_reason(
     sim_lan: SimLan, picf_bin: Path, on_node: SshRunner, tmp_path: Path
 ) -> None:
     target = tmp_path / "cluster.yml"
-    on_node("pi-1", "mv /root/.ssh/authorized_keys /root/.ssh/keys.off")
+    on_node("pi-1", "mv /home/pi/.ssh/authorized_keys /home/pi/.ssh/keys.off")
     simlan.fault(TEST_BRIDGE, "pi-2", "stop-ssh")
     try:
         result = discover(picf_bin, sim_lan, f"--write={target}", "--yes", "--json")
     finally:
         simlan.fault(TEST_BRIDGE, "pi-2", "start-ssh")
-        in_node(sim_lan, "pi-1", "mv /root/.ssh/keys.off /root/.ssh/authorized_keys")
+        in_node(sim_lan, "pi-1", "mv /home/pi/.ssh/keys.off /home/pi/.ssh/authorized_keys")
     assert result.returncode == 0, result.stderr
     candidates = found(result)
     assert "not accepted" in candidates["pi-1"]["probe_error"]
@@ -151,7 +151,7 @@ def test_a_host_that_refuses_ssh_or_our_key_is_listed_with_the_reason(
 
 
 def _restart_avahi(lan: SimLan, node: str, hostname: str) -> None:
-    config = nodefs.AVAHI_CONFIG
+    config = image.AVAHI_CONFIG
     in_node(lan, node, f"sed -i 's/^host-name=.*/host-name={hostname}/' {config} && avahi-daemon -k; sleep 0.3; "
                        f"avahi-daemon --no-drop-root --no-chroot --no-rlimits -f {config} "
                        "</dev/null >/var/log/avahi-daemon.log 2>&1 &")  # fmt: skip
@@ -246,11 +246,41 @@ def test_hostile_mdns_answers_neither_crash_discovery_nor_reach_the_inventory(
 
 
 def test_zero_answers_exit_3_and_an_unknown_interface_exits_2(sim_lan: SimLan, picf_bin: Path) -> None:
-    none = subprocess.run([str(picf_bin), "discover", "-I", "lo", "--settle", "0.5"], capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    none = subprocess.run([str(picf_bin), "discover", "-I", "lo", "--settle", "0.5", "--no-probe"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert none.returncode == 3
     assert "no answers" in none.stderr
     bad = subprocess.run([str(picf_bin), "discover", "-I", "nosuch0"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert "no network interface 'nosuch0'" in bad.stderr
     assert "Traceback" not in none.stderr + bad.stderr
+
+
+def test_a_node_added_by_its_local_name_is_pinned_after_showing_its_fingerprint(
+    sim_lan: SimLan, picf_bin: Path, tmp_path: Path
+) -> None:
+    # What a person does for a Pi mDNS browsing cannot list (the first Bookworm images publish no service).
+    target = tmp_path / "cluster.yml"
+    target.write_text(inv.new_inventory_text("pins", {"user": sim_lan.user, "private_key": sim_lan.controller_key}))
+    run = [str(picf_bin), "inventory"]
+    added = subprocess.run([*run, "add", "pi-3", "--address", "pi-3.local", "-i", str(target)], capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    asked = subprocess.run([*run, "pin", "pi-3", "-i", str(target)], capture_output=True, text=True, timeout=60)
+    assert asked.returncode == 2 and "--yes" in asked.stderr  # no terminal to ask at: nothing written
+    assert sim_lan.nodes[2].host_key in asked.stderr  # the fingerprint was shown to compare
+    assert "host_key" not in target.read_text()
+    pinned = subprocess.run([*run, "pin", "pi-3", "--yes", "--json", "-i", str(target)], capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert pinned.returncode == 0, pinned.stderr
+    assert json.loads(pinned.stdout)["written"] is True
+    assert inv.read_inventory(target).cluster.nodes[0].host_key == sim_lan.nodes[2].host_key
+    again = subprocess.run([*run, "pin", "pi-3", "--yes", "-i", str(target)], capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+    assert again.returncode == 0 and "pinned already" in again.stderr
+    impostor = target.read_text().replace(str(sim_lan.nodes[2].host_key), str(sim_lan.nodes[0].host_key))
+    target.write_text(impostor)
+    refused = subprocess.run([*run, "pin", "pi-3", "--yes", "-i", str(target)], capture_output=True, text=True,
+                             timeout=60)  # fmt: skip
+    assert refused.returncode == 1 and "possible impostor" in refused.stderr
+    assert target.read_text() == impostor

@@ -39,7 +39,7 @@ EXPECTED: dict[str, tuple[int, int, str | None, str]] = {
     "22_missing_address.yml": (3, 5, "nodes[0].address", "required field is missing"),
     "23_not_utf8.yml": (6, 1, None, "not UTF-8"),
     "24_unknown_top_level.yml": (2, 1, "sshh", "did you mean 'ssh'"),
-    "25_cell_without_memory_cgroup.yml": (8, 13, "nodes[0].roles[0]", "needs the memory cgroup"),
+    "25_duplicate_host_keys.yml": (8, 15, "nodes[1].host_key", "is already used by nodes[0]"),
     "26_bad_ssh_port.yml": (3, 9, "ssh.port", "less than or equal to 65535"),
     "27_alias_bomb.yml": (0, 0, None, "anchors/aliases"),
     "28_deep_nesting.yml": (0, 0, None, "nesting too deep"),

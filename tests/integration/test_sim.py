@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from zeroconf import ServiceStateChange, Zeroconf
+from zeroconf._services.info import AddressResolverIPv4
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from picf.hostkeys import fingerprint
@@ -19,6 +20,7 @@ from picf.models import check_cluster
 from picf.models.sim import SimLan
 from picf.sim import lan as simlan
 from picf.yamldoc import load, to_plain
+from tests.integration import stalls
 from tests.integration.conftest import TEST_BRIDGE, SshRunner, require_root_linux
 
 pytestmark = pytest.mark.integration
@@ -49,7 +51,7 @@ def test_a_wrong_host_key_is_refused(sim_lan: SimLan, tmp_path: Path) -> None:
     impostor.write_text(f"{sim_lan.nodes[0].address} {' '.join(other[1].split()[1:])}\n")
     done = subprocess.run(
         ["ssh", "-i", sim_lan.controller_key, "-o", f"UserKnownHostsFile={impostor}", "-o", "StrictHostKeyChecking=yes",
-         "-o", "BatchMode=yes", f"root@{sim_lan.nodes[0].address}", "true"],
+         "-o", "BatchMode=yes", f"{sim_lan.user}@{sim_lan.nodes[0].address}", "true"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode != 0
@@ -68,6 +70,7 @@ def test_nodes_report_their_board_as_a_pi_does(sim_lan: SimLan, on_node: SshRunn
             "uname -m; dpkg --print-architecture; getconf LONG_BIT; tr -d '\\0' < /sys/firmware/devicetree/base/model;"
             " echo; grep ^Revision /proc/cpuinfo; grep ^MemTotal /proc/meminfo; vcgencmd measure_temp;"
             " vcgencmd get_throttled; cat /sys/class/thermal/thermal_zone0/temp",
+            root=False,  # the first user is in `video`: vcgencmd answers it
         ).stdout.splitlines()
         assert tuple(out[:3]) == expected[node.name]
         assert out[3] == node.model
@@ -169,24 +172,142 @@ def test_arm_binaries_run_under_qemu_and_a_wrong_arch_binary_fails_as_on_a_pi(
     assert on_node("pi-2", "/tmp/hello-armv7").stdout == "hello from linux/arm\n"
 
 
-def test_monit_runs_per_node_on_its_own_loopback(sim_lan: SimLan, on_node: SshRunner) -> None:
-    # pi-3 (the Zero W) never gets a deployment in these tests, so its port 2822 is free.
-    rc = "set daemon 10\nset httpd port 2822 and use address 127.0.0.1 allow 127.0.0.1\n"
-    on_node("pi-3", f"printf '{rc}' > /tmp/monitrc && chmod 600 /tmp/monitrc && monit -c /tmp/monitrc")
-    fetch = "wget -q -T 2 -O - 'http://127.0.0.1:2822/_status?format=xml'"
+def test_root_ssh_is_locked_and_only_the_first_user_has_the_cluster_key(sim_lan: SimLan, on_node: SshRunner) -> None:
+    for node in sim_lan.nodes:
+        as_root = subprocess.run(
+            ["ssh", "-i", sim_lan.controller_key, "-o", f"UserKnownHostsFile={sim_lan.known_hosts}",
+             "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", f"root@{node.address}", "true"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert as_root.returncode == 255 and "Permission denied" in as_root.stderr
+        facts = on_node(node.name, "id -nG; ls -a /root; passwd -S root", root=False, check=False)
+        groups = on_node(node.name, "id -nG", root=False).stdout.split()
+        assert {"sudo", "video"} <= set(groups)
+        shadow = on_node(node.name, "passwd -S root").stdout.split()
+        assert shadow[1] == "L", shadow  # root's password is locked
+        assert on_node(node.name, "ls -A /root").stdout.strip() == "", facts.stdout  # no key, no host files
+
+
+def test_sudo_needs_no_password_on_bookworm_and_asks_for_the_imaging_password_on_trixie(
+    sim_lan: SimLan, on_node: SshRunner
+) -> None:
+    assert on_node("pi-1", "sudo -n id -u", root=False).stdout.strip() == "0"
+    asks = on_node("pi-2", "sudo -n id -u", root=False, check=False)
+    assert asks.returncode == 1 and "password is required" in asks.stderr
+    wrong = on_node("pi-2", "echo wrong | sudo -S -p '' id -u", root=False, check=False)
+    assert wrong.returncode == 1
+    right = on_node("pi-2", f"echo {sim_lan.password} | sudo -S -p '' id -u", root=False)
+    assert right.stdout.strip() == "0"
+
+
+def test_monit_is_not_installed_until_apt_installs_it_from_the_simulators_source(
+    sim_lan: SimLan, on_node: SshRunner
+) -> None:
+    # pi-3 (the Zero W) never gets a deployment in these tests.
+    assert on_node("pi-3", "command -v monit", check=False).returncode != 0
+    stale = on_node("pi-3", "DEBIAN_FRONTEND=noninteractive apt-get install -y monit", check=False)
+    assert stale.returncode != 0 and "Unable to locate package monit" in stale.stderr  # lists as old as the image
+    on_node("pi-3", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq monit", timeout=300)
+    assert on_node("pi-3", "systemctl is-active monit").stdout.strip() == "active"  # the package's service
+    assert on_node("pi-3", "systemctl is-enabled monit").stdout.strip() == "enabled"
+    outside = on_node("pi-3", "timeout 5 apt-get download --print-uris bash", check=False)
+    assert "deb.debian.org" not in outside.stdout  # its only source is the simulator
+
+
+def _boot_id(on_node: SshRunner, name: str) -> str | None:
+    done = on_node(name, "cat /proc/sys/kernel/random/boot_id", check=False, root=False, timeout=15)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _wait_for_boot(on_node: SshRunner, name: str, before: str | None) -> str:
+    deadline = time.monotonic() + 60
+    while True:
+        now = _boot_id(on_node, name)
+        if now and now != before:
+            return now
+        assert time.monotonic() < deadline, f"{name} did not come back from its reboot"
+        time.sleep(0.3)
+
+
+def test_sudo_reboot_ends_every_process_keeps_the_disk_and_starts_what_is_enabled(
+    sim_lan: SimLan, on_node: SshRunner
+) -> None:
+    unit = (
+        "[Unit]\nDescription=picf test\n[Service]\nExecStart=/bin/sleep 100000\n[Install]\nWantedBy=multi-user.target\n"
+    )
+    on_node("pi-3", f"printf '{unit}' > /etc/systemd/system/picf-test.service && systemctl enable picf-test")
+    on_node("pi-3", "echo kept > /var/tmp/on-disk && echo gone > /tmp/in-memory")
+    stray = on_node("pi-3", "sleep 100000 >/dev/null 2>&1 & echo $!").stdout.strip()
+    before = _boot_id(on_node, "pi-3")
+    on_node("pi-3", "reboot")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            status = on_node("pi-3", fetch, check=False)
-            if status.returncode == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert "<localhostname>pi-3</localhostname>" in status.stdout
-        # Another node's 127.0.0.1:2822 is its own: nothing there, or its own monit (after a deploy test).
-        other = on_node("pi-2", fetch, check=False)
-        assert "pi-3" not in other.stdout
+        _wait_for_boot(on_node, "pi-3", before)
+        after = on_node("pi-3", "cat /var/tmp/on-disk; ls /tmp; cut -d. -f1 /proc/uptime; "
+                                "systemctl is-active picf-test monit; kill -0 " + stray, check=False)  # fmt: skip
+        lines = after.stdout.split()
+        assert lines[0] == "kept" and "in-memory" not in lines
+        assert int(lines[1]) < 60  # the node's own uptime starts at its boot
+        assert lines[2:4] == ["active", "active"]  # enabled units, the monit package's service too
+        assert after.returncode != 0  # the stray process did not survive
     finally:
-        on_node("pi-3", "monit -c /tmp/monitrc quit", check=False)
+        on_node("pi-3", "systemctl disable --now picf-test; rm -f /etc/systemd/system/picf-test.service")
+
+
+def test_the_memory_cgroup_turns_on_only_after_cmdline_and_a_reboot(sim_lan: SimLan, on_node: SshRunner) -> None:
+    check = "cat /sys/fs/cgroup/cgroup.controllers; grep -c ^memory /proc/cgroups || true"
+    assert on_node("pi-3", check).stdout.split() == ["cpuset", "cpu", "io", "pids", "1"]
+    on_node("pi-3", "sed -i 's/$/ cgroup_enable=memory/' /boot/firmware/cmdline.txt")
+    assert "memory" not in on_node("pi-3", check).stdout.split()  # not before a reboot
+    before = _boot_id(on_node, "pi-3")
+    simlan.fault(TEST_BRIDGE, "pi-3", "power-cycle")
+    try:
+        _wait_for_boot(on_node, "pi-3", before)
+        assert on_node("pi-3", check).stdout.split() == ["cpuset", "cpu", "io", "memory", "pids", "1"]
+        assert on_node("pi-3", "awk '$1 == \"memory\" {print $4}' /proc/cgroups").stdout.strip() == "1"
+        assert on_node("pi-3", "wc -l < /boot/firmware/cmdline.txt").stdout.strip() == "1"
+    finally:
+        on_node("pi-3", "sed -i 's/ cgroup_enable=memory//' /boot/firmware/cmdline.txt")
+        simlan.fault(TEST_BRIDGE, "pi-3", "power-cycle")
+    # Trixie's kernel (6.12) has no v1 memory controller at all: no row in /proc/cgroups, only cgroup v2.
+    assert on_node("pi-2", "grep -c ^memory /proc/cgroups", check=False).stdout.strip() == "0"
+
+
+def test_a_node_powered_off_answers_nothing_and_boots_on_power_on(sim_lan: SimLan, on_node: SshRunner) -> None:
+    node = sim_lan.nodes[2]
+    key = Path(sim_lan.directory, "nodes", node.name, "upper/etc/ssh/ssh_host_ed25519_key.pub").read_bytes()
+    simlan.fault(TEST_BRIDGE, node.name, "power-off")
+    try:
+        assert not _port_open(node.address)
+        assert {s.name: (s.running, s.powered) for s in simlan.status(TEST_BRIDGE)}[node.name] == (False, False)
+    finally:
+        simlan.fault(TEST_BRIDGE, node.name, "power-on")
+    assert on_node(node.name, "hostname", root=False).stdout.strip() == node.name  # same pinned host key
+    assert Path(sim_lan.directory, "nodes", node.name, "upper/etc/ssh/ssh_host_ed25519_key.pub").read_bytes() == key
+
+
+def test_vcgencmd_answers_only_users_in_video(sim_lan: SimLan, on_node: SshRunner) -> None:
+    assert on_node("pi-1", "vcgencmd get_throttled", root=False).stdout.strip() == "throttled=0x0"
+    other = on_node("pi-1", "setpriv --reuid=65534 --regid=65534 --clear-groups vcgencmd get_throttled", check=False)
+    assert other.returncode != 0 and "/dev/vcio" in other.stderr
+
+
+def test_a_first_bookworm_image_publishes_no_workstation_but_answers_its_local_name() -> None:
+    require_root_linux()
+    bridge = "picfo"
+    try:
+        lan = simlan.up(1, ["3b+"], bridge, "10.231.6.0/24", images=["bookworm-2023"]).lan
+        node = lan.nodes[0]
+        # Another LAN's pi-1 may answer too (zeroconf hears every interface): look for this node's own MAC.
+        assert not [name for name in _browse(lan.bridge_address, 1.5) if node.mac in name]
+        zc = Zeroconf(interfaces=[lan.bridge_address])
+        try:
+            resolver = AddressResolverIPv4(f"{node.name}.local.")
+            assert resolver.request(zc, 3000)
+            assert node.address in resolver.parsed_addresses()
+        finally:
+            zc.close()
+    finally:
+        simlan.down(bridge)
 
 
 def _port_open(address: str, port: int = 22) -> bool:
@@ -258,9 +379,12 @@ def test_sim_status_json_from_the_cli(sim_lan: SimLan, picf_bin: Path) -> None:
     done = subprocess.run(
         [str(picf_bin), "sim", "status", "--json", "--bridge", TEST_BRIDGE], capture_output=True, text=True, check=True
     )
-    rows = json.loads(done.stdout)
+    status = json.loads(done.stdout)
+    rows = status["nodes"]
     assert [r["name"] for r in rows] == ["pi-1", "pi-2", "pi-3"]
+    assert [r["image"] for r in rows] == ["bookworm", "trixie-2026", "bookworm"]
     assert all(r["running"] and r["ssh_up"] for r in rows)
+    assert status["user"] == "pi" and status["password"] == sim_lan.password
 
 
 def _leftovers(bridge: str) -> dict[str, list[str]]:
@@ -273,6 +397,12 @@ def _leftovers(bridge: str) -> dict[str, list[str]]:
                     processes.append(pid)
             except OSError:
                 pass
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if pid.isdigit() else []
+        except OSError:
+            argv = []
+        if b"picf.sim.supervisor" in argv and bridge.encode() in argv:
+            processes.append(f"supervisor {pid}")
     mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines() if str(directory) in line]
     return {
         "netns": [ns for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
@@ -297,6 +427,8 @@ def test_down_leaves_nothing_behind_even_after_a_crash() -> None:
         subprocess.run(["ip", "netns", "add", f"picf-{bridge}-pi-9"], check=True)
     finally:
         simlan.down(bridge)
+    # The supervisor, its state file gone, ends on its own at its next look (every 0.1 s).
+    stalls.wait_until(lambda: not _leftovers(bridge)["processes"], 30, "the supervisor ending")
     assert _leftovers(bridge) == {"netns": [], "links": [], "processes": [], "mounts": [], "files": []}
 
 

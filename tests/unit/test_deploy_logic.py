@@ -145,3 +145,51 @@ def test_a_node_left_unverified_by_a_failed_deploy_is_redeployed() -> None:
     [job] = plan_node("pi-1", {**wanted, "verified": False}, wanted).jobs
     assert (job.action, job.lines) == ("update", ["~ the last deploy here did not finish"])
     assert plan_node("pi-1", {**wanted, "verified": True}, wanted).empty
+
+
+def _report(node: str, sudo: str | None, password_ok: bool | None = None, cgroup: bool | None = None) -> Any:
+    from picf.deploy.nodes import NodeReport
+
+    return NodeReport(node, sudo=sudo, become_password_ok=password_ok, memory_cgroup=cgroup)  # type: ignore[arg-type]
+
+
+def _nodes(*names: str, roles: tuple[str, ...] = ("doppler",)) -> list[Node]:
+    return [Node(name=n, address=f"{n}.local", arch="armv7", memory_mb=1024, roles=list(roles)) for n in names]
+
+
+def test_root_comes_through_sudo_and_each_way_it_cannot_is_one_line_before_any_change() -> None:
+    from picf.deploy.deployment import _privilege_problem
+
+    scope = _nodes("pi-1", "pi-2")
+    fine = {"pi-1": _report("pi-1", "nopasswd"), "pi-2": _report("pi-2", "root")}
+    assert _privilege_problem("pi", scope, fine, have_password=False) is None
+    asks = {"pi-1": _report("pi-1", "nopasswd"), "pi-2": _report("pi-2", "password")}
+    code, message = _privilege_problem("pi", scope, asks, have_password=False) or (0, "")
+    assert code == 2 and message.startswith("pi-2: sudo asks for pi's password") and "-K" in message
+    wrong = {**asks, "pi-2": _report("pi-2", "password", password_ok=False)}
+    assert (_privilege_problem("pi", scope, wrong, have_password=True) or (0, ""))[0] == 1
+    right = {**asks, "pi-2": _report("pi-2", "password", password_ok=True)}
+    assert _privilege_problem("pi", scope, right, have_password=True) is None
+    missing = {**fine, "pi-1": _report("pi-1", "missing")}
+    code, message = _privilege_problem("pi", scope, missing, have_password=False) or (0, "")
+    assert code == 1 and "pi-1: sudo is not installed" in message
+
+
+def test_a_reboot_is_planned_only_where_a_role_needs_the_memory_cgroup_and_the_kernel_runs_without_it() -> None:
+    from picf.deploy.deployment import _reboot_reason
+    from picf.models.cluster import Cluster
+
+    cell, doppler = _nodes("pi-1", roles=("cell",))[0], _nodes("pi-2")[0]
+    cluster = Cluster(name="c", nodes=(cell, doppler))
+    assert "memory cgroup" in (_reboot_reason(cluster, cell, _report("pi-1", "nopasswd", cgroup=False)) or "")
+    assert _reboot_reason(cluster, cell, _report("pi-1", "nopasswd", cgroup=True)) is None
+    assert _reboot_reason(cluster, doppler, _report("pi-2", "nopasswd", cgroup=False)) is None
+
+
+def test_a_node_read_splits_into_state_cgroup_and_sudo_even_without_a_trailing_newline() -> None:
+    from picf.deploy.nodes import _sections
+
+    text = '@@state\n{"jobs": {}}\n@@controllers\ncpuset cpu memory\n@@cgroups\n@@sudo\nnopasswd\n'
+    sections = _sections(text)
+    assert sections["state"] == '{"jobs": {}}' and sections["sudo"] == "nopasswd"
+    assert sections["controllers"] == "cpuset cpu memory"

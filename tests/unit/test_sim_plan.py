@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from picf.models import check_cluster, is_pi_mac, parse_model_string, parse_revision_code
-from picf.models.pi import memory_cgroup_enabled
+from picf.models.pi import memory_cgroup_enabled, memory_cgroup_on
 from picf.models.sim import SimLan
-from picf.sim import faults, nodefs, plan
+from picf.sim import boot, faults, image, plan
 from picf.sim.export import inventory_yaml
 from picf.yamldoc import load, to_plain
 
@@ -29,12 +29,12 @@ def test_nodes_get_consecutive_addresses_pi_macs_and_board_facts() -> None:
 def test_a_pi4_with_a_32_bit_os_reports_an_aarch64_kernel_and_armhf_userland() -> None:
     node = plan.plan_node(1, "4b:armv7", "picf0", plan.parse_subnet("10.231.0.0/24"))
     assert (node.uname_m, node.arch, plan.dpkg_arch(node), plan.long_bit(node)) == ("aarch64", "armv7", "armhf", 32)
-    assert nodefs.binfmt_entries(node) == ("qemu-arm", "qemu-aarch64")
+    assert boot.binfmt_entries(node) == ("qemu-arm", "qemu-aarch64")
 
 
 def test_a_32_bit_kernel_registers_only_qemu_arm_so_arm64_binaries_fail() -> None:
     node = plan.plan_node(1, "3b+", "picf0", plan.parse_subnet("10.231.0.0/24"))
-    assert nodefs.binfmt_entries(node) == ("qemu-arm",)
+    assert boot.binfmt_entries(node) == ("qemu-arm",)
 
 
 def test_macs_are_stable_per_bridge_and_name() -> None:
@@ -99,7 +99,7 @@ def test_undervoltage_sets_bits_0_and_16_and_keeps_the_rest() -> None:
 
 def test_clear_returns_to_a_cool_pi() -> None:
     cleared = faults.apply_firmware_fault(faults.Firmware(85_000, 0xF000F), "clear")
-    assert cleared == faults.Firmware(nodefs.NORMAL_TEMP_MILLI_C, 0)
+    assert cleared == faults.Firmware(image.NORMAL_TEMP_MILLI_C, 0)
 
 
 def test_active_faults_are_undone_by_their_opposites() -> None:
@@ -117,16 +117,42 @@ def test_the_exported_inventory_validates_with_host_keys_pinned() -> None:
         bridge="picf0", subnet="10.231.0.0/24", bridge_address="10.231.0.1", directory="/run/picf-sim/picf0",
         controller_key="/run/picf-sim/picf0/id_ed25519", known_hosts="/run/picf-sim/picf0/known_hosts", nodes=nodes,
     )  # fmt: skip
-    cluster, problems = check_cluster(to_plain(load(inventory_yaml(lan, memory_cgroup=True))))
+    cluster, problems = check_cluster(to_plain(load(inventory_yaml(lan))))
     assert problems == []
     assert cluster is not None
     assert [n.arch for n in cluster.nodes] == ["armv7", "arm64", "armv6"]
     assert cluster.nodes[0].host_key == "SHA256:" + "A" * 43
     assert cluster.ssh.private_key == "/run/picf-sim/picf0/id_ed25519"
+    assert cluster.ssh.user == "pi"  # the first user, never root
 
 
 def test_proc_cgroups_memory_line() -> None:
     header = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
     assert memory_cgroup_enabled(header + "memory\t4\t37\t1\n") is True
     assert memory_cgroup_enabled(header + "memory\t0\t1\t0\n") is False
-    assert memory_cgroup_enabled(header + "cpu\t1\t1\t1\n") is None
+
+
+def test_cgroup_v2_controllers_decide_before_proc_cgroups() -> None:
+    header = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+    assert memory_cgroup_on("cpuset cpu io memory pids\n", header + "memory\t0\t1\t0\n") is True
+    assert memory_cgroup_on("cpuset cpu io pids\n", header + "memory\t0\t1\t1\n") is False
+    assert memory_cgroup_on(None, header + "memory\t0\t1\t1\n") is True  # no cgroup v2: the v1 row
+    assert memory_cgroup_on(None, header + "cpu\t0\t1\t1\n") is None  # kernel 6.12, no v1 memory row
+
+
+@pytest.mark.parametrize(("image", "row"), [("bookworm", True), ("trixie-2026", False)])
+def test_each_image_shows_the_memory_cgroup_only_after_cmdline_and_a_boot(image: str, row: bool) -> None:
+    node = plan.plan_node(1, "3b+", "picf0", plan.parse_subnet("10.231.0.0/24"), image)
+    off, on = boot.kernel_files(node, memory_cgroup=False), boot.kernel_files(node, memory_cgroup=True)
+    assert "memory" not in off["cgroup.controllers"].split() and "memory" in on["cgroup.controllers"].split()
+    assert memory_cgroup_on(off["cgroup.controllers"], off["cgroups"]) is False
+    assert memory_cgroup_on(on["cgroup.controllers"], on["cgroups"]) is True
+    assert ("memory\t" in off["cgroups"]) is row  # trixie's kernel 6.12 has no v1 memory row at all
+    if row:
+        assert memory_cgroup_enabled(off["cgroups"]) is False
+
+
+def test_the_kernel_reads_the_last_cgroup_word_of_its_command_line() -> None:
+    assert not boot.memory_cgroup_requested("console=tty1 root=PARTUUID=x rootwait")
+    assert boot.memory_cgroup_requested("console=tty1 rootwait cgroup_enable=memory")
+    assert not boot.memory_cgroup_requested("cgroup_enable=memory cgroup_disable=memory")
