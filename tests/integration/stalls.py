@@ -13,13 +13,15 @@ from pathlib import Path
 from picf.models.sim import SimLan
 from picf.sim import host as simhost
 from picf.sim import lan as simlan
+from picf.sim import state as simstate
 
 TARPIT = Path(__file__).with_name("tarpit.py")
 
 
 def in_node(lan: SimLan, name: str, command: str, check: bool = True) -> str:
-    """A shell command inside a node, as root on its console (not over SSH)."""
-    node = lan.node(name)
+    """A shell command inside a node, as root on its console (not over SSH). The node's current PID 1 is read
+    from the LAN's state: a reboot or a power cut earlier in the session gives it a new one."""
+    node = simstate.require(lan.bridge).node(name)
     assert node is not None and node.keeper_pid, name
     return simhost.in_node(node.keeper_pid, command, check=check)
 

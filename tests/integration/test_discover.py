@@ -14,7 +14,6 @@ import pytest
 
 from picf import inventory as inv
 from picf.models.sim import SimLan
-from picf.sim import host as simhost
 from picf.sim import image
 from picf.sim import lan as simlan
 from tests.integration import stalls
@@ -34,9 +33,7 @@ def found(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]
 
 
 def in_node(lan: SimLan, name: str, command: str) -> str:
-    node = lan.node(name)
-    assert node is not None and node.keeper_pid
-    return simhost.in_node(node.keeper_pid, command)
+    return stalls.in_node(lan, name, command)
 
 
 def test_finds_every_pi_with_model_arch_memory_and_host_key(sim_lan: SimLan, picf_bin: Path) -> None:
