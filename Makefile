@@ -11,9 +11,9 @@ APT_PACKAGES := openssh-server openssh-client iproute2 sudo python3-apt qemu-use
 	golang-go gcc gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross \
 	avahi-daemon avahi-utils tmux python3-venv git make wget util-linux
 
-.PHONY: setup system-packages sim-packages venv lint typecheck ansible-lint test test-loaded test-unit test-integration demo demo-down bench clean
+.PHONY: setup system-packages sim-packages venv analyzer lint typecheck ansible-lint test test-loaded test-unit test-integration demo demo-down bench clean
 
-setup: system-packages sim-packages venv
+setup: system-packages sim-packages venv analyzer
 
 # The .deb files of what a stock Raspberry Pi OS lacks (monit): the simulated LAN serves them to its nodes.
 SIM_DEBS := /var/cache/picf-sim/debs
@@ -33,6 +33,11 @@ system-packages:
 	fi
 
 venv: $(STAMP)
+
+# The lint's Go analyzer (picf/releases/golint, built with Debian's Go, cached by the hash of its source) and the
+# standard library's export data for linux/arm and arm64 (Go's build cache keeps it): about a minute the first time.
+analyzer: system-packages venv
+	$(BIN)/python -m picf.releases.gotypes arm arm64
 
 $(STAMP): pyproject.toml tests/tui/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

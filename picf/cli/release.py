@@ -12,7 +12,7 @@ from rich.table import Table
 from picf.cli.output import err, fail, note, out, print_json
 from picf.models.node import ARCHES, Arch, normalize_arch
 from picf.releases.builder import build
-from picf.releases.lint import lint_tree
+from picf.releases.lint import lint as lint_report
 from picf.releases.patching import load_catalog, patch_tree
 from picf.releases.release_dir import ReleaseInvalid, read_release
 from picf.releases.scaffold import scaffold
@@ -106,17 +106,33 @@ def lint(
     arch: str = typer.Option(..., "--arch", help=f"Target: {', '.join(ARCHES)}."),
     json: bool = typer.Option(False, "--json", help="Print the hazards as JSON."),
 ) -> None:
-    """Find 32-bit ARM hazards: misaligned 64-bit atomics, int32 fields, uid_map overflow, syscall numbers, seccomp."""
+    """Find 32-bit ARM hazards: misaligned 64-bit atomics, int32 fields, uid_map overflow, syscall numbers, seccomp.
+
+    Go is checked by Go's own type checker for linux/ARCH, package by package, vendor/ included."""
     target = _arch(arch)
     root = _source(src)
-    hazards = lint_tree(root, target, load_catalog())
+    report = lint_report(root, target, load_catalog())
     if json:
-        print_json([dataclasses.asdict(h) for h in hazards])
+        print_json(
+            {
+                "arch": target,
+                "go_version": report.go_version or None,
+                "go_packages": report.go_packages,
+                "missing_imports": list(report.missing_imports),
+                "hazards": [dataclasses.asdict(h) for h in report.hazards],
+            }
+        )
     else:
-        for hazard in hazards:
+        for hazard in report.hazards:
             out.print(str(hazard), markup=False, highlight=False)
-        note(f"{len(hazards)} hazard(s) for {target} in {src}")
-    raise typer.Exit(1 if hazards else 0)
+        if report.missing_imports:
+            shown = ", ".join(report.missing_imports[:5]) + (" ..." if len(report.missing_imports) > 5 else "")
+            note(f"{len(report.missing_imports)} import(s) not in this tree (their types are unknown): {shown}")
+        checked = (
+            f"; {report.go_packages} Go package(s) type-checked with {report.go_version}" if report.go_version else ""
+        )
+        note(f"{len(report.hazards)} hazard(s) for {target} in {src}{checked}")
+    raise typer.Exit(1 if report.hazards else 0)
 
 
 @app.command()

@@ -22,7 +22,15 @@ class _Transform(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     file: str = Field(description="path inside the component's repository")
+    moved_to: tuple[str, ...] = Field(
+        default=(), description="where later upstream versions keep this file, tried in order when `file` is absent"
+    )
     fixed_when: tuple[FixedWhen, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every path this transform's file has had upstream, the catalog's first."""
+        return (self.file, *self.moved_to)
 
 
 class Replace(_Transform):
@@ -99,8 +107,8 @@ class Patch(BaseModel):
 
     @property
     def files(self) -> tuple[str, ...]:
-        """The files the patch touches, in order, once each."""
-        return tuple(dict.fromkeys(t.file for t in self.transforms))
+        """The files the patch touches (under every path they have had upstream), in order, once each."""
+        return tuple(dict.fromkeys(p for t in self.transforms for p in t.paths))
 
 
 Status = Literal["applied", "already-applied", "fixed-upstream", "not-needed", "anchor-missing"]

@@ -201,29 +201,19 @@ def _patched_source(release: ReleaseDir, arch: Arch, store: Store, progress: Pro
     copy = store.tempdir("src-") / "src"
     shutil.copytree(release.source, copy, symlinks=True)
     applied = [r.patch for r in patch_tree(copy, arch) if r.status == "applied"]
-    for hazard in lint_tree(copy, arch):
-        if hazard.id != "atomic64-misaligned":
-            continue
-        path = copy / hazard.path
-        text = path.read_text()
-        # Find the struct the hazard is about: the align64 transform moves its atomic fields first.
-        struct = hazard.explanation.split(" on ", 1)[1].split(".", 1)[0]
-        owner = _file_declaring(path.parent, struct) or path
+    for struct, struct_file in sorted(
+        {(h.struct, h.struct_file) for h in lint_tree(copy, arch) if h.id == "atomic64-misaligned" and h.struct_file}
+    ):
+        # The align64 transform moves the struct's atomic fields first, where Go's type checker placed them.
+        owner = copy / struct_file
         transform = Align64(kind="align64", file=owner.name, structs=(struct,))
-        outcome = transforms.align64(owner, owner.read_text(), transform, AUTO_ALIGN, arch, {path: text})
+        outcome = transforms.align64(owner, owner.read_text(), transform, AUTO_ALIGN, arch, {})
         if outcome.status == "apply":
             owner.write_text(outcome.text)
             applied.append(f"{AUTO_ALIGN}:{struct}")
     for patch in applied:
         progress(f"patched: {patch}")
     return copy, sorted(set(applied))
-
-
-def _file_declaring(directory: Path, struct: str) -> Path | None:
-    for path in sorted(directory.glob("*.go")):
-        if f"type {struct} struct" in path.read_text():
-            return path
-    return None
 
 
 def _job_tarball(release: ReleaseDir, job_name: str, store: Store) -> str:

@@ -59,14 +59,14 @@ def _identifies_as(directory: Path, component: str) -> bool:
 
 def component_roots(src: Path, patch: Patch) -> list[Path]:
     """Directories under `src` (itself included) that hold the patch's component, vendored copies too."""
-    first = patch.files[0]
+    first = patch.transforms[0].paths
     roots = []
-    if (src / first).is_file() and ("/" in first or _identifies_as(src, patch.component)):
+    if any((src / p).is_file() and ("/" in p or _identifies_as(src, patch.component)) for p in first):
         roots.append(src)
     for directory, subdirs, _ in os.walk(src):
         subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS)
         here = Path(directory)
-        if here != src and here.name == patch.component and (here / first).is_file():
+        if here != src and here.name == patch.component and any((here / p).is_file() for p in first):
             roots.append(here)
     return roots
 
@@ -105,7 +105,7 @@ def _patch_root(src: Path, root: Path, patch: Patch, arch: Arch, texts: dict[Pat
     statuses: list[str] = []
     problems: list[str] = []
     for transform in patch.transforms:
-        path = root / transform.file
+        path = next((root / p for p in transform.paths if (root / p).is_file()), root / transform.file)
         text = draft.get(path)
         if text is None:
             text = _read(path, texts)

@@ -1,4 +1,5 @@
-"""The patch transforms: text in, text out (or a reason why not). Pure apart from align64's package view.
+"""The patch transforms: text in, text out (or a reason why not). Pure apart from align64, which asks Go's type
+checker where the fields are.
 
 Each transform answers one of: the new text (apply), "already applied" (picf's marker is there), "fixed
 upstream" (the anchor is gone and upstream's own fix is visible), or "anchor missing" (upstream changed: the
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from picf.models.node import Arch
 from picf.models.patch import Align64, Append, FixedWhen, Replace, SeccompArch, SyscallNumber, Transform
-from picf.releases import golayout
+from picf.releases import gotypes
+from picf.releases.gotypes import FieldLines, GoFinding
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,14 @@ def _fixed_upstream(text: str, rules: tuple[FixedWhen, ...], arch: Arch) -> bool
 def replace(text: str, t: Replace, patch_id: str, arch: Arch) -> Outcome:
     if t.replacement.strip() in text:
         return Outcome("already-applied", text)
+    if _fixed_upstream(text, t.fixed_when, arch):
+        return Outcome("fixed-upstream", text)  # even where the anchor's text is still there (a wider type)
     matches = list(anchor_regex(t.anchor).finditer(text))
     if len(matches) == t.count:
         out = text
         for m in reversed(matches):
             out = out[: m.start()] + t.replacement + out[m.end() :]
         return Outcome("apply", out)
-    if not matches and _fixed_upstream(text, t.fixed_when, arch):
-        return Outcome("fixed-upstream", text)
     found = f"found {len(matches)} times, expected {t.count}" if matches else "not found"
     return Outcome("anchor-missing", text, f"{t.file}: anchor {t.anchor!r} {found}")
 
@@ -153,7 +155,7 @@ def seccomp_arch(text: str, t: SeccompArch, patch_id: str, arch: Arch) -> Outcom
         rf"Names\s*:\s*\[\]string\s*\{{(?P<names>[^}}]*\"{re.escape(t.allow_group_with)}\"[^}}]*)\}}", out
     )
     if group is None:
-        return Outcome("anchor-missing", text, f"{t.file}: no allow list naming {t.allow_group_with!r}")
+        return _allow_calls(text, out, t, patch_id)
     names = group.group("names")
     wanted = [s for s in t.add_syscalls if f'"{s}"' not in names]
     if wanted:
@@ -169,64 +171,74 @@ def seccomp_arch(text: str, t: SeccompArch, patch_id: str, arch: Arch) -> Outcom
     return Outcome("apply", out)
 
 
+def _allow_calls(text: str, out: str, t: SeccompArch, patch_id: str) -> Outcome:
+    """The later shape of a profile: one `Allow...("name"),` call per syscall (guardian since 2019). The ARM-only
+    syscalls are added after the call that allows `allow_group_with`, in the same form."""
+    call = re.search(rf'^([ \t]*)(\w+)\("{re.escape(t.allow_group_with)}"\),[^\n]*$', out, re.MULTILINE)
+    if call is None:
+        return Outcome("anchor-missing", text, f"{t.file}: no allow list naming {t.allow_group_with!r}")
+    indent, helper = call.group(1), call.group(2)
+    wanted = [s for s in t.add_syscalls if not re.search(rf'\b{helper}\("{re.escape(s)}"\)', out)]
+    if wanted:
+        added = "".join(f'\n{indent}{helper}("{s}"),' for s in wanted)
+        note = f"\n{indent}// {marker(patch_id)}: ARM-only syscalls, as containerd allows them"
+        out = out[: call.end()] + note + added + out[call.end() :]
+    return Outcome("apply", out)
+
+
 def align64(path: Path, text: str, t: Align64, patch_id: str, arch: Arch, others: dict[Path, str]) -> Outcome:
-    """Move atomically used 64-bit fields to the top of the named structs until every access is aligned."""
+    """Move atomically used 64-bit fields to the top of the named structs until every access is aligned. Go's
+    type checker (the analyzer) says which accesses are misaligned and where each field is declared."""
+    missing = [s for s in t.structs if not re.search(rf"\btype\s+{re.escape(s)}\b[^\n]*\bstruct\s*{{", text)]
+    if missing:
+        return Outcome("anchor-missing", text, f"{t.file}: struct {', '.join(missing)} not found")
     out = text
-    moved_any = False
     for _ in range(5):
-        package = golayout.load_package(path.parent, {**others, path: out})
-        structs = {name for gofile in package.files if gofile.path == str(path) for name in gofile.structs}
-        missing = [s for s in t.structs if s not in structs]
-        if missing:
-            return Outcome("anchor-missing", text, f"{t.file}: struct {', '.join(missing)} not found")
-        accesses = [a for a in golayout.atomic_accesses(package) if a.chain and a.chain[0][0] in t.structs]
-        bad = [a for a in accesses if a.aligned is False]
+        overlay = {**{p: v for p, v in others.items() if p.suffix == ".go"}, path: out}
+        report = gotypes.analyze(path.parent, gotypes.GOARCH[arch], overlay)
+        bad = [
+            f for f in report.findings
+            if f.kind == "atomic64" and f.verdict == "misaligned" and f.struct in t.structs
+            and f.struct_file == path.name and f.lift
+        ]  # fmt: skip
         if not bad:
             break
-        # Fields to lift: for each bad access, the first hop of its chain that is not at an 8-aligned offset.
-        lifts: dict[str, list[str]] = {}
-        for access in accesses:
-            struct, field = access.chain[0]
-            lifts.setdefault(struct, [])
-            if field not in lifts[struct]:
-                lifts[struct].append(field)
-        new = _lift_fields(out, str(path), lifts, patch_id)
+        new = _lift_fields(out, bad, patch_id)
         if new == out:
-            return Outcome(
-                "anchor-missing", text, f"{t.file}: cannot move fields of {', '.join(lifts)} (one-line struct?)"
-            )
-        out, moved_any = new, True
+            where = ", ".join(sorted({f"{f.struct}.{f.field}" for f in bad}))
+            return Outcome("anchor-missing", text, f"{t.file}: moving fields does not align {where}")
+        out = new
     else:
         return Outcome("anchor-missing", text, f"{t.file}: fields still misaligned after moving them")
-    if moved_any:
+    if out != text:
         return Outcome("apply", out)
     return Outcome("already-applied" if marker(patch_id) in text else "fixed-upstream", text)
 
 
-def _lift_fields(text: str, path: str, lifts: dict[str, list[str]], patch_id: str) -> str:
-    from picf.releases.gosource import parse_file
-
-    gofile = parse_file(path, text)
+def _lift_fields(text: str, findings: list[GoFinding], patch_id: str) -> str:
+    """Move the field declarations each finding names (`lift`) to the top of its struct, as the analyzer
+    located them; one marker comment per struct."""
     lines = text.split("\n")
-    # Work bottom-up so earlier line numbers stay valid.
-    for name in sorted(lifts, key=lambda n: -gofile.structs[n].open_line if n in gofile.structs else 0):
-        decl = gofile.structs.get(name)
-        if decl is None or decl.open_line == decl.close_line:
-            continue
-        fields = [f for f in decl.struct.fields if set(f.field_names) & set(lifts[name])]
-        if not fields:
-            continue
-        first_field = decl.struct.fields[0]
-        if [f.line for f in decl.struct.fields[: len(fields)]] == [f.line for f in fields] and marker(patch_id) in text:
-            continue
-        blocks = [lines[f.first_line - 1 : f.last_line] for f in fields]
-        for f in sorted(fields, key=lambda f: -f.first_line):
-            del lines[f.first_line - 1 : f.last_line]
-        indent = re.match(r"[ \t]*", lines[first_field.first_line - 1] if first_field not in fields else blocks[0][-1])
+    by_struct: dict[tuple[int, int], tuple[tuple[FieldLines, ...], set[str]]] = {}
+    for f in findings:
+        fields, names = by_struct.setdefault(f.struct_lines, (f.fields, set()))
+        names.add(f.lift)
+    note_text = f"// {marker(patch_id)}: 64-bit atomic fields first, 8-byte aligned on 32-bit ARM"
+    # Bottom-up, so the line numbers of structs above stay valid.
+    for (open_line, close_line), (fields, names) in sorted(by_struct.items(), reverse=True):
+        if open_line == close_line or not fields:
+            continue  # a one-line struct: nothing to move line by line
+        moving = [d for d in fields if names & set(d.names)]
+        if not moving or [d.first for d in fields[: len(moving)]] == [d.first for d in moving]:
+            continue  # already first
+        blocks = [lines[d.first - 1 : d.last] for d in moving]
+        indent = re.match(r"[ \t]*", lines[fields[0].first - 1])
         pad = indent.group() if indent else "\t"
-        note = f"{pad}// {marker(patch_id)}: 64-bit atomic fields first, 8-byte aligned on 32-bit ARM"
-        insert = [note] + [ln for block in blocks for ln in block]
-        lines[decl.open_line : decl.open_line] = insert
+        for d in sorted(moving, key=lambda d: -d.first):
+            del lines[d.first - 1 : d.last]
+        has_note = note_text in lines[open_line]
+        insert = ([] if has_note else [pad + note_text]) + [ln for block in blocks for ln in block]
+        lines[open_line + (1 if has_note else 0) : open_line + (1 if has_note else 0)] = insert
     return "\n".join(lines)
 
 

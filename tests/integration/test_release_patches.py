@@ -1,4 +1,5 @@
-"""The ARM patch catalog and its transforms, on fixtures with the upstream shapes (no compiler needed)."""
+"""The ARM patch catalog and its transforms, on fixtures with the upstream shapes (align64 asks picf's Go analyzer,
+a separate process, where the fields are)."""
 
 from __future__ import annotations
 
@@ -206,3 +207,58 @@ def test_a_short_path_needs_the_repository_to_be_recognised(tmp_path: Path) -> N
     assert component_roots(stranger, diodes) == []
     (stranger / "go.mod").write_text("module github.com/cloudfoundry/go-diodes\n")
     assert component_roots(stranger, diodes) == [stranger]
+
+
+def test_the_idmapper_fix_upstream_chose_uint_is_left_alone(upstream: Path) -> None:
+    # Upstream's own fix scans into uint (4294967295 fits on 32-bit ARM) and keeps the fmt.Sscanf call.
+    path = upstream / "idmapper/max_valid_uid.go"
+    text = path.read_text()
+    fixed = text.replace("var container, host, size int\n", "var container, host, size uint\n")
+    assert fixed != text and "fmt.Sscanf(" in fixed
+    path.write_text(fixed)
+    assert statuses(patch_tree(upstream, "armv7", only="idmapper-uid-map-overflow")) == {
+        "idmapper-uid-map-overflow": "fixed-upstream"
+    }
+    assert path.read_text() == fixed
+
+
+SECCOMP_LATER = """package guardiancmd
+
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
+func buildSeccomp() *specs.LinuxSeccomp {
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Architectures: []specs.Arch{
+			specs.ArchX86_64,
+			specs.ArchX86,
+		},
+		Syscalls: []specs.LinuxSyscall{
+			AllowSyscall("openat"),
+			AllowSyscall("read"),
+			AllowSyscall("write"),
+		},
+	}
+}
+"""
+
+
+def test_seccomp_in_its_later_file_and_shape_gets_the_same_entries(tmp_path: Path) -> None:
+    # Later guardian keeps the profile in seccomp_linux.go with one AllowSyscall call per syscall.
+    root = tmp_path / "guardian"
+    (root / "guardiancmd").mkdir(parents=True)
+    path = root / "guardiancmd" / "seccomp_linux.go"
+    path.write_text(SECCOMP_LATER)
+    assert statuses(patch_tree(root, "armv7", only="guardian-seccomp-arm")) == {"guardian-seccomp-arm": "applied"}
+    text = path.read_text()
+    assert "specs.ArchAARCH64, // picf(guardian-seccomp-arm)" in text
+    lines = text.splitlines()
+    after_read = lines[lines.index('\t\t\tAllowSyscall("read"),') + 1 :]
+    assert after_read[0].strip().startswith("// picf(guardian-seccomp-arm)")
+    assert [ln.strip() for ln in after_read[1:6]] == [
+        f'AllowSyscall("{s}"),'
+        for s in ("set_tls", "cacheflush", "arm_fadvise64_64", "arm_sync_file_range", "breakpoint")
+    ]
+    assert statuses(patch_tree(root, "armv7", only="guardian-seccomp-arm")) == {
+        "guardian-seccomp-arm": "already-applied"
+    }

@@ -70,3 +70,26 @@ def test_every_hazard_names_the_patch_that_fixes_it_when_there_is_one() -> None:
     catalog_ids = {p.id for p in load_catalog()}
     assert {h.fix for h in hazards} <= catalog_ids
     assert str(hazards[0]).count(": ") >= 2 and "(fix: " in str(hazards[0])
+
+
+FALLBACK_C = """#include <unistd.h>
+#if defined (__PPC64__)
+#define EXECVEAT_CODE 362
+#elif defined (__aarch64__)
+#define EXECVEAT_CODE 281
+#else
+#define EXECVEAT_CODE 322
+#endif
+int run(int fd) { return syscall(EXECVEAT_CODE, fd, "", 0, 0, 0x1000); }
+"""
+
+
+@pytest.mark.parametrize(("arch", "lines"), [("armv7", [7]), ("armv6", [7]), ("arm64", [])])
+def test_a_c_number_is_judged_by_the_branch_the_targets_compiler_takes(
+    tmp_path: Path, arch: Arch, lines: list[int]
+) -> None:
+    # The shape nstar has had since arm64 got its own number: armv7 falls through to x86_64's 322.
+    (tmp_path / "nstar.c").write_text(FALLBACK_C)
+    hazards = lint_tree(tmp_path, arch)
+    assert [h.line for h in hazards] == lines
+    assert all("x86_64's execveat" in h.explanation for h in hazards)

@@ -1,0 +1,3 @@
+module picf.dev/golint
+
+go 1.19

@@ -1,0 +1,185 @@
+"""Ask Go's own type checker about a Go tree: picf's small analyzer (picf/releases/golint, Go standard library
+only), built with the machine's Go and cached by the hash of its source, and the target's standard library as
+the compiler exports it (`go list -export std` with GOARCH set; Go's build cache keeps it).
+
+`analyze(root, goarch)` returns the analyzer's findings; picf/releases/lint.py maps them to catalog patches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field
+
+from picf.atomic import locked, write_atomic
+from picf.errors import PicfError, UsageError
+
+SOURCE = Path(str(files("picf.releases").joinpath("golint")))
+GOARCH = {"armv6": "arm", "armv7": "arm", "arm64": "arm64", "amd64": "amd64"}
+
+
+class FieldLines(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    names: tuple[str, ...]
+    first: int
+    last: int
+
+
+class GoFinding(BaseModel):
+    """One finding of the analyzer (see the comment at the top of golint/main.go)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["atomic64", "timespec", "statfs", "sscanf"]
+    file: str
+    line: int
+    call: str = ""
+    verdict: str = ""
+    struct: str = ""
+    field: str = ""
+    offset: int | None = None
+    unknown: str = ""
+    detail: str = ""
+    struct_file: str = ""
+    struct_lines: tuple[int, int] = (0, 0)
+    fields: tuple[FieldLines, ...] = ()
+    lift: str = ""
+
+
+class GoReport(BaseModel):
+    """What the analyzer says about one tree."""
+
+    model_config = ConfigDict(frozen=True)
+
+    go_version: str
+    goarch: str
+    packages: int
+    files: int
+    findings: tuple[GoFinding, ...] = ()
+    missing_imports: tuple[str, ...] = Field(default=())
+
+
+def cache_dir() -> Path:
+    """Where the built analyzer and the standard library's export lists live ($PICF_CACHE_DIR overrides)."""
+    override = os.environ.get("PICF_CACHE_DIR")
+    return Path(override) if override else platformdirs.user_cache_path("picf")
+
+
+def _go() -> str:
+    found = shutil.which("go") or next(
+        (p for p in ("/usr/lib/go/bin/go", "/usr/local/go/bin/go") if Path(p).exists()), None
+    )
+    if found is None:
+        raise PicfError("Go is not installed; picf's lint asks Go's type checker: run `make setup` (golang-go)")
+    return found
+
+
+def _env(goarch: str | None = None) -> dict[str, str]:
+    # Go's own cache under picf's: the standard library compiled for a target once, reused by every lint.
+    env = {
+        **os.environ,
+        "GOCACHE": str(cache_dir() / "go-build"),
+        "GOPATH": str(cache_dir() / "gopath"),
+        "GOFLAGS": "",
+        "GO111MODULE": "on",
+        "CGO_ENABLED": "0",
+        "GOTOOLCHAIN": "local",
+        "GOPROXY": "off",
+    }
+    if goarch is not None:
+        env.update(GOOS="linux", GOARCH=goarch)
+    return env
+
+
+def go_version() -> str:
+    """`go1.19.8`: the Go whose standard library the layouts come from."""
+    done = subprocess.run([_go(), "env", "GOVERSION"], capture_output=True, text=True, env=_env(), check=False)
+    if done.returncode != 0:
+        raise PicfError(f"`go env GOVERSION` failed: {done.stderr.strip()[:200]}")
+    return done.stdout.strip()
+
+
+def analyzer() -> Path:
+    """The analyzer binary, built once per version of its source and of Go (then reused)."""
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in SOURCE.iterdir() if p.suffix in {".go", ".mod"}):
+        digest.update(name.encode() + b"\0" + (SOURCE / name).read_bytes())
+    version = go_version()
+    digest.update(version.encode())
+    binary = cache_dir() / "golint" / f"picf-golint-{digest.hexdigest()[:16]}"
+    if binary.exists():
+        return binary
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with locked(binary):
+        if binary.exists():
+            return binary
+        partial = binary.with_name(binary.name + ".partial")
+        done = subprocess.run([_go(), "build", "-trimpath", "-o", str(partial), "."], cwd=SOURCE, env=_env(),
+                              capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise PicfError(f"building picf's Go analyzer failed: {done.stderr.strip()[-300:]}")
+        partial.rename(binary)
+    return binary
+
+
+def std_exports(goarch: str) -> Path:
+    """`IMPORTPATH EXPORTFILE` for the standard library compiled for linux/`goarch` (Go caches the build)."""
+    target = cache_dir() / "golint" / f"std-{go_version()}-{goarch}.txt"
+    if target.exists() and all(Path(line.split()[1]).exists() for line in target.read_text().splitlines()[:3]):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with locked(target):
+        done = subprocess.run(
+            [_go(), "list", "-export", "-f", "{{.ImportPath}} {{.Export}}", "std"],
+            env=_env(goarch), capture_output=True, text=True, timeout=1200, check=False, cwd=cache_dir(),
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise PicfError(f"compiling Go's standard library for {goarch} failed: {done.stderr.strip()[-300:]}")
+        write_atomic(target, done.stdout.encode(), backup=False)
+    return target
+
+
+def prepare(goarches: tuple[str, ...] = ("arm", "arm64")) -> None:
+    """Build the analyzer and the standard library's export data for `goarches` (what `make setup` runs)."""
+    analyzer()
+    for goarch in goarches:
+        std_exports(goarch)
+
+
+def analyze(root: Path, goarch: str, overlay: dict[Path, str] | None = None) -> GoReport:
+    """Type-check every package under `root` for linux/`goarch` and return the findings. `overlay` gives files
+    new contents (the patch engine's drafts) without writing them."""
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory")
+    binary = analyzer()
+    exports = std_exports(goarch)
+    with tempfile.TemporaryDirectory(prefix="picf-golint-") as tmp:
+        argv = [str(binary), "-root", str(root.resolve()), "-goarch", goarch, "-std", str(exports)]
+        if overlay:
+            mapping = {}
+            for i, (path, text) in enumerate(overlay.items()):
+                replacement = Path(tmp) / f"{i}.go"
+                replacement.write_text(text)
+                mapping[str(path.resolve())] = str(replacement)
+            (Path(tmp) / "overlay.json").write_text(json.dumps(mapping))
+            argv += ["-overlay", str(Path(tmp) / "overlay.json")]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=_env(goarch))
+    if done.returncode != 0:
+        raise PicfError(f"picf's Go analyzer failed on {root}: {done.stderr.strip()[-300:]}")
+    return GoReport.model_validate_json(done.stdout)
+
+
+if __name__ == "__main__":  # `python -m picf.releases.gotypes arm arm64`: what `make setup` runs
+    import sys
+
+    prepare(tuple(sys.argv[1:]) or ("arm", "arm64"))

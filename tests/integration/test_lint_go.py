@@ -1,0 +1,73 @@
+"""picf's Go analyzer on fixtures in the style of analysistest: each `// want "REGEXP"` comment states a finding
+that must be reported on its line (matched against `id: explanation`), and no other line may have one.
+
+The analyzer is a separate Go program run by picf (it crosses a process), so these live with the integration
+tests; they need neither root nor the simulated LAN.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from picf.models.node import Arch
+from picf.releases import gotypes
+from picf.releases.lint import Hazard, lint_tree
+from picf.releases.patching import load_catalog
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "golint"
+WANT = re.compile(r'//\s*want\s+"((?:[^"\\]|\\.)*)"')
+
+
+def wants(root: Path) -> dict[tuple[str, int], list[str]]:
+    out: dict[tuple[str, int], list[str]] = {}
+    for path in sorted(root.rglob("*.go")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for pattern in WANT.findall(line):
+                out.setdefault((str(path.relative_to(root)), n), []).append(pattern)
+    return out
+
+
+def check(root: Path, hazards: list[Hazard]) -> None:
+    expected = wants(root)
+    got: dict[tuple[str, int], list[str]] = {}
+    for h in hazards:
+        got.setdefault((h.path, h.line), []).append(f"{h.id}: {h.explanation}")
+    problems = []
+    for where, patterns in expected.items():
+        for pattern in patterns:
+            if not any(re.search(pattern, text) for text in got.get(where, [])):
+                problems.append(f"{where[0]}:{where[1]}: no finding matches {pattern!r} (got {got.get(where)})")
+    for where, texts in got.items():
+        for text in texts:
+            if not any(re.search(p, text) for p in expected.get(where, [])):
+                problems.append(f"{where[0]}:{where[1]}: unexpected finding {text!r}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("tree", ["plain", "modtree", "gopath"])
+def test_findings_are_exactly_the_wanted_ones(tree: str) -> None:
+    check(FIXTURES / tree, lint_tree(FIXTURES / tree, "armv7", load_catalog()))
+
+
+@pytest.mark.parametrize("arch", ["arm64", "amd64"])
+def test_a_64_bit_target_has_none_of_the_32_bit_hazards(arch: Arch) -> None:
+    for tree in ("plain", "modtree", "gopath"):
+        assert lint_tree(FIXTURES / tree, arch, load_catalog()) == []
+
+
+def test_a_vendored_type_is_sized_not_guessed() -> None:
+    # modtree's Stream holds dep.Header from vendor/: resolved, so the verdict is exact, not "unproven".
+    report = gotypes.analyze(FIXTURES / "modtree", "arm")
+    assert [(f.struct, f.verdict, f.offset) for f in report.findings] == [("Stream", "misaligned", 12)]
+    assert report.missing_imports == ()
+
+
+def test_findings_name_the_go_whose_standard_library_sized_them() -> None:
+    report = gotypes.analyze(FIXTURES / "plain", "arm")
+    assert re.fullmatch(r"go1\.\d+(\.\d+)?", report.go_version)
+    hazards = lint_tree(FIXTURES / "plain", "armv7", load_catalog())
+    assert all(h.go == report.go_version for h in hazards if h.id.startswith("atomic64"))
+    assert report.missing_imports == ("example.com/notinthetree/metrics",)
