@@ -57,10 +57,10 @@ def main() -> int:
     for tree in trees:
         lint = [str(PICF), "release", "lint", str(tree), "--arch", "armv7", "--json"]
         vet = ["go", "vet", "./..."]
-        if not (tree / "go.mod").exists() or not (tree / "vendor").is_dir():
+        if not (tree / "go.mod").exists():
             env_vet = {**env, "GOFLAGS": "", "GO111MODULE": "off"}
         else:
-            env_vet = env
+            env_vet = {**env, "GOFLAGS": "-mod=vendor" if (tree / "vendor").is_dir() else "-mod=mod"}
         timed(lint, REPO, dict(os.environ))  # warm: the analyzer and the standard library for arm
         _, vet_rc, vet_out = timed(vet, tree, env_vet)  # vet exits 1 when it reports something
         problem = vet_problem(vet_rc, vet_out)
