@@ -246,10 +246,6 @@ func (l *loader) discover() error {
 	if err != nil {
 		return err
 	}
-	l.prefix = l.inferPrefix()
-	for _, p := range l.byDir {
-		p.importPath = l.importPathOf(p.dir)
-	}
 	for _, p := range l.byDir {
 		p.imports = map[string]string{}
 		for _, file := range p.files {
@@ -258,11 +254,17 @@ func (l *loader) discover() error {
 				continue
 			}
 			for _, spec := range f.Imports {
-				path := strings.Trim(spec.Path.Value, "`\"")
-				if _, seen := p.imports[path]; !seen {
-					p.imports[path] = l.resolve(path, p.dir)
-				}
+				p.imports[strings.Trim(spec.Path.Value, "`\"")] = ""
 			}
+		}
+	}
+	l.prefix = l.inferPrefix()
+	for _, p := range l.byDir {
+		p.importPath = l.importPathOf(p.dir)
+	}
+	for _, p := range l.byDir {
+		for path := range p.imports {
+			p.imports[path] = l.resolve(path, p.dir)
 		}
 	}
 	return nil
@@ -323,20 +325,13 @@ func joinPath(prefix, rel string) string {
 func (l *loader) inferPrefix() string {
 	votes := map[string]int{}
 	for _, p := range l.byDir {
-		for _, file := range p.files {
-			f, err := parser.ParseFile(l.fset, l.source(file), nil, parser.ImportsOnly)
-			if err != nil {
-				continue
-			}
-			for _, spec := range f.Imports {
-				path := strings.Trim(spec.Path.Value, "`\"")
-				parts := strings.Split(path, "/")
-				for i := len(parts) - 1; i >= 1; i-- {
-					rel := filepath.Join(parts[i:]...)
-					if q, ok := l.byDir[filepath.Join(l.root, rel)]; ok && !strings.Contains(q.dir, "/vendor/") {
-						votes[strings.Join(parts[:i], "/")]++
-						break
-					}
+		for path := range p.imports {
+			parts := strings.Split(path, "/")
+			for i := len(parts) - 1; i >= 1; i-- {
+				rel := filepath.Join(parts[i:]...)
+				if q, ok := l.byDir[filepath.Join(l.root, rel)]; ok && !strings.Contains(q.dir, "/vendor/") {
+					votes[strings.Join(parts[:i], "/")]++
+					break
 				}
 			}
 		}
