@@ -110,9 +110,8 @@ def lint_tree(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> list[Ha
     return lint(src, arch, catalog).hazards
 
 
-def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = (), overlay: dict[Path, str] | None = None) -> LintReport:
-    """The hazards under `src` for `arch`, and what the Go answers rest on. `overlay` gives Go files new
-    contents without writing them (the patch engine's drafts)."""
+def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> LintReport:
+    """The hazards under `src` for `arch`, and what the Go answers rest on."""
     hazards: list[Hazard] = []
     fixes = _catalog_fixes(src, catalog)
     go_files: list[Path] = []
@@ -134,15 +133,15 @@ def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = (), overlay: dict[P
     if not checked:
         raise UsageError(f"{src}: no Go or C sources and no seccomp profile here; pass a source tree")
     for path in go_files:
-        text = (overlay or {}).get(path)
-        hazards.extend(_seccomp_go_hazards(path, text, src, arch, fixes))
-    report = LintReport(hazards)
+        hazards.extend(_seccomp_go_hazards(path, src, arch, fixes))
+    go = None
     if go_files and arch in _THIRTY_TWO_BIT:
-        go = gotypes.analyze(src, gotypes.GOARCH[arch], overlay)
+        go = gotypes.analyze(src, gotypes.GOARCH[arch])
         hazards.extend(_go_hazard(f, src, go.go_version, fixes) for f in go.findings)
-        report = LintReport(hazards, go.go_version, go.packages, go.missing_imports)
-    report.hazards[:] = sorted(set(hazards), key=lambda h: (h.path, h.line, h.id, h.explanation))
-    return report
+    ordered = sorted(set(hazards), key=lambda h: (h.path, h.line, h.id, h.explanation))
+    if go is None:
+        return LintReport(ordered)
+    return LintReport(ordered, go.go_version, go.packages, go.missing_imports)
 
 
 def _rel(path: Path | str, src: Path) -> str:
@@ -225,9 +224,9 @@ def _go_code(text: str) -> str:
     return _GO_LEXEMES.sub(blank, text)
 
 
-def _seccomp_go_hazards(path: Path, text: str | None, src: Path, arch: Arch, fixes: Fixes) -> list[Hazard]:
+def _seccomp_go_hazards(path: Path, src: Path, arch: Arch, fixes: Fixes) -> list[Hazard]:
     try:
-        raw = text if text is not None else path.read_text(errors="replace")
+        raw = path.read_text(errors="replace")
     except OSError:
         return []
     if "Seccomp" not in raw and "Architectures" not in raw:
