@@ -39,8 +39,14 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+# Stop a node's sshd and wait until it has exited (a new one started before the old let go of port 22 fails
+# to bind, and on a busy machine that takes a while).
+STOP_SSHD = ("pid=$(cat /run/sshd.pid 2>/dev/null); [ -n \"$pid\" ] && kill $pid 2>/dev/null; "
+             "while [ -n \"$pid\" ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; rm -f /run/sshd.pid")  # fmt: skip
+
+
 def _stop_sshd(lan: SimLan, name: str) -> None:
-    in_node(lan, name, "kill $(cat /run/sshd.pid) 2>/dev/null; rm -f /run/sshd.pid; sleep 0.2", check=False)
+    in_node(lan, name, STOP_SSHD, check=False)
 
 
 def _start_sshd(lan: SimLan, name: str, *options: str) -> None:

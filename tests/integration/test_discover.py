@@ -94,7 +94,7 @@ def test_an_address_change_is_updated_and_comments_survive(sim_lan: SimLan, picf
 def replaced_host_key(sim_lan: SimLan) -> Iterator[str]:
     """pi-3 gets a new host key (a reinstall, or an impostor); the old one is back afterwards."""
     key = "/etc/ssh/ssh_host_ed25519_key"
-    restart = f"kill $(cat /run/sshd.pid); rm -f /run/sshd.pid; {simlan.START_SSHD}"
+    restart = f"{stalls.STOP_SSHD}; {simlan.START_SSHD}"
     in_node(sim_lan, "pi-3", f"cp {key} /root/k && cp {key}.pub /root/k.pub && rm {key} {key}.pub && "
                              f"ssh-keygen -q -t ed25519 -N '' -f {key} && {restart}")  # fmt: skip
     try:
