@@ -25,7 +25,7 @@ from picf.deploy.agent import ssh_agent_for
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
 from picf.deploy.manifest_file import read_manifest
-from picf.deploy.plan import PlanError, batches, plan_node, render_plan, wanted_state
+from picf.deploy.plan import PlanError, batches, plan_node, render_plan, render_rollout, wanted_state
 from picf.deploy.render import JobSource, RenderedJob, render_job
 from picf.inventory import read_inventory
 from picf.models.health import steady_seconds
@@ -159,6 +159,8 @@ def deploy(options: DeployOptions) -> DeployResult:
         lines = render_plan(plans)
         if not lines:
             return DeployResult(0, "nothing to do: every node runs what the manifest wants", [], plans, secrets=secrets)
+        rollout = _rollout_order(options, manifest, plans, by_name)
+        lines += render_rollout(rollout.groups, rollout.canaries, rollout.kind_of, manifest.update.canary_per)
         # Root is needed only where something changes; checked before anything does.
         changing_nodes = [by_name[p.node] for p in plans if not p.empty]
         refused = _privilege_problem(cluster.ssh.user, changing_nodes, reports, options.become_password is not None)
@@ -177,7 +179,7 @@ def deploy(options: DeployOptions) -> DeployResult:
         try:
             result = _execute(
                 options, manifest, cluster, scope, plans, rendered, wanted, compiled, reports, work, history,
-                deployment, secrets,
+                deployment, secrets, rollout,
             )  # fmt: skip
         except BaseException as exc:
             history.finish(deployment, "failed", f"picf stopped: {type(exc).__name__}: {exc}")
@@ -222,6 +224,30 @@ def _needs_memory_cgroup(cluster: Any, node: Node) -> bool:
     return any((role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup for r in node.roles)
 
 
+@dataclass(frozen=True)
+class Rollout:
+    """The order a deploy changes its nodes in: one canary batch, then batches (decided before confirming)."""
+
+    groups: list[list[str]]
+    canaries: int
+    kind_of: dict[str, str]  # node -> what its canary stands for (its arch, or its board model)
+
+
+def _rollout_order(
+    options: DeployOptions, manifest: Manifest, plans: list[NodePlan], by_name: dict[str, Node]
+) -> Rollout:
+    update = manifest.update
+    changing = [p.node for p in plans if not p.empty]
+    canaries = update.canaries if options.canaries is None else options.canaries
+    in_flight_spec = update.max_in_flight if options.max_in_flight is None else options.max_in_flight
+    in_flight = update.model_copy(update={"max_in_flight": in_flight_spec}).in_flight(len(changing))
+    if update.canary_per == "model":
+        kind_of = {n: str(by_name[n].model) if by_name[n].model else "unknown model" for n in changing}
+    else:
+        kind_of = {n: str(by_name[n].arch) for n in changing}
+    return Rollout(batches(changing, canaries, in_flight, kind_of), canaries, kind_of)
+
+
 def _redact(text: str, secrets: set[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "<redacted>")
@@ -242,6 +268,7 @@ def _execute(
     history: History,
     deployment: int,
     secrets: set[str],
+    rollout: Rollout,
 ) -> DeployResult:
     store = Store()
     changing = [p.node for p in plans if not p.empty]
@@ -280,11 +307,6 @@ def _execute(
     control_dir = state_dir() / "ssh"
     control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = execute.ansible_env(known_hosts, control_dir, cluster.ssh.connect_timeout)
-    update = manifest.update
-    canaries = update.canaries if options.canaries is None else options.canaries
-    in_flight_spec = update.max_in_flight if options.max_in_flight is None else options.max_in_flight
-    in_flight = update.model_copy(update={"max_in_flight": in_flight_spec}).in_flight(len(changing))
-    groups = batches(changing, canaries, in_flight)
 
     def on_event(event: dict[str, Any]) -> None:
         if "message" in event:
@@ -294,16 +316,15 @@ def _execute(
 
     with ssh_agent_for(remote.load_identity(cluster.ssh), work / "agent") as agent_env:
         env.update(agent_env)
-        return _rollout(options, manifest, plans, groups, canaries, inventory, env, work, history, deployment,
-                        secrets, on_event)  # fmt: skip
+        return _rollout(options, manifest, plans, rollout, inventory, env, work, history, deployment, secrets,
+                        on_event)  # fmt: skip
 
 
 def _rollout(
     options: DeployOptions,
     manifest: Manifest,
     plans: list[NodePlan],
-    groups: list[list[str]],
-    canaries: int,
+    rollout: Rollout,
     inventory: dict[str, Any],
     env: dict[str, str],
     work: Path,
@@ -317,8 +338,9 @@ def _rollout(
     update = manifest.update
     started = time.monotonic()
     done: list[str] = []
+    groups = rollout.groups
     for number, group in enumerate(groups):
-        is_canary = number == 0 and canaries > 0
+        is_canary = number == 0 and rollout.canaries > 0
         low, high = parse_watch_time(update.canary_watch_time if is_canary else update.update_watch_time)
         say(f"{'canary' if is_canary else 'batch'} {number + 1}/{len(groups)}: {', '.join(group)}")
         # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
@@ -342,9 +364,14 @@ def _rollout(
             failing = sorted(problems) or group
             details = "\n".join(f"  {h}: {_redact(problems.get(h, result.status), secrets)}" for h in failing)
             jobs = sorted({j.job for p in plans if p.node in failing for j in p.jobs})
-            message = (f"Error: {'canary' if is_canary else 'batch'} {number + 1} failed on {', '.join(failing)}; "
-                       f"review the failing jobs ({', '.join(jobs) or 'none'}) below. Nodes not yet updated were "
-                       f"left as they were.\n{details}")  # fmt: skip
+            if is_canary:
+                kinds = sorted({rollout.kind_of.get(h, "?") for h in failing})
+                what = f"the {'/'.join(kinds)} canary"
+                left = f"no other {'/'.join(kinds)} node was touched"
+            else:
+                what, left = f"batch {number + 1}", "nodes not yet updated were left as they were"
+            message = (f"Error: {what} failed on {', '.join(failing)}; review the failing jobs "
+                       f"({', '.join(jobs) or 'none'}) below; {left}.\n{details}")  # fmt: skip
             history.finish(deployment, "failed", message)
             return DeployResult(1, message)
         done.extend(group)

@@ -6,6 +6,7 @@ their properties, secrets as hashes) it runs. The plan is the difference, printe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from picf.errors import PicfError
@@ -113,14 +114,41 @@ def _property_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return lines
 
 
-def batches(nodes: list[str], canaries: int, in_flight: int) -> list[list[str]]:
-    """Canaries first (one batch), then groups of `in_flight`."""
+def batches(
+    nodes: list[str], canaries: int, in_flight: int, kind_of: Mapping[str, str] | None = None
+) -> list[list[str]]:
+    """Canaries first (one batch: the first `canaries` nodes of each kind, in order; a kind is the node's
+    architecture, or its board model, so every build a deploy changes is tried once before the rest), then
+    groups of `in_flight`."""
+    kinds = kind_of or {}
     out: list[list[str]] = []
     if canaries and nodes:
-        out.append(nodes[:canaries])
-        nodes = nodes[canaries:]
+        seen: dict[str, int] = {}
+        first = []
+        for node in nodes:
+            kind = kinds.get(node, "")
+            if seen.get(kind, 0) < canaries:
+                first.append(node)
+                seen[kind] = seen.get(kind, 0) + 1
+        out.append(first)
+        nodes = [n for n in nodes if n not in first]
     out.extend(nodes[i : i + in_flight] for i in range(0, len(nodes), max(1, in_flight)))
     return out
+
+
+def render_rollout(groups: list[list[str]], canaries: int, kind_of: Mapping[str, str], per: str) -> list[str]:
+    """How the plan rolls out, for the person confirming it: which nodes are canaries and why."""
+    if not groups:
+        return []
+    lines = []
+    rest = groups
+    if canaries:
+        named = ", ".join(f"{n} ({kind_of.get(n, '?')})" for n in groups[0])
+        lines.append(f"canaries: {named}: the first {canaries} changing node(s) of each {per} this deploy changes")
+        rest = groups[1:]
+    if rest:
+        lines.append(f"then {len(rest)} batch(es): " + "; ".join(", ".join(g) for g in rest))
+    return lines
 
 
 def render_plan(plans: list[NodePlan]) -> list[str]:

@@ -43,7 +43,10 @@ class Update(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    canaries: int = Field(default=1, ge=0)
+    canaries: int = Field(default=1, ge=0, description="canary nodes per architecture (or per board model)")
+    canary_per: Literal["arch", "model"] = Field(
+        default="arch", description="what each canary stands for: an architecture's build, or a board model"
+    )
     max_in_flight: int | str = 1
     canary_watch_time: str | int = "5000-30000"
     update_watch_time: str | int = "5000-30000"

@@ -70,7 +70,9 @@ def test_a_node_without_sudo_stops_the_deploy_before_changing_anything(setup: Se
 def test_first_deploy_runs_the_jobs_under_monit(setup: Setup, on_node: SshRunner) -> None:
     done = setup.deploy("--yes")
     assert done.returncode == 0, done.stderr
-    assert "canary 1/2: pi-1" in done.stderr and "deployed to 2 node(s)" in done.stderr
+    # One canary per architecture the deploy changes: the armv7 cell and the arm64 doppler both go first.
+    assert "canaries: pi-1 (armv7), pi-2 (arm64): the first 1 changing node(s) of each arch" in done.stdout
+    assert "canary 1/1: pi-1, pi-2" in done.stderr and "deployed to 2 node(s)" in done.stderr
     # pi-1 is a cell: the deploy turned the memory cgroup on and rebooted it, in the canary; pi-2 was not.
     assert "node pi-1 (first deploy)\n  ~ reboot: turn the memory cgroup on" in done.stdout
     assert "pi-1: Reboot to turn the memory cgroup on" in done.stderr
@@ -165,16 +167,17 @@ def test_a_node_stuck_while_the_plan_reads_it_stops_the_deploy_by_its_timeout(
 
 
 def test_a_link_lost_mid_deploy_fails_that_batch_and_a_rerun_converges(setup: Setup, on_node: SshRunner) -> None:
-    def pull_when_batch_2_starts(line: str, _: subprocess.Popen[str]) -> None:
-        if line.startswith("batch 2/2: pi-2"):
+    def pull_when_the_canaries_start(line: str, _: subprocess.Popen[str]) -> None:
+        if line.startswith("canary 1/1: pi-1, pi-2"):
             simlan.fault(TEST_BRIDGE, "pi-2", "link-down")
 
     try:
-        done = setup.deploy_watching(pull_when_batch_2_starts, "--yes")
+        done = setup.deploy_watching(pull_when_the_canaries_start, "--yes")
     finally:
         simlan.fault(TEST_BRIDGE, "pi-2", "link-up")
     assert done.returncode == 1, done.stderr
-    assert "batch 2 failed on pi-2" in done.stderr and "unreachable" in done.stderr
+    assert "the arm64 canary failed on pi-2" in done.stderr and "unreachable" in done.stderr
+    assert "no other arm64 node was touched" in done.stderr
     assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7072
     again = setup.deploy("--yes")
     assert again.returncode == 0, again.stderr
@@ -215,7 +218,7 @@ def test_a_crashing_canary_stops_the_rollout_and_names_job_node_and_log(setup: S
     pi2_before = state(on_node, "pi-2")
     done = setup.deploy("--yes", "--only", "pi-1", manifest=unpatched)
     assert done.returncode == 1
-    assert "canary 1 failed on pi-1" in done.stderr
+    assert "the armv7 canary failed on pi-1" in done.stderr
     assert "logfwd is not running" in done.stderr
     assert "unaligned 64-bit atomic operation" in done.stderr
     assert state(on_node, "pi-2") == pi2_before
@@ -282,8 +285,10 @@ def test_a_node_that_does_not_come_back_from_its_reboot_stops_the_rollout(setup:
         simlan.fault(TEST_BRIDGE, "pi-1", "power-on")
     assert done.returncode == 1
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "canary 1 failed on pi-1" in result["message"] and "Reboot to turn the memory cgroup on" in result["message"]
-    assert state(on_node, "pi-2") == pi2_before  # the canary failed: nothing else was touched
+    assert "the armv7 canary failed on pi-1" in result["message"]
+    assert "Reboot to turn the memory cgroup on" in result["message"]
+    # pi-2 is the arm64 canary, updated beside pi-1: no other armv7 node exists to be left untouched here.
+    assert state(on_node, "pi-2") != pi2_before
     again = setup.deploy("--yes")
     assert again.returncode == 0, again.stderr
     assert state(on_node, "pi-2")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7075
@@ -293,7 +298,8 @@ def test_a_power_cut_during_the_switch_leaves_the_node_on_one_version_and_a_reru
     setup: Setup, on_node: SshRunner
 ) -> None:
     setup.set_port(7076)
-    cut = setup.when_task_starts("Switch the node to this deploy in one rename", _power("pi-2", "power-off"), 2)
+    # pi-2 is the arm64 canary: its switch starts with the canary batch's, the first one.
+    cut = setup.when_task_starts("Switch the node to this deploy in one rename", _power("pi-2", "power-off"))
     try:
         done = setup.deploy_watching(cut, "--yes", "--json")
     finally:

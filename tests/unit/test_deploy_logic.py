@@ -1,4 +1,5 @@
-"""Deploy's pure parts: watch times, batches, the plan and its diff, redaction, the vars store, rendering."""
+"""Deploy's pure parts: watch times, canaries and batches, the plan and its diff, redaction, the vars store,
+rendering."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from picf.deploy import vars as varstore
 from picf.deploy.manifest_file import ManifestInvalid, read_manifest
-from picf.deploy.plan import PlanError, batches, plan_node, render_plan, wanted_state
+from picf.deploy.plan import PlanError, batches, plan_node, render_plan, render_rollout, wanted_state
 from picf.deploy.render import JobSource, render_job
 from picf.models.manifest import JobRef, Update, Variable, parse_watch_time
 from picf.models.node import Node
@@ -33,6 +34,21 @@ def test_max_in_flight_as_number_or_percentage() -> None:
     assert Update(max_in_flight="1%").in_flight(3) == 1
     with pytest.raises(ValueError):
         Update(max_in_flight="150%")
+
+
+def test_one_canary_per_architecture_then_batches_in_inventory_order() -> None:
+    arch = {"a": "armv7", "b": "armv7", "c": "arm64", "d": "armv7", "e": "arm64", "f": "armv6"}
+    assert batches(list(arch), 1, 2, arch) == [["a", "c", "f"], ["b", "d"], ["e"]]
+    assert batches(list(arch), 2, 5, arch) == [["a", "b", "c", "e", "f"], ["d"]]
+    assert batches(["a", "b"], 0, 1, arch) == [["a"], ["b"]]
+
+
+def test_the_rollout_names_its_canaries_and_why() -> None:
+    arch = {"a": "armv7", "c": "arm64", "b": "armv7"}
+    lines = render_rollout(batches(["a", "b", "c"], 1, 1, arch), 1, arch, "arch")
+    assert lines == ["canaries: a (armv7), c (arm64): the first 1 changing node(s) of each arch this deploy changes",
+                     "then 1 batch(es): b"]  # fmt: skip
+    assert render_rollout([["a", "b"]], 0, arch, "arch") == ["then 1 batch(es): a, b"]
 
 
 def test_canaries_go_first_then_batches() -> None:
