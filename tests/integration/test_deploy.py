@@ -247,6 +247,17 @@ def _power(node: str, kind: str) -> Callable[[], None]:
     return lambda: simlan.fault(TEST_BRIDGE, node, kind)
 
 
+def _deploy_powering_off(
+    setup: Setup, node: str, task: str, manifest: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A deploy (with --json) during which `node` loses power as Ansible starts `task`; powered on again after."""
+    try:
+        cut = setup.when_task_starts(task, _power(node, "power-off"))
+        return setup.deploy_watching(cut, "--yes", "--json", manifest=manifest)
+    finally:
+        simlan.fault(TEST_BRIDGE, node, "power-on")
+
+
 def _memory_cgroup_off(on_node: SshRunner, node: str) -> None:
     on_node(node, "sed -i 's/ cgroup_enable=memory//g' /boot/firmware/cmdline.txt")
     simlan.fault(TEST_BRIDGE, node, "power-cycle")
@@ -259,11 +270,7 @@ def test_a_power_cut_while_the_cmdline_is_edited_leaves_it_one_whole_line_and_a_
     _memory_cgroup_off(on_node, "pi-1")
     before = on_node("pi-1", "cat /boot/firmware/cmdline.txt").stdout
     # The power goes as the edit starts, and comes back only after the deploy has given up on pi-1.
-    cut = setup.when_task_starts("Turn the memory cgroup on at the next boot", _power("pi-1", "power-off"))
-    try:
-        done = setup.deploy_watching(cut, "--yes", "--json")
-    finally:
-        simlan.fault(TEST_BRIDGE, "pi-1", "power-on")
+    done = _deploy_powering_off(setup, "pi-1", "Turn the memory cgroup on at the next boot")
     assert done.returncode != 0
     after = on_node("pi-1", "cat /boot/firmware/cmdline.txt").stdout
     assert after in (before, before.rstrip("\n") + " cgroup_enable=memory\n")  # the old line or the new one
@@ -278,11 +285,7 @@ def test_a_node_that_does_not_come_back_from_its_reboot_stops_the_rollout(setup:
     pi2_before = state(on_node, "pi-2")
     short = setup.root / "short-reboot.yml"
     short.write_text(setup.manifest.read_text() + "reboot_timeout: 20\n")
-    stay_off = setup.when_task_starts("Reboot to turn the memory cgroup on", _power("pi-1", "power-off"))
-    try:
-        done = setup.deploy_watching(stay_off, "--yes", "--json", manifest=short)
-    finally:
-        simlan.fault(TEST_BRIDGE, "pi-1", "power-on")
+    done = _deploy_powering_off(setup, "pi-1", "Reboot to turn the memory cgroup on", manifest=short)
     assert done.returncode == 1
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert "the armv7 canary failed on pi-1" in result["message"]
@@ -299,11 +302,7 @@ def test_a_power_cut_during_the_switch_leaves_the_node_on_one_version_and_a_reru
 ) -> None:
     setup.set_port(7076)
     # pi-2 is the arm64 canary: its switch starts with the canary batch's, the first one.
-    cut = setup.when_task_starts("Switch the node to this deploy in one rename", _power("pi-2", "power-off"))
-    try:
-        done = setup.deploy_watching(cut, "--yes", "--json")
-    finally:
-        simlan.fault(TEST_BRIDGE, "pi-2", "power-on")
+    done = _deploy_powering_off(setup, "pi-2", "Switch the node to this deploy in one rename")
     assert done.returncode != 0
     current = on_node("pi-2", "readlink /var/vcap/data/picf/current").stdout.strip()
     assert (
