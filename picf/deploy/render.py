@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from picf.deploy.vars import interpolate
 from picf.errors import PicfError
 from picf.models.manifest import JobRef
 from picf.models.node import Node
 from picf.models.release import Job
+from picf.releases import templates
 from picf.releases.release_dir import template_context
 
 REDACTED = "<redacted>"
@@ -80,14 +79,16 @@ def render_job(
             secret_names.add(name)
     context_spec = {"name": node.name, "address": node.address, "index": index, "arch": node.arch,
                     "deployment": deployment, "job": spec.name, "roles": list(node.roles)}  # fmt: skip
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = templates.environment()  # sandboxed: a release's templates cannot run code on the controller
     context = template_context(spec, values, context_spec)
 
     def render(template: str) -> str:
         try:
-            return env.from_string((source.directory / template).read_text()).render(context)
-        except jinja2.TemplateError as exc:
-            raise RenderError(f"job {spec.name} on {node.name}: {template}: {exc}") from None
+            return templates.render(env, source.directory / template, context, name=f"{release}/{spec.name}/{template}")
+        except templates.TemplateRefused:
+            raise
+        except templates.TemplateFailed as exc:
+            raise RenderError(f"job {spec.name} on {node.name}: {exc}") from None
 
     # Configuration can hold credentials: readable by root only; scripts under bin/ are executable.
     files = {target: (render(template), 0o755 if target.startswith("bin/") else 0o600)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from picf import yamldoc
 from picf.models.problem import Loc, Problem
 from picf.models.release import CBuild, Job, LocalSource, Package, Property, Release, ScriptBuild
+from picf.releases import templates
 from picf.yamldoc import LocatedProblem
 
 _MONIT_RULES = (
@@ -143,6 +144,7 @@ def _cycle(release: Release, start: str) -> bool:
 def template_context(job: Job, properties: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """What a job template sees: `p("name")` (the deployment's value, else the default) and `spec`."""
 
+    @templates.template_callable
     def p(name: str, default: Any = None) -> Any:
         if name in properties:
             return properties[name]
@@ -157,9 +159,10 @@ def template_context(job: Job, properties: dict[str, Any], spec: dict[str, Any])
 
 
 def _file_problems(found: ReleaseDir) -> list[LocatedProblem]:
-    """Templates render with the defaults, and the monit stanza follows BOSH's conventions."""
+    """Templates render with the defaults (sandboxed, checked first), and the monit stanza follows BOSH's
+    conventions."""
     out: list[LocatedProblem] = []
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = templates.environment()
     for job in found.release.jobs:
         spec = {"name": job.name, "address": "127.0.0.1", "index": 0, "job": job.name}
         for template in (*job.templates, job.monit):
@@ -167,12 +170,15 @@ def _file_problems(found: ReleaseDir) -> list[LocatedProblem]:
             if not path.is_file():
                 continue
             try:
-                rendered = env.from_string(path.read_text()).render(template_context(job, {}, spec))
-            except jinja2.TemplateSyntaxError as exc:
-                out.append(LocatedProblem(str(path), exc.lineno, 1, Problem((), f"template syntax: {exc.message}")))
+                rendered = templates.render(env, path, template_context(job, {}, spec))
+            except templates.TemplateRefused as exc:
+                refused = f"template uses {exc.what}, which release templates may not"
+                out.append(LocatedProblem(str(path), exc.line, 1, Problem((), refused)))
                 continue
-            except jinja2.UndefinedError as exc:
-                out.append(LocatedProblem(str(path), 1, 1, Problem((), f"does not render with defaults: {exc}")))
+            except templates.TemplateFailed as exc:
+                message = exc.detail if exc.detail.startswith("template syntax") else (
+                    f"does not render with defaults: {exc.detail}")  # fmt: skip
+                out.append(LocatedProblem(str(path), exc.line, 1, Problem((), message)))
                 continue
             if template == job.monit:
                 for pattern, what in _MONIT_RULES:
