@@ -27,7 +27,7 @@ from picf.errors import PicfError
 from picf.models.node import Arch
 from picf.models.patch import Align64
 from picf.models.release import CBuild, CompiledJob, CompiledPackage, CompiledRelease, GoBuild, Package, ScriptBuild
-from picf.releases import transforms
+from picf.releases import sandbox, transforms
 from picf.releases.lint import lint_tree
 from picf.releases.patching import patch_tree
 from picf.releases.release_dir import ReleaseDir, package_files, read_release
@@ -137,19 +137,47 @@ def _order(packages: tuple[Package, ...]) -> list[Package]:
     return ordered
 
 
-def _run(argv: list[str], cwd: Path, env: dict[str, str], package: str, arch: str) -> None:
+SANDBOX_NOTE = ("(picf builds each package in a sandbox: no network, no home directory, nothing of the store; "
+                "only its compile dir, install target and dependencies are writable)")  # fmt: skip
+# Inside the sandbox, Go's caches are seen copy-on-write at these paths.
+GOCACHE_INSIDE, GOMODCACHE_INSIDE = "/picf-cache/go-build", "/picf-cache/go-mod"
+_warm: set[tuple[tuple[str, str], ...]] = set()
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str], package: str, arch: str, box: sandbox.Sandbox) -> None:
+    """Run one build step of `package` in the sandbox; BuildError with the tools' own output."""
     try:
-        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=3600)
-    except FileNotFoundError:
-        raise BuildError(package, arch, f"{argv[0]}: not installed; run `make setup`") from None
+        done = subprocess.run(sandbox.command(argv, cwd, env, box), capture_output=True, text=True, timeout=3600)
+    except FileNotFoundError as exc:
+        raise BuildError(package, arch, f"{exc.filename}: not installed; run `make setup`") from None
+    if done.returncode != 0:
+        output = (done.stderr + done.stdout).strip() or f"exit {done.returncode}"
+        raise BuildError(package, arch, f"{output}\n{SANDBOX_NOTE}")
+
+
+def _trusted(argv: list[str], cwd: Path, env: dict[str, str], package: str, arch: str) -> None:
+    """A step that runs none of the release's code (Go building its own standard library, fetching modules
+    by go.sum): outside the sandbox, so what it puts in Go's caches is shared with later builds."""
+    done = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise BuildError(package, arch, (done.stderr + done.stdout).strip() or f"exit {done.returncode}")
+
+
+def _warm_go(go_env: dict[str, str], cwd: Path, fetch_modules: bool, package: str, arch: str) -> None:
+    """Compile the standard library for the target into the shared cache (and fetch the module's
+    dependencies) before the sandboxed build, which sees both but keeps nothing it writes."""
+    key = tuple(sorted(go_env.items()))
+    if key not in _warm:
+        _trusted(["go", "build", "-trimpath", "std"], cwd, go_env, package, arch)
+        _warm.add(key)
+    if fetch_modules:
+        _trusted(["go", "mod", "download"], cwd, {**go_env, "GOFLAGS": "-mod=mod"}, package, arch)
 
 
 def _compile(
     release: ReleaseDir, source: Path, package: Package, arch: Arch, work: Path, deps: dict[str, Path]
 ) -> Path:
-    """Compile one package in `work`; return its install directory."""
+    """Compile one package in `work` (in the sandbox); return its install directory."""
     compile_dir, install = work / "compile", work / "install"
     install.mkdir(parents=True)
     for path in package_files(source, package.files):
@@ -160,39 +188,51 @@ def _compile(
     for name, directory in deps.items():
         shutil.copytree(directory, packages_dir / name)
     cache = Path(platformdirs.user_cache_dir("picf"))
+    shared = {GOCACHE_INSIDE: cache / "go-build", GOMODCACHE_INSIDE: cache / "gopath" / "pkg" / "mod"}
+    for directory in shared.values():
+        directory.mkdir(parents=True, exist_ok=True)
+    scratch = work / "sandbox"
+    scratch.mkdir()
+    box = sandbox.Sandbox(writable=(work,), copy_on_write=shared, scratch=scratch)
+    go_env = {"GOOS": "linux", "GOARCH": GOARCH[arch], "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
+    if arch in GOARM:
+        go_env["GOARM"] = GOARM[arch]
     env = {
-        **os.environ,
-        "GOOS": "linux", "GOARCH": GOARCH[arch], "CGO_ENABLED": "0", "GOTOOLCHAIN": "local",
-        "GOCACHE": str(cache / "go-build"), "GOPATH": str(cache / "gopath"),
+        **go_env, "GOCACHE": GOCACHE_INSIDE, "GOMODCACHE": GOMODCACHE_INSIDE, "GOPATH": "/tmp/gopath",
+        "GOPROXY": "off", "GOFLAGS": "",
         "CC": CC[arch][0], "BOSH_INSTALL_TARGET": str(install), "BOSH_COMPILE_TARGET": str(compile_dir),
         "BOSH_PACKAGE_NAME": package.name, "BOSH_PACKAGES_DIR": str(packages_dir), "PICF_ARCH": arch,
     }  # fmt: skip
-    if arch in GOARM:
-        env["GOARM"] = GOARM[arch]
     build = package.build
     bin_dir = install / "bin"
     if isinstance(build, GoBuild):
         bin_dir.mkdir()
         if build.cgo:
-            env["CGO_ENABLED"] = "1"
+            env["CGO_ENABLED"] = go_env["CGO_ENABLED"] = "1"
         argv = ["go", "build", "-trimpath", "-ldflags", build.ldflags, "-o", str(bin_dir / build.binary), build.package]
+        trusted_env = {**go_env, "GOCACHE": str(shared[GOCACHE_INSIDE]), "GOMODCACHE": str(shared[GOMODCACHE_INSIDE])}
         if build.gopath:
             gopath = work / "gopath"
             shutil.copytree(compile_dir / build.module, gopath / "src" / build.gopath, symlinks=True)
             env.update(GO111MODULE="off", GOPATH=str(gopath))
             cwd = gopath / "src" / build.gopath
+            _warm_go({**trusted_env, "GO111MODULE": "off"}, cwd, False, package.name, arch)
         else:
             cwd = compile_dir / build.module
-            env.setdefault("GOFLAGS", "-mod=vendor" if (cwd / "vendor").is_dir() else "-mod=mod")
-        _run(argv, cwd, env, package.name, arch)
+            vendored = (cwd / "vendor").is_dir()
+            env["GOFLAGS"] = "-mod=vendor" if vendored else "-mod=mod"
+            _warm_go(trusted_env, cwd, not vendored and (cwd / "go.sum").is_file(), package.name, arch)
+        _run(argv, cwd, env, package.name, arch, box)
     elif isinstance(build, CBuild):
         bin_dir.mkdir()
         sources = [str(compile_dir / s) for s in build.sources]
         _run([*CC[arch], "-static", *build.flags, "-o", str(bin_dir / build.binary), *sources], compile_dir, env,
-             package.name, arch)  # fmt: skip
+             package.name, arch, box)  # fmt: skip
     else:
         assert isinstance(build, ScriptBuild)
-        _run(["bash", "-e", str((release.path / build.script).resolve())], compile_dir, env, package.name, arch)
+        script = (release.path / build.script).resolve()
+        readable = sandbox.Sandbox(writable=box.writable, readable=(script,), copy_on_write=shared, scratch=scratch)
+        _run(["bash", "-e", str(script)], compile_dir, env, package.name, arch, readable)
     return install
 
 
@@ -247,7 +287,7 @@ def build(
         compiled: dict[str, CompiledPackage] = {}
         for package in _order(release.release.packages):
             t0 = time.monotonic()
-            recipe = json.dumps(package.build.model_dump(mode="json"), sort_keys=True)
+            recipe = _recipe(release, package)
             fp = fingerprint(source, package_files(source, package.files), package.dependencies, recipe)
             key = cache_key(fp, arch, [compiled[d].key for d in package.dependencies])
             entry = store.compiled(key)
@@ -282,6 +322,16 @@ def build(
         if patch:
             shutil.rmtree(source.parent, ignore_errors=True)
     return BuildReport(manifest=manifest, packages=outcomes, seconds=time.monotonic() - started)
+
+
+def _recipe(release: ReleaseDir, package: Package) -> str:
+    """How a package is built, for its fingerprint: the build section, and a packaging script's own content
+    (BOSH fingerprints the `packaging` file too: a changed script must rebuild)."""
+    recipe = json.dumps(package.build.model_dump(mode="json"), sort_keys=True)
+    if isinstance(package.build, ScriptBuild):
+        script = release.path / package.build.script
+        recipe += "\0" + hashlib.sha256(script.read_bytes() if script.is_file() else b"").hexdigest()
+    return recipe
 
 
 def _installed(store: Store, entry: CompiledPackage, into: Path) -> Path:

@@ -140,7 +140,8 @@ def std_exports(goarch: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with locked(target):
         done = subprocess.run(
-            [_go(), "list", "-export", "-f", "{{.ImportPath}} {{.Export}}", "std"],
+            # -trimpath as `picf release build` compiles: the same cache entries serve the lint and the builds
+            [_go(), "list", "-trimpath", "-export", "-f", "{{.ImportPath}} {{.Export}}", "std"],
             env=_env(goarch), capture_output=True, text=True, timeout=1200, check=False, cwd=cache_dir(),
         )  # fmt: skip
         if done.returncode != 0:
