@@ -265,16 +265,18 @@ class FileInvalid(PicfError):
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_model(path: Path, model: type[M], model_at: ModelAt, missing: str) -> tuple[M, Any, str]:
-    """Read `path` and validate it as `model`: (the model, the round-trip document, the text).
-
-    FileInvalid names every problem with its line and column; `missing` is the advice for an absent file."""
-    if not path.exists():
+def load_model(
+    path: Path, model: type[M], model_at: ModelAt, missing: str, text: str | None = None
+) -> tuple[M, Any, str]:
+    """Read `path` (or take its `text`, kept elsewhere) and validate it as `model`: (the model, the round-trip
+    document, the text). FileInvalid names every problem with its line and column; `missing` is the advice for
+    an absent file."""
+    if text is None and not path.exists():
         raise UsageError(f"{path}: no such file; {missing}")
-    if not path.is_file():
+    if text is None and not path.is_file():
         raise UsageError(f"{path}: not a file; {missing}")
     try:
-        text = decode(path.read_bytes())
+        text = decode(path.read_bytes()) if text is None else text
         doc = load(text)
     except YamlProblem as exc:
         raise FileInvalid([LocatedProblem(str(path), exc.line, exc.col, Problem((), exc.message))]) from None

@@ -1,4 +1,6 @@
-"""How the dashboard deploys: picf's own deploy (plan, confirm, ansible-runner), run from a worker thread."""
+"""How the dashboard deploys: picf's own deploy, decided (`plan`) then done (`execute`) in worker threads.
+
+The deploy screen shows the plan between the two calls and asks; nothing waits on the answer in a thread."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from picf.deploy.deployment import DeployOptions, deploy
+from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
+from picf.deploy.rollout import execute
+from picf.errors import PicfError
 
 Say = Callable[[str], None]
-Confirm = Callable[[list[str]], bool]
 OnEvent = Callable[[dict[str, Any]], None]
 
 
@@ -23,37 +26,78 @@ class Outcome:
     message: str
 
 
+@dataclass
+class PlannedDeploy:
+    """A plan to show: its lines; `outcome` is set when nothing is left to confirm (nothing to do, refused,
+    could not plan). `prepared` is the deployer's own handle for `execute`."""
+
+    lines: list[str]
+    outcome: Outcome | None = None
+    prepared: Any = None
+
+
 class Deployer(Protocol):
-    """Runs a deploy: shows the plan through `confirm`, progress through `say` and `on_event`."""
+    """Plans a deploy, then executes the plan the person confirmed (each call in a worker thread)."""
 
     title: str
 
-    def run(self, confirm: Confirm, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
-        """Plan, ask, execute (in the calling thread)."""
+    def plan(self, say: Say) -> PlannedDeploy:
+        """Decide the deploy; change nothing."""
+        ...
+
+    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
+        """Do the confirmed plan; stop at a safe point when `cancelled` is set."""
+        ...
+
+    def discard(self, planned: PlannedDeploy) -> None:
+        """Drop a plan that will not run (free what it holds)."""
         ...
 
 
 @dataclass
 class PicfDeployer:
-    """`picf deploy --inventory INVENTORY --manifest MANIFEST`; `prepare` runs first (the demo's patched build)."""
+    """`picf deploy --inventory INVENTORY --manifest MANIFEST`; `build_first` runs before planning (the demo's
+    patched build). Any failure comes back as an Outcome, never as an exception in the UI."""
 
     inventory: Path
     manifest: Path
     title: str = "deploy"
-    prepare: Callable[[Say], None] | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # canaries, max_in_flight, only
+    build_first: Callable[[Say], None] | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # canaries, max_in_flight, only, become_password
 
-    def run(self, confirm: Confirm, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
-        """Plan, ask, execute; any failure comes back as an Outcome, never as an exception in the UI."""
+    def plan(self, say: Say) -> PlannedDeploy:
+        """Build (if asked), then prepare the deploy."""
         try:
-            if self.prepare is not None:
-                self.prepare(say)
-            result = deploy(
-                DeployOptions(
-                    inventory=self.inventory, manifest=self.manifest, confirm=confirm, say=say,
-                    on_event=on_event, cancelled=cancelled, **self.options,
-                )
-            )  # fmt: skip
+            if self.build_first is not None:
+                self.build_first(say)
+            prepared = prepare_deploy(DeployRequest(self.inventory, self.manifest, **self.options), say)
+        except PicfError as exc:
+            return PlannedDeploy([*exc.problems], Outcome(exc.exit_code, exc.message))
         except Exception as exc:  # the dashboard must stay up whatever a deploy does
+            return PlannedDeploy([], Outcome(1, f"{type(exc).__name__}: {exc}".splitlines()[0]))
+        if prepared.nothing_to_do:
+            prepared.close()
+            return PlannedDeploy([], Outcome(0, "nothing to do: every node runs what the manifest wants"))
+        if prepared.refused is not None:
+            prepared.close()
+            return PlannedDeploy(prepared.plan_lines, Outcome(*prepared.refused))
+        return PlannedDeploy(prepared.plan_lines, prepared=prepared)
+
+    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
+        """Roll the plan out."""
+        prepared = planned.prepared
+        assert isinstance(prepared, PreparedDeploy)
+        try:
+            result = execute(prepared, on_event, cancelled, say)
+        except PicfError as exc:
+            return Outcome(exc.exit_code, exc.message)
+        except Exception as exc:
             return Outcome(1, f"{type(exc).__name__}: {exc}".splitlines()[0])
+        finally:
+            prepared.close()
         return Outcome(result.exit_code, result.message)
+
+    def discard(self, planned: PlannedDeploy) -> None:
+        """Remove the prepared deploy's work directory."""
+        if isinstance(planned.prepared, PreparedDeploy):
+            planned.prepared.close()

@@ -156,7 +156,7 @@ def interactive(demo: Demo) -> int:
 
     setup_story(demo)
 
-    def prepare(say: Callable[[str], None]) -> None:
+    def build_patched(say: Callable[[str], None]) -> None:
         for arch in ARCHES:
             say(f"$ picf release build {EXAMPLE.relative_to(REPO)} --arch {arch} --patch")
             made = build(EXAMPLE, arch, patch=True, progress=say).manifest
@@ -165,7 +165,7 @@ def interactive(demo: Demo) -> int:
         say(f"{demo.manifest}: patched: true")
 
     cluster = read_inventory(demo.inventory).cluster
-    fixer = PicfDeployer(demo.inventory, demo.manifest, title="patch and redeploy", prepare=prepare)
+    fixer = PicfDeployer(demo.inventory, demo.manifest, title="patch and redeploy", build_first=build_patched)
     deployer = PicfDeployer(demo.inventory, demo.manifest)
     welcome = "the armv7 Pis crash-loop (see the alerts): press p to build with the ARM patches and redeploy"
     app = DashboardApp(Poller(cluster), interval=1.0, deployer=deployer, fixer=fixer, welcome=welcome)

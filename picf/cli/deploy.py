@@ -8,9 +8,8 @@ import json as jsonlib
 import os
 import signal
 import sys
-import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,11 @@ from rich.table import Table
 
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import err, fail, note, out, print_json
-from picf.deploy.deployment import DeployOptions, DeployResult, deploy
+from picf.deploy.export import export_deploy
 from picf.deploy.history import History
+from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
+from picf.deploy.rollback import rollback_request
+from picf.deploy.rollout import DeployResult, execute
 
 
 @contextlib.contextmanager
@@ -48,13 +50,17 @@ def deploy_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and stop."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Deploy without asking."),
     json: bool = typer.Option(False, "--json", help="Stream NDJSON events on stdout."),
-    canaries: int | None = typer.Option(None, "--canaries", help="Override update.canaries."),
+    canaries: int | None = typer.Option(None, "--canaries", help="Override update.canaries (per arch)."),
     max_in_flight: str | None = typer.Option(None, "--max-in-flight", help="Override update.max_in_flight (N or P%)."),
     only: str | None = typer.Option(None, "--only", help="Deploy only this node or role."),
     rollback: bool = typer.Option(False, "--rollback", help="Redeploy the last successful manifest."),
     ask_become_pass: bool = typer.Option(
         False, "--ask-become-pass", "-K", help="Ask once for sudo's password (or set PICF_BECOME_PASSWORD)."
     ),
+    export: Path | None = typer.Option(
+        None, "--export", metavar="DIR", help="Write the planned deploy as a directory plain ansible-playbook runs."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="When another deploy of the cluster runs, wait for it to end."),
 ) -> None:
     """Plan, then roll out the releases with Ansible: canaries first, then batches; stop at the first failure."""
     become_password = become_password_from(ask_become_pass)
@@ -63,18 +69,40 @@ def deploy_command(
     in_flight: int | str | None = None
     if max_in_flight is not None:
         in_flight = int(max_in_flight) if max_in_flight.isdigit() else max_in_flight
+    request = DeployRequest(inventory=inventory, manifest=manifest, canaries=canaries, max_in_flight=in_flight,
+                            only=only, become_password=become_password, lock=not dry_run and export is None,
+                            wait_for_lock=wait)  # fmt: skip
     if rollback:
-        manifest = _rollback_manifest(manifest)
-
-    def confirm(lines: list[str]) -> bool:
+        request, previous = rollback_request(request)
+        note(f"rolling back to deployment {previous.id} ({previous.manifest_hash[:12]})")
+    with prepare_deploy(request, say=note) as prepared:
+        if export is not None:
+            _finish(_export(prepared, export), json, [])
+            return
+        if dry_run or prepared.nothing_to_do:
+            _finish(_without_changes(prepared, dry_run), json, prepared.plan_lines, shown=not dry_run)
+            return
         if not json:
-            _show_plan(lines)
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            fail("refusing to change nodes without --yes when not at a terminal; preview with --dry-run", 2)
-        return typer.confirm("deploy these changes?", err=True)
+            _show_plan(prepared.plan_lines)
+        if prepared.refused is None and not _confirmed(yes):
+            _finish(DeployResult(1, "not deployed"), json, prepared.plan_lines, shown=True)
+            return
+        cancelled = threading.Event()
+        with _cancel_on_signals(cancelled):
+            result = execute(prepared, _event_printer(json), cancelled, say=note)
+        _finish(result, json, prepared.plan_lines, shown=True)
 
+
+def _confirmed(yes: bool) -> bool:
+    """Where the CLI confirms a deploy: --yes, or the person answers at a terminal."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        fail("refusing to change nodes without --yes when not at a terminal; preview with --dry-run", 2)
+    return typer.confirm("deploy these changes?", err=True)
+
+
+def _event_printer(json: bool) -> Callable[[dict[str, Any]], None]:
     def on_event(event: dict[str, Any]) -> None:
         if json:
             _emit(event)
@@ -83,13 +111,25 @@ def deploy_command(
         elif event["event"] == "runner_on_ok" and event.get("changed"):
             err.print(f"  {event['host']}: {event['task']}", markup=False, highlight=False)
 
-    cancelled = threading.Event()
-    options = DeployOptions(inventory=inventory, manifest=manifest, dry_run=dry_run, canaries=canaries,
-                            max_in_flight=in_flight, only=only, confirm=confirm, say=note, on_event=on_event,
-                            cancelled=cancelled, become_password=become_password)  # fmt: skip
-    with _cancel_on_signals(cancelled):
-        result = deploy(options)
-    _finish(result, json, dry_run)
+    return on_event
+
+
+def _without_changes(prepared: PreparedDeploy, dry_run: bool) -> DeployResult:
+    if prepared.nothing_to_do:
+        return DeployResult(0, "nothing to do: every node runs what the manifest wants")
+    refused = f"; a deploy would stop: {prepared.refused[1]}" if prepared.refused else ""
+    return DeployResult(0, "dry run: nothing changed" + refused)
+
+
+def _export(prepared: PreparedDeploy, directory: Path) -> DeployResult:
+    if prepared.nothing_to_do:
+        return DeployResult(0, "nothing to export: every node runs what the manifest wants")
+    exported = export_deploy(prepared, directory)
+    for line in prepared.plan_lines:
+        note(line)
+    ask = " -K" if exported.asks_become_password else ""
+    return DeployResult(0, f"exported to {exported.directory} (it holds rendered credentials: mode 0700); run: "
+                           f"ansible-playbook -i {exported.hosts}{ask} {exported.playbook}")  # fmt: skip
 
 
 def become_password_from(ask: bool) -> str | None:
@@ -114,31 +154,16 @@ def _show_plan(lines: list[str]) -> None:
         out.print(line, markup=False, highlight=False)
 
 
-def _finish(result: DeployResult, json: bool, dry_run: bool) -> None:
+def _finish(result: DeployResult, json: bool, plan_lines: list[str], shown: bool = False) -> None:
     if json:
         _emit({"event": "result", "exit_code": result.exit_code, "message": result.message,
-               "plan": result.plan_lines, "deployment": result.deployment})  # fmt: skip
-    elif dry_run:
-        _show_plan(result.plan_lines)
+               "plan": plan_lines, "deployment": result.deployment})  # fmt: skip
+    elif not shown:
+        _show_plan(plan_lines)
     if result.exit_code == 0:
         note(result.message)
         return
     fail(result.message, result.exit_code)
-
-
-def _rollback_manifest(manifest: Path) -> Path:
-    history = History()
-    latest = history.deployments(limit=1)
-    name = latest[0].name if latest else None
-    previous = history.last_successful(name, before=latest[0].id) if latest and name else None
-    if previous is None:
-        fail("no earlier successful deployment to roll back to (see `picf deployments`)", 2)
-    note(f"rolling back to deployment {previous.id} ({previous.manifest_hash[:12]})")
-    path = Path(tempfile.mkdtemp(prefix="picf-rollback-")) / "deployment.yml"
-    path.write_text(previous.manifest_text)
-    # Credentials stay where the current manifest keeps them.
-    (path.parent / "creds.yml").symlink_to((manifest.parent / "creds.yml").resolve())
-    return path
 
 
 def deployments_command(json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:

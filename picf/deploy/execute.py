@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Callable
@@ -26,11 +27,27 @@ class BatchResult:
     unreachable: dict[str, str] = field(default_factory=dict)
 
 
-def ansible_env(known_hosts: Path, control_dir: Path, connect_timeout: float) -> dict[str, str]:
-    """Ansible tuned for speed (pipelining, ControlPersist) with host keys checked against picf's pins."""
+WRAPPER = Path(__file__).with_name("ansible_playbook.sh")
+
+
+def _tied_ansible_playbook(work: Path) -> Path:
+    """A bin/ dir whose `ansible-playbook` dies with this process (and takes Ansible's workers with it)."""
+    bin_dir = work / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    wrapper = bin_dir / "ansible-playbook"
+    shutil.copyfile(WRAPPER, wrapper)
+    wrapper.chmod(0o700)
+    return bin_dir
+
+
+def ansible_env(known_hosts: Path, control_dir: Path, connect_timeout: float, work: Path) -> dict[str, str]:
+    """Ansible tuned for speed (pipelining, ControlPersist) with host keys checked against picf's pins; its
+    ansible-playbook is tied to this process (see ansible_playbook.sh)."""
+    venv_bin = Path(sys.executable).parent  # ansible-playbook lives beside this Python, which need not be on PATH
     return {
-        # ansible-playbook lives beside this Python (the venv's bin/), which need not be on PATH.
-        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PATH": f"{_tied_ansible_playbook(work)}:{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PICF_PID": str(os.getpid()),
+        "PICF_ANSIBLE_PLAYBOOK": str(venv_bin / "ansible-playbook"),
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         # A reused connection to a node that lost its link must fail in seconds, not hang: ServerAlive.
@@ -125,6 +142,8 @@ def run_batch(
         event_handler=handler,
         cancel_callback=cancelled.is_set,
         settings={"suppress_ansible_output": True},
+        # Keep env/ (sudo's password, the variables) in memory: a file there would outlive a killed deploy.
+        suppress_env_files=True,
         **_become_prompt(become_password),
     )
     status = str(runner.status)

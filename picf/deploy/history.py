@@ -17,6 +17,8 @@ from typing import Any
 
 import platformdirs
 
+from picf.errors import PicfError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployments (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,8 +74,12 @@ class History:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_dir() / "history.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30)
-        self.db.executescript(SCHEMA)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise PicfError(f"{self.path}: the deployment history cannot be read ({exc}); move it aside and "
+                            "picf starts a new one (the nodes keep what they run)") from None  # fmt: skip
         os.chmod(self.path, 0o600)
 
     def start(

@@ -35,11 +35,12 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
     return None
 
 
-def read_manifest(path: Path) -> tuple[Manifest, str]:
-    """The manifest and a hash of its text; ManifestInvalid with located problems otherwise."""
+def read_manifest(path: Path, text: str | None = None) -> tuple[Manifest, str, str]:
+    """The manifest, a hash of its text and the text; ManifestInvalid with located problems otherwise. `text`,
+    when given, is the manifest's content kept elsewhere (a rollback's, from the history); `path` names it."""
     missing = "no such file; write one (see inventory/deployment.yml in the picf repo)"
     try:
-        manifest, doc, text = yamldoc.load_model(path, Manifest, _model_at, missing)
+        manifest, doc, text = yamldoc.load_model(path, Manifest, _model_at, missing, text)
     except yamldoc.FileInvalid as exc:
         raise ManifestInvalid(exc.located) from None
     names = [r.name for r in manifest.releases]
@@ -52,4 +53,4 @@ def read_manifest(path: Path) -> tuple[Manifest, str]:
                 )
     if problems:
         raise ManifestInvalid(yamldoc.locate(str(path), doc, problems))
-    return manifest, hashlib.sha256(text.encode()).hexdigest()
+    return manifest, hashlib.sha256(text.encode()).hexdigest(), text

@@ -7,10 +7,11 @@ their properties, secrets as hashes) it runs. The plan is the difference, printe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from picf.errors import PicfError
-from picf.models.manifest import JobChange, NodePlan
+from picf.models.manifest import JobChange, NodePlan, Update
 from picf.models.release import CompiledRelease
 
 
@@ -134,6 +135,41 @@ def batches(
         nodes = [n for n in nodes if n not in first]
     out.extend(nodes[i : i + in_flight] for i in range(0, len(nodes), max(1, in_flight)))
     return out
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """The order a deploy changes its nodes in: one canary batch, then batches (decided before confirming)."""
+
+    groups: list[list[str]]
+    canaries: int
+    kind_of: dict[str, str]  # node -> what its canary stands for (its arch, or its board model)
+    per: str  # "arch" or "model"
+
+    def is_canary(self, number: int) -> bool:
+        """Whether batch `number` (0-based) is the canary batch."""
+        return number == 0 and self.canaries > 0
+
+
+def decide_rollout(
+    plans: list[NodePlan],
+    update: Update,
+    kind_of_node: Mapping[str, tuple[str, str | None]],
+    canaries: int | None = None,
+    max_in_flight: int | str | None = None,
+) -> Rollout:
+    """Where the canaries are decided: `canaries: N` is the first N changing nodes of each arch (or board model,
+    with `canary_per: model`), so every build the deploy changes is tried before the rest; then batches of
+    `max_in_flight`. `kind_of_node` maps a node to its (arch, model); the overrides come from the command line."""
+    changing = [p.node for p in plans if not p.empty]
+    count = update.canaries if canaries is None else canaries
+    in_flight_spec = update.max_in_flight if max_in_flight is None else max_in_flight
+    in_flight = update.model_copy(update={"max_in_flight": in_flight_spec}).in_flight(len(changing))
+    if update.canary_per == "model":
+        kind_of = {n: kind_of_node[n][1] or "unknown model" for n in changing}
+    else:
+        kind_of = {n: kind_of_node[n][0] for n in changing}
+    return Rollout(batches(changing, count, in_flight, kind_of), count, kind_of, update.canary_per)
 
 
 def render_rollout(groups: list[list[str]], canaries: int, kind_of: Mapping[str, str], per: str) -> list[str]:

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import socket
 import string
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from picf.atomic import write_atomic
 from picf.hostkeys import fingerprint
 from picf.models.sim import Image, SimLan, SimNode
-from picf.sim import boot, export, faults, host, image, network, plan, power, repo, state, supervisor
+from picf.sim import boot, host, image, inject, inspect, network, plan, power, ready, repo, state, supervisor
 from picf.sim.binfmt import ensure_arm_emulation
 from picf.sim.host import SimError
 from picf.sim.state import lan_dir, load, require
@@ -34,7 +32,6 @@ __all__ = ["START_SSHD", "lan_dir", "load", "require"]
 
 START_SSHD = boot.START_SSHD
 NODES_TMPFS_SIZE = "8g"
-READY_TIMEOUT = 15.0
 
 Progress = Callable[[str], None]
 
@@ -131,8 +128,8 @@ def up(
         raise SimError(f"{len(failed)} node(s) did not start; first: {failed[0]} (`picf sim up` again retries them)")
     lan = require(bridge)
     started = [n for n in lan.nodes if n.name in {t.name for t in todo}]
-    _wait_for_ssh(started)
-    _wait_for_mdns(lan, started)
+    ready.wait_for_ssh(started)
+    ready.wait_for_mdns(lan, started)
     _write_known_hosts(lan)
     report.lan = lan
     report.started = [n.name for n in started]
@@ -160,8 +157,8 @@ def _ensure_supervisor(lan: SimLan) -> None:
     with state.changing(lan.bridge) as current:
         current.supervisor_pid = process.pid
     lan.supervisor_pid = process.pid
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not _port_open(lan.bridge_address, 0.2, repo.PORT):
+    deadline = time.monotonic() + ready.READY_TIMEOUT
+    while not ready.port_open(lan.bridge_address, 0.2, repo.PORT):
         if process.poll() is not None or time.monotonic() > deadline:
             raise SimError(f"the LAN's supervisor did not start; see {lan.directory}/supervisor.log")
         time.sleep(0.02)
@@ -179,39 +176,6 @@ def _start_node(lan: SimLan, node: SimNode, public_key: str, publish_ssh: bool, 
     if node.host_key != seen or node.faults:
         state.update_node(lan.bridge, node.model_copy(update={"host_key": seen, "faults": []}))
     power.start(lan.bridge, node.name)
-
-
-def _wait_until(checks: Mapping[str, Callable[[], bool]], failure: str) -> None:
-    """Poll every check until all pass; SimError naming the nodes still failing after READY_TIMEOUT."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    pending = dict(checks)
-    while pending and time.monotonic() < deadline:
-        for name, check in list(pending.items()):
-            if check():
-                del pending[name]
-        if pending:
-            time.sleep(0.02)
-    if pending:
-        raise SimError(failure.format(nodes=", ".join(sorted(pending))))
-
-
-def _wait_for_ssh(nodes: list[SimNode]) -> None:
-    checks = {n.name: partial(_port_open, n.address, 0.2) for n in nodes}
-    _wait_until(checks, "sshd did not start on {nodes}; see the node's /var/log/sshd.log")
-
-
-def _avahi_ready(log: Path) -> bool:
-    try:
-        return "Server startup complete" in log.read_text(errors="replace")
-    except OSError:
-        return False
-
-
-def _wait_for_mdns(lan: SimLan, nodes: list[SimNode]) -> None:
-    """Wait until each node's avahi has claimed its host name (it probes the LAN first, as on a Pi)."""
-    logs = {n.name: state.node_dir(lan, n) / "upper/var/log/avahi-daemon.log" for n in nodes}
-    checks = {name: partial(_avahi_ready, log) for name, log in logs.items()}
-    _wait_until(checks, "avahi-daemon did not come up on {nodes}; see its /var/log/avahi-daemon.log")
 
 
 def _write_known_hosts(lan: SimLan) -> None:
@@ -267,133 +231,9 @@ def _is_our_keeper(pid: int, node: SimNode) -> bool:
         return False
 
 
-# --- status, faults, shell, inventory -----------------------------------------------------------------
-
-
-@dataclass
-class NodeStatus:
-    """One node as `picf sim status` reports it."""
-
-    name: str
-    address: str
-    board: str
-    arch: str
-    image: str
-    running: bool
-    powered: bool
-    boots: int
-    link_up: bool
-    ssh_up: bool
-    temp_c: float | None
-    throttled: str | None
-    faults: list[str]
-
-
-def _firmware(lan: SimLan, node: SimNode) -> faults.Firmware | None:
-    directory = state.node_dir(lan, node) / "state"
-    try:
-        temp = int((directory / "thermal/thermal_zone0/temp").read_text())
-        throttled = faults.parse_throttled((directory / "throttled").read_text())
-    except (OSError, ValueError):
-        return None
-    return faults.Firmware(temp, throttled)
-
-
-def _port_open(address: str, timeout: float = 0.3, port: int = 22) -> bool:
-    """True when something accepts a TCP connection on `address:port` (the node's sshd by default)."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def status(bridge: str = plan.DEFAULT_BRIDGE) -> list[NodeStatus]:
-    """Every node of the LAN: running, power, link, SSH, temperature and throttle bits, active faults."""
-    lan = require(bridge)
-    out = []
-    for node in lan.nodes:
-        running = boot.running(node)
-        link_up = host.link_is_up(node.veth)
-        firmware = _firmware(lan, node)
-        out.append(
-            NodeStatus(
-                name=node.name,
-                address=node.address,
-                board=node.board,
-                arch=node.arch,
-                image=node.image,
-                running=running,
-                powered=node.powered,
-                boots=node.boots,
-                link_up=link_up,
-                ssh_up=running and link_up and _port_open(node.address),
-                temp_c=firmware.temp_milli_c / 1000 if firmware else None,
-                throttled=f"{firmware.throttled:#x}" if firmware else None,
-                faults=list(node.faults),
-            )
-        )
-    return out
-
-
-def fault(bridge: str, name: str, kind: str) -> str:
-    """Inject (or undo) a fault on node `name`; return a one-line description of what changed."""
-    host.require_root_and_linux()
-    lan = require(bridge)
-    node = lan.node(name)
-    if node is None:
-        raise SimError(f"no node {name!r} on {bridge} (nodes: {', '.join(n.name for n in lan.nodes)})")
-    if kind not in faults.KINDS:
-        raise SimError(f"unknown fault {kind!r}; kinds: {', '.join(faults.KINDS)}")
-    if kind in faults.FIRMWARE_FAULTS:
-        current = _firmware(lan, node) or faults.Firmware(image.NORMAL_TEMP_MILLI_C, 0)
-        new = faults.apply_firmware_fault(current, kind)
-        directory = state.node_dir(lan, node) / "state"
-        write_atomic(directory / "thermal/thermal_zone0/temp", f"{new.temp_milli_c}\n".encode(), backup=False)
-        write_atomic(directory / "throttled", f"{new.throttled:#x}\n".encode(), backup=False)
-        what = f"temp {new.temp_milli_c / 1000:.1f} C, throttled={new.throttled:#x}"
-    elif kind in faults.LINK_FAULTS:
-        host.run(["ip", "link", "set", node.veth, "down" if kind == "link-down" else "up"])
-        what = f"cable {'unplugged' if kind == 'link-down' else 'plugged in'} ({node.veth})"
-    elif kind in faults.POWER_FAULTS:
-        if kind == "power-off":
-            power.stop(bridge, name)
-            what = "power off (every process ended; the disk stays)"
-        elif kind == "power-on":
-            booted = power.start(bridge, name)
-            _wait_for_ssh([booted])
-            what = f"power on (boot {booted.boots})"
-        else:
-            booted = power.cycle(bridge, name)
-            _wait_for_ssh([booted])
-            what = f"power cut and back (boot {booted.boots})"
-    else:
-        if not boot.running(node) or not node.keeper_pid:
-            raise SimError(f"{name} is not running; `picf sim up` restarts it")
-        if kind == "stop-ssh":
-            host.in_node(node.keeper_pid, "kill $(cat /run/sshd.pid) 2>/dev/null; rm -f /run/sshd.pid")
-            what = "sshd stopped"
-        else:
-            host.in_node(node.keeper_pid, f"[ -s /run/sshd.pid ] || {START_SSHD}")
-            _wait_for_ssh([node])
-            what = "sshd running"
-    with state.changing(bridge) as now:
-        changed = now.node(name)
-        if changed is not None:
-            changed.faults = faults.active_after(changed.faults, kind)
-    return f"{name}: {kind}: {what}"
-
-
-def shell_argv(bridge: str, name: str) -> list[str]:
-    """argv that opens a root shell on node `name`, as its console would."""
-    host.require_root_and_linux()
-    lan = require(bridge)
-    node = lan.node(name)
-    if node is None or not node.keeper_pid or not boot.running(node):
-        raise SimError(f"node {name!r} is not running on {bridge}; see `picf sim status`")
-    return host.shell_argv(node.keeper_pid)
-
-
-def inventory_text(bridge: str = plan.DEFAULT_BRIDGE) -> str:
-    """A valid inventory for the running LAN, host keys pinned, as the LAN's first user."""
-    return export.inventory_yaml(require(bridge))
+# The other verbs of `picf sim`, each in the module of its concept.
+fault = inject.fault
+status = inspect.status
+shell_argv = inspect.shell_argv
+inventory_text = inspect.inventory_text
+NodeStatus = inspect.NodeStatus

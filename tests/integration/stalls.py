@@ -13,6 +13,7 @@ from pathlib import Path
 from picf.models.sim import SimLan
 from picf.sim import host as simhost
 from picf.sim import lan as simlan
+from picf.sim import ready
 from picf.sim import state as simstate
 
 TARPIT = Path(__file__).with_name("tarpit.py")
@@ -69,7 +70,7 @@ def tarpit(lan: SimLan, name: str, mode: str) -> Iterator[Path]:
     _stop_sshd(lan, name)
     in_node(lan, name, f"python3 /var/tmp/tarpit.py {node.address} 22 /var/tmp/tarpit-{mode} {mode} "
                        f"</dev/null >/dev/null 2>&1 & echo $! > /var/tmp/tarpit.pid")  # fmt: skip
-    wait_until(lambda: simlan._port_open(node.address), 10, f"the tarpit on {name}")
+    wait_until(lambda: ready.port_open(node.address), 10, f"the tarpit on {name}")
     try:
         yield marker
     finally:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -241,6 +243,143 @@ def test_rollback_redeploys_the_previous_successful_manifest(setup: Setup, on_no
     done = setup.run("deploy", "--rollback", "--yes", "-i", str(setup.inventory), "-m", str(setup.manifest))
     assert done.returncode == 0, done.stderr
     assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7073
+
+
+def test_an_export_runs_with_plain_ansible_playbook_as_picf_would_and_a_second_run_changes_nothing(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    setup.set_port(7079)
+    export = setup.root / "export"
+    done = setup.deploy("--export", str(export))
+    assert done.returncode == 0, done.stderr
+    assert f"ansible-playbook -i {export}/hosts.yml -K {export}/site.yml" in done.stderr  # pi-2's sudo asks
+    assert os.stat(export).st_mode & 0o777 == 0o700
+    assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7073  # exporting changes nothing
+    # Plain ansible-playbook, run from elsewhere (so not with the export's ansible.cfg), without picf's
+    # environment; sudo's password as Ansible takes it, from a private vars file removed afterwards.
+    become = setup.root / "become.yml"
+    become.write_text(f"ansible_become_password: {setup.env['PICF_BECOME_PASSWORD']}\n")
+    become.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PICF_", "ANSIBLE_"))}
+    argv = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(export / "hosts.yml"),
+            str(export / "site.yml"), "-e", f"@{become}"]  # fmt: skip
+    try:
+        first = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, cwd=setup.root)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, cwd=setup.root)
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr
+    finally:
+        become.unlink()
+    for node in ("pi-1", "pi-2"):
+        assert state(on_node, node)["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7079
+        assert "7079" in on_node(node, "cat /var/vcap/jobs/logfwd/config/logfwd.json").stdout
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", second.stdout, re.M)
+    assert sorted(host for host, _ in recap) == ["pi-1", "pi-2"], second.stdout[-2000:]
+    assert all(changed == "0" for _, changed in recap), second.stdout[-4000:]
+    assert "nothing to do" in setup.deploy("--yes").stderr  # picf sees what the export did as its own
+    shutil.rmtree(export)
+
+
+def _ansible_of(root: Path) -> list[str]:
+    """The ansible-playbook processes (main and workers) of deploys whose work dirs are under `root`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "ansible-playbook" in argv and str(root) in argv:
+            found.append(f"{proc.name}: {argv[:200]}")
+    return found
+
+
+def test_a_second_deploy_of_the_cluster_says_who_deploys_and_touches_nothing_and_wait_waits(setup: Setup) -> None:
+    setup.set_port(7080)
+    deployments = len(json.loads(setup.run("deployments", "--json").stdout))
+    second: list[subprocess.CompletedProcess[str]] = []
+    waiting: list[threading.Thread] = []
+    waited: list[subprocess.CompletedProcess[str]] = []
+
+    def meanwhile() -> None:
+        second.append(setup.deploy("--yes"))
+        thread = threading.Thread(target=lambda: waited.append(setup.deploy("--yes", "--wait", "--json")))
+        thread.start()
+        waiting.append(thread)
+
+    first = setup.deploy_watching(
+        setup.when_task_starts("Restart changed jobs under monit", meanwhile), "--yes", "--json"
+    )
+    for thread in waiting:
+        thread.join(timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert second and second[0].returncode == 1
+    message = second[0].stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"picf: {re.escape(str(setup.inventory))}: a deploy of this cluster is running: \S+@\S+ pid \d+ since "
+        r"\d\d:\d\d:\d\d \(picf deploy .*\); wait for it, or pass --wait to start when it ends",
+        message,
+    ), message
+    assert waited and waited[0].returncode == 0, waited[0].stderr if waited else "no --wait deploy"
+    assert "waiting for the deploy of" in waited[0].stderr and "nothing to do" in waited[0].stderr
+    # Only the first deploy is in the history: the refused one never started, the waiting one found nothing to do.
+    assert len(json.loads(setup.run("deployments", "--json").stdout)) == deployments + 1
+
+
+def test_a_deploy_killed_with_sigkill_leaves_no_ansible_and_no_secret_and_the_next_deploy_recovers(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    setup.set_port(7081)
+    killed = threading.Event()
+
+    def kill_in_the_watch(line: str, proc: subprocess.Popen[str]) -> None:
+        if (
+            not killed.is_set()
+            and line.startswith("{")
+            and json.loads(line).get("task") == "Watch changed jobs until they run"
+        ):
+            killed.set()
+            proc.kill()  # SIGKILL: nothing in picf runs after this
+
+    done = setup.deploy_watching(kill_in_the_watch, "--yes", "--json")
+    assert killed.is_set() and done.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 60  # a hang guard only: the run is killed within a second
+    while _ansible_of(setup.root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _ansible_of(setup.root) == []
+    # What a killed deploy leaves on disk holds no secret: sudo's password never reached ansible-runner's env/.
+    leftovers = list((setup.root / "tmp").glob("picf-deploy-*"))
+    assert leftovers, "the killed deploy's work dir (removed by the next deploy)"
+    become = setup.env["PICF_BECOME_PASSWORD"].encode()
+    creds = re.search(r"logfwd_token: (\S+)", (setup.manifest.parent / "creds.yml").read_text())
+    assert creds is not None
+    for path in leftovers[0].rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert become not in data and creds.group(1).encode() not in data, path
+    again = setup.deploy("--yes")
+    assert again.returncode == 0, again.stderr
+    assert "taking over the deploy lock of" in again.stderr and "that process is gone" in again.stderr
+    assert "the work directory of a deploy that was killed" in again.stderr
+    assert list((setup.root / "tmp").glob("picf-deploy-*")) == []
+    assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7081
+
+
+def test_a_node_another_controller_deploys_to_is_left_alone_until_its_lease_ends(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    setup.set_port(7082)
+    lease = "/var/vcap/picf/deploy.owner"
+    on_node("pi-1", f'echo "someone@other-controller:abc $(( $(date +%s) + 600 ))" > {lease}')
+    refused = setup.deploy("--yes")
+    assert refused.returncode == 1
+    assert "another controller is deploying to this node: someone@other-controller:abc" in refused.stderr
+    assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7081
+    on_node("pi-1", f'echo "someone@other-controller:abc $(( $(date +%s) - 1 ))" > {lease}')
+    taken = setup.deploy("--yes")
+    assert taken.returncode == 0, taken.stderr
+    assert "pi-1: Take this node's deploy lock" in taken.stderr  # shown as a change: the expired lease taken over
+    assert state(on_node, "pi-1")["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7082
+    assert on_node("pi-1", f"test -e {lease}", check=False).returncode == 1  # released at the end
 
 
 def _power(node: str, kind: str) -> Callable[[], None]:

@@ -21,8 +21,8 @@ from picf.sim import lan as simlan
 from tests.integration.conftest import TEST_BRIDGE
 from tests.integration.deployed import EXAMPLE, Setup, prepare
 from tui.app import DashboardApp
+from tui.deploy_screen import DeployScreen
 from tui.deploying import PicfDeployer
-from tui.screens import DeployScreen
 
 pytestmark = pytest.mark.integration
 
@@ -126,7 +126,7 @@ async def test_the_dashboard_shows_the_loop_and_p_patches_and_redeploys(setup: S
 
     env_before = {k: os.environ.get(k) for k in ("PICF_DATA_DIR", "PICF_STATE_DIR")}
     os.environ.update({k: setup.env[k] for k in env_before})  # the deploy runs in this process
-    fixer = PicfDeployer(setup.inventory, manifest, title="patch and redeploy", prepare=prepare,
+    fixer = PicfDeployer(setup.inventory, manifest, title="patch and redeploy", build_first=prepare,
                          options={"become_password": setup.env["PICF_BECOME_PASSWORD"]})  # fmt: skip
     app = DashboardApp(Poller(cluster, timeout=3), interval=1.0, fixer=fixer)
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from tui.deploying import Confirm, OnEvent, Outcome, Say
+from tui.deploying import OnEvent, Outcome, PlannedDeploy, Say
 
 PLAN = [
     "pi-1 (armv7):",
@@ -27,11 +27,14 @@ class ScriptedDeployer:
     step: threading.Event = field(default_factory=threading.Event)  # set: run to the end without pausing
     asked: list[list[str]] = field(default_factory=list)
 
-    def run(self, confirm: Confirm, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
+    discarded: list[PlannedDeploy] = field(default_factory=list)
+
+    def plan(self, say: Say) -> PlannedDeploy:
         say("reading the state of 3 node(s) ...")
         self.asked.append(list(PLAN))
-        if not confirm(list(PLAN)):
-            return Outcome(1, "not deployed")
+        return PlannedDeploy(list(PLAN))
+
+    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
         for task in self.tasks:
             for host in self.hosts:
                 on_event({"event": "playbook_on_task_start", "host": host, "task": task})
@@ -42,3 +45,6 @@ class ScriptedDeployer:
             if cancelled.is_set():
                 return Outcome(1, "cancelled during batch 1; rerun to converge")
         return Outcome(0, f"deployed to {len(self.hosts)} node(s) in 12.3 s")
+
+    def discard(self, planned: PlannedDeploy) -> None:
+        self.discarded.append(planned)

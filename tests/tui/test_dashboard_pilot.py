@@ -10,7 +10,9 @@ from textual.widgets import DataTable, Input, RichLog, Sparkline, Static
 from picf.models.health import ClusterHealth
 from tests.tui.scripted import PLAN, ScriptedDeployer
 from tui.app import DashboardApp
-from tui.screens import DeployScreen, HelpScreen, NodeScreen
+from tui.deploy_screen import DeployScreen
+from tui.help_screen import HelpScreen
+from tui.node_screen import NodeScreen
 from tui.synthetic import SyntheticSource
 
 SIZE = (120, 40)
@@ -183,9 +185,9 @@ async def test_p_patches_and_redeploys_without_asking_and_the_loop_clears() -> N
     source = SyntheticSource(6)
 
     class Fixer(ScriptedDeployer):
-        def run(self, confirm, say, on_event, cancelled):  # type: ignore[no-untyped-def]
+        def plan(self, say):  # type: ignore[no-untyped-def]
             source.fixed = True
-            return super().run(confirm, say, on_event, cancelled)
+            return super().plan(say)
 
     fixer = Fixer(title="patch and redeploy")
     fixer.step.set()
@@ -211,7 +213,7 @@ async def test_keys_without_a_target_are_not_offered() -> None:
         await pilot.press("d", "p")
         await pilot.pause()
         assert not isinstance(app.screen, DeployScreen)
-        assert app.check_action("deploy", ()) is False and app.check_action("fix", ()) is False
+        assert app.screen.check_action("deploy", ()) is False and app.screen.check_action("fix", ()) is False
 
 
 async def test_command_palette_offers_the_main_actions_and_nodes() -> None:

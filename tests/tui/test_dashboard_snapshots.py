@@ -9,7 +9,7 @@ from textual.pilot import Pilot
 
 from tests.tui.scripted import ScriptedDeployer
 from tui.app import DashboardApp
-from tui.screens import DeployScreen
+from tui.deploy_screen import DeployScreen
 from tui.synthetic import SyntheticSource
 
 SIZE = (120, 40)

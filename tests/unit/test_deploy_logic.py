@@ -137,7 +137,7 @@ def test_rendering_uses_defaults_overrides_and_redacts_secrets(tmp_path: Path) -
 
 
 def test_the_example_manifest_reads_and_a_bad_one_is_located(tmp_path: Path) -> None:
-    manifest, _ = read_manifest(REPO / "inventory" / "deployment.yml")
+    manifest, _, _ = read_manifest(REPO / "inventory" / "deployment.yml")
     assert manifest.update.canaries == 1 and manifest.monit_interval == 2
     bad = tmp_path / "deployment.yml"
     bad.write_text(
@@ -174,7 +174,7 @@ def _nodes(*names: str, roles: tuple[str, ...] = ("doppler",)) -> list[Node]:
 
 
 def test_root_comes_through_sudo_and_each_way_it_cannot_is_one_line_before_any_change() -> None:
-    from picf.deploy.deployment import _privilege_problem
+    from picf.deploy.prepare import _privilege_problem
 
     scope = _nodes("pi-1", "pi-2")
     fine = {"pi-1": _report("pi-1", "nopasswd"), "pi-2": _report("pi-2", "root")}
@@ -192,7 +192,7 @@ def test_root_comes_through_sudo_and_each_way_it_cannot_is_one_line_before_any_c
 
 
 def test_a_reboot_is_planned_only_where_a_role_needs_the_memory_cgroup_and_the_kernel_runs_without_it() -> None:
-    from picf.deploy.deployment import _reboot_reason
+    from picf.deploy.prepare import _reboot_reason
     from picf.models.cluster import Cluster
 
     cell, doppler = _nodes("pi-1", roles=("cell",))[0], _nodes("pi-2")[0]

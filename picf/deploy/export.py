@@ -1,0 +1,150 @@
+"""`picf deploy --export DIR`: a prepared deploy as a directory that plain `ansible-playbook` runs.
+
+    ansible-playbook -i DIR/hosts.yml DIR/site.yml    (add -K when sudo on the nodes asks for a password)
+
+does what `picf deploy` would: the same roles, variables, bundles and pinned host keys, the canary batch
+first (one play per batch, each with its watch times), and no batch after one that failed on any node. The
+directory holds rendered configuration (credentials), so it is private to its owner (0700); sudo's password
+is never written: Ansible asks for it with -K. A second run changes nothing (`changed=0` on every task).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from picf import yamldoc
+from picf.atomic import write_atomic
+from picf.deploy.execute import PLAYBOOKS
+from picf.deploy.prepare import PreparedDeploy
+from picf.deploy.rollout import ansible_inputs
+from picf.errors import UsageError
+
+ROLES = ("node_lock", "base", "release", "start")
+
+
+@dataclass(frozen=True)
+class Exported:
+    """Where the export went and how to run it."""
+
+    directory: Path
+    hosts: Path
+    playbook: Path
+    asks_become_password: bool
+
+
+def export_deploy(prepared: PreparedDeploy, directory: Path) -> Exported:
+    """Write the prepared deploy into `directory` (new or empty): hosts.yml, site.yml, ansible.cfg, roles/,
+    the bundles and packages, known_hosts."""
+    directory = directory.expanduser().resolve()
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise UsageError(f"{directory}: exists and is not an empty directory; choose a new one")
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)
+    inputs = ansible_inputs(prepared, directory)
+    hosts: dict[str, Any] = inputs.inventory["all"]["hosts"]
+    packages = directory / "packages"
+    packages.mkdir(exist_ok=True)
+    for host in hosts.values():
+        for package in host["picf_packages"]:
+            blob = Path(package["blob"])
+            copy = packages / f"{package['name']}-{package['fingerprint']}.tgz"
+            if not copy.exists():
+                _link_or_copy(blob, copy)
+            package["blob"] = str(copy)
+    shutil.copytree(PLAYBOOKS / "roles", directory / "roles", ignore=shutil.ignore_patterns("__pycache__"))
+    groups = {f"picf_batch_{i + 1}": {"hosts": {name: None for name in group}}
+              for i, group in enumerate(prepared.rollout.groups)}  # fmt: skip
+    connection = dict(inputs.inventory["all"]["vars"])
+    ssh_args = f"-o UserKnownHostsFile={inputs.known_hosts} -o StrictHostKeyChecking=yes"
+    connection.update(
+        {
+            "ansible_python_interpreter": "/usr/bin/python3",  # Raspberry Pi OS's, as picf's own runs use
+            "ansible_ssh_pipelining": True,
+            "ansible_ssh_common_args": f"{ssh_args} -o ServerAliveInterval=2 -o ServerAliveCountMax=2",
+        }
+    )
+    inventory = {"all": {"vars": connection, "hosts": hosts, "children": groups}}
+    _write(directory / "hosts.yml", _header("the nodes this deploy changes, with picf's variables")
+           + yamldoc.dump(inventory))  # fmt: skip
+    _write(directory / "site.yml", _header("the rollout: canaries, then batches")
+           + yamldoc.dump(_plays(prepared, inputs.watch_vars)))  # fmt: skip
+    _write(directory / "ansible.cfg", _ANSIBLE_CFG)
+    for path in directory.rglob("*"):
+        if not path.is_symlink():
+            path.chmod((path.stat().st_mode & 0o700) | (0o700 if path.is_dir() else 0o600))
+    asks = any(r.sudo == "password" for r in prepared.reports.values() if r.node in hosts)
+    return Exported(directory, directory / "hosts.yml", directory / "site.yml", asks)
+
+
+def _plays(prepared: PreparedDeploy, watch_vars: dict[bool, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One play per batch; before each later batch, a check that every node of the earlier ones succeeded
+    (picf stops at the first failing batch; Ansible would go on with the next play)."""
+    plays: list[dict[str, Any]] = []
+    rollout = prepared.rollout
+    for number, group in enumerate(rollout.groups):
+        canary = rollout.is_canary(number)
+        if number:
+            earlier = [f"picf_batch_{i + 1}" for i in range(number)]
+            plays.append({
+                "name": f"Stop unless every node of the batches before batch {number + 1} succeeded",
+                "hosts": "localhost", "gather_facts": False, "become": False,
+                "tasks": [{
+                    "name": "Check the earlier batches",
+                    "ansible.builtin.assert": {
+                        "that": [f"groups[{g!r}] | map('extract', hostvars) | selectattr('picf_batch_ok', 'defined') "
+                                 f"| list | length == groups[{g!r}] | length" for g in earlier],
+                        "fail_msg": "an earlier batch failed on a node; nodes not yet updated were left as they were",
+                        "quiet": True,
+                    },
+                }],
+            })  # fmt: skip
+        named = ", ".join(f"{n} {rollout.kind_of.get(n, '?')}" if canary else n for n in group)
+        what = f"canaries ({named})" if canary else f"batch {number + 1} ({named})"
+        plays.append({
+            "name": f"Deploy picf releases: {what}",
+            "hosts": f"picf_batch_{number + 1}",
+            "gather_facts": False,
+            "become": True,
+            "vars": watch_vars[canary],
+            "roles": [{"role": role} for role in ROLES],
+            "post_tasks": [
+                {"name": "Release the node's deploy lock",
+                 "ansible.builtin.include_role": {"name": "node_lock", "tasks_from": "release"}},
+                {"name": "Mark this node's batch done", "ansible.builtin.set_fact": {"picf_batch_ok": True}},
+            ],
+        })  # fmt: skip
+    return plays
+
+
+def _header(what: str) -> str:
+    return f"---\n# Written by `picf deploy --export`: {what}.\n"
+
+
+def _write(path: Path, text: str) -> None:
+    write_atomic(path, text.encode(), mode=0o600, backup=False)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+# Read when ansible-playbook runs from inside the directory; hosts.yml carries what matters from anywhere else.
+_ANSIBLE_CFG = """# Written by `picf deploy --export`: picf's Ansible settings.
+[defaults]
+inventory = hosts.yml
+host_key_checking = True
+gathering = explicit
+retry_files_enabled = False
+interpreter_python = /usr/bin/python3
+
+[ssh_connection]
+pipelining = True
+ssh_args = -o ControlMaster=auto -o ControlPersist=120s -o PreferredAuthentications=publickey
+"""

@@ -1,0 +1,288 @@
+"""Decide a deploy: read the inputs, render every job, ask each node what it runs, plan, pick the canaries.
+
+`prepare_deploy` changes nothing anywhere: it returns a `PreparedDeploy` holding everything a person confirms
+(the plan, the canaries and batches) and everything `rollout.execute` needs to do it (the rendered jobs in a
+private work directory, removed by `close()`). As ansible-runner splits its config from its run, deciding and
+doing are two calls, so the CLI and the dashboard can show the plan and ask in their own way in between.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from picf import remote
+from picf.deploy import nodes
+from picf.deploy import vars as varstore
+from picf.deploy.lock import ClusterLock, process_alive
+from picf.deploy.manifest_file import read_manifest
+from picf.deploy.plan import PlanError, Rollout, decide_rollout, plan_node, render_plan, render_rollout, wanted_state
+from picf.deploy.render import JobSource, RenderedJob, render_job
+from picf.errors import Unreachable, UsageError
+from picf.inventory import read_inventory
+from picf.models.cluster import Cluster
+from picf.models.manifest import JobRef, Manifest, NodePlan
+from picf.models.node import Node
+from picf.models.release import CompiledRelease
+from picf.releases.store import Store
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class DeployRequest:
+    """What the user asked for: which cluster, which manifest, and the command line's overrides."""
+
+    inventory: Path
+    manifest: Path
+    canaries: int | None = None
+    max_in_flight: int | str | None = None
+    only: str | None = None
+    creds: Path | None = None  # the vars store; default: creds.yml beside the manifest
+    become_password: str | None = field(default=None, repr=False)  # sudo's, for nodes that ask; memory only
+    manifest_text: str | None = field(default=None, repr=False)  # a rollback's manifest, read from the history
+    lock: bool = True  # hold the cluster's deploy lock from planning to the end (not for a dry run or an export)
+    wait_for_lock: bool = False  # wait for a running deploy of the cluster to end instead of refusing
+
+
+@dataclass
+class PreparedDeploy:
+    """A decided deploy: what it changes, in which order, and the rendered material to do it with."""
+
+    request: DeployRequest
+    cluster: Cluster
+    manifest: Manifest
+    manifest_hash: str
+    manifest_text: str
+    scope: list[Node]
+    plans: list[NodePlan]
+    plan_lines: list[str]  # the plan and its rollout, as the person confirming it reads them
+    rollout: Rollout
+    rendered: dict[str, list[RenderedJob]]
+    wanted: dict[str, dict[str, Any]]
+    compiled: dict[tuple[str, str], CompiledRelease]
+    reports: dict[str, nodes.NodeReport]
+    secrets: set[str] = field(repr=False)
+    work: Path
+    refused: tuple[int, str] | None = None  # why a deploy would stop before changing anything (privilege)
+    lock: ClusterLock | None = None  # held until close()
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """Every node already runs what the manifest wants."""
+        return not self.plan_lines
+
+    @property
+    def changing(self) -> list[str]:
+        """The nodes this deploy changes, in inventory order."""
+        return [p.node for p in self.plans if not p.empty]
+
+    def node(self, name: str) -> Node:
+        """The inventory's node `name` (one this deploy covers)."""
+        return next(n for n in self.scope if n.name == name)
+
+    def close(self) -> None:
+        """Remove the work directory (rendered configuration holds credentials)."""
+        shutil.rmtree(self.work, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> PreparedDeploy:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def prepare_deploy(request: DeployRequest, say: Say = _quiet) -> PreparedDeploy:
+    """Read, render, ask the nodes and plan; change nothing. PicfError (with its exit code) when the deploy
+    cannot even be planned: no node in scope, an unknown arch, a missing build, an unreachable node, another
+    deploy of the cluster running (ClusterLocked)."""
+    cluster = read_inventory(request.inventory).cluster
+    lock = ClusterLock(request.inventory) if request.lock else None
+    if lock is not None:
+        lock.acquire(request.wait_for_lock, say)
+    try:
+        return _prepare(request, cluster, lock, say)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None, say: Say) -> PreparedDeploy:
+    manifest, manifest_hash, manifest_text = read_manifest(request.manifest, request.manifest_text)
+    scope = _nodes_in_scope(manifest, cluster.nodes, request.only)
+    if not scope:
+        roles = ", ".join(manifest.roles) or "none"
+        matching = " matching --only" if request.only else ""
+        raise UsageError(f"no node in {request.inventory} has a role of {request.manifest} ({roles}){matching}")
+    unknown_arch = [n.name for n in scope if n.arch is None]
+    if unknown_arch:
+        raise UsageError(f"arch unknown for {', '.join(unknown_arch)}: set it or run `picf discover --write`")
+    creds = request.creds or request.manifest.parent / "creds.yml"
+    variables = varstore.ensure(creds, manifest.variables)
+    secrets = varstore.secret_values(variables)
+    compiled = _compiled(manifest, {str(n.arch) for n in scope}, Store())
+
+    _remove_work_of_killed_deploys(say)
+    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
+    try:
+        rendered, wanted = _render(manifest, scope, compiled, variables, work, secrets)
+        remote.load_identity(cluster.ssh)  # a locked or missing key stops here, before any node is asked
+        say(f"reading the state of {len(scope)} node(s) ...")
+        found = nodes.read_states(cluster, scope, cluster.ssh.connect_timeout, become_password=request.become_password)
+        reports = {r.node: r for r in found}
+        down = {name: r.error for name, r in reports.items() if r.error}
+        if down:
+            raise Unreachable("unreachable: " + "; ".join(f"{name}: {error}" for name, error in sorted(down.items())))
+        for report in reports.values():
+            for line in report.notes:
+                say(line)
+        by_name = {n.name: n for n in scope}
+        plans = [plan_node(n.name, reports[n.name].state, wanted[n.name]) for n in scope]
+        for plan in plans:
+            plan.reboot = _reboot_reason(cluster, by_name[plan.node], reports[plan.node])
+        kinds = {n.name: (str(n.arch), str(n.model) if n.model else None) for n in scope}
+        rollout = decide_rollout(plans, manifest.update, kinds, request.canaries, request.max_in_flight)
+        lines = render_plan(plans)
+        if lines:
+            lines += render_rollout(rollout.groups, rollout.canaries, rollout.kind_of, rollout.per)
+        # Root is needed only where something changes; checked before anything does.
+        changing = [by_name[p.node] for p in plans if not p.empty]
+        refused = _privilege_problem(cluster.ssh.user, changing, reports, request.become_password is not None)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return PreparedDeploy(
+        request=request, cluster=cluster, manifest=manifest, manifest_hash=manifest_hash,
+        manifest_text=manifest_text, scope=scope, plans=plans, plan_lines=lines, rollout=rollout,
+        rendered=rendered, wanted=wanted, compiled=compiled, reports=reports, secrets=secrets, work=work,
+        refused=refused, lock=lock,
+    )  # fmt: skip
+
+
+WORK_PREFIX = "picf-deploy-"
+
+
+def _remove_work_of_killed_deploys(say: Say) -> None:
+    """A deploy killed with SIGKILL cannot remove its work directory (rendered configuration, credentials in
+    its bundles): the next deploy does, for each one whose process is gone."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        pid = directory.name.removeprefix(WORK_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or directory.owner() != getpass.getuser() or process_alive(int(pid)):
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+        say(f"removed {directory}: the work directory of a deploy that was killed (pid {pid})")
+
+
+def _render(
+    manifest: Manifest,
+    scope: list[Node],
+    compiled: dict[tuple[str, str], CompiledRelease],
+    variables: dict[str, Any],
+    work: Path,
+    secrets: set[str],
+) -> tuple[dict[str, list[RenderedJob]], dict[str, dict[str, Any]]]:
+    """Every node's rendered jobs and the state it should report afterwards (adds rendered secrets)."""
+    store = Store()
+    sources: dict[tuple[str, str, str], JobSource] = {}
+    rendered: dict[str, list[RenderedJob]] = {}
+    wanted: dict[str, dict[str, Any]] = {}
+    for index, node in enumerate(scope):
+        jobs_state: dict[str, Any] = {}
+        rendered[node.name] = []
+        for ref in _jobs_for(manifest, node):
+            release = compiled[(ref.release, str(node.arch))]
+            compiled_job = next((j for j in release.jobs if j.name == ref.name), None)
+            if compiled_job is None:
+                raise PlanError(f"release {release.name}/{release.version} has no job {ref.name}")
+            key = (release.name, str(node.arch), ref.name)
+            if key not in sources:
+                sources[key] = JobSource.unpack(store.blob(compiled_job.sha256), work / "jobs-src" / "-".join(key))
+            job = render_job(sources[key], ref, f"{release.name}/{release.version}", node, index, manifest.name,
+                             variables)  # fmt: skip
+            secrets |= job.secrets
+            rendered[node.name].append(job)
+            jobs_state[job.name] = {"hash": job.hash, "release": job.release, "properties": job.properties,
+                                    "packages": list(compiled_job.packages)}  # fmt: skip
+        node_releases = [compiled[(r.name, str(node.arch))] for r in manifest.releases]
+        wanted[node.name] = wanted_state(manifest.name, str(node.arch), node_releases, jobs_state,
+                                         manifest.monit_interval)  # fmt: skip
+    return rendered, wanted
+
+
+def _nodes_in_scope(manifest: Manifest, cluster_nodes: tuple[Node, ...], only: str | None) -> list[Node]:
+    chosen = [n for n in cluster_nodes if set(n.roles) & set(manifest.roles)]
+    if only:
+        chosen = [n for n in chosen if only in {n.name, *n.roles}]
+    return chosen
+
+
+def _jobs_for(manifest: Manifest, node: Node) -> list[JobRef]:
+    jobs: dict[str, JobRef] = {}
+    for role in node.roles:
+        group = manifest.roles.get(role)
+        for job in group.jobs if group else ():
+            if job.name in jobs and jobs[job.name] != job:
+                raise PlanError(f"{node.name}: job {job.name} comes from two roles with different properties")
+            jobs[job.name] = job
+    return list(jobs.values())
+
+
+def _compiled(manifest: Manifest, arches: set[str], store: Store) -> dict[tuple[str, str], CompiledRelease]:
+    out: dict[tuple[str, str], CompiledRelease] = {}
+    for ref in manifest.releases:
+        for arch in sorted(arches):
+            found = [r for r in store.release(ref.name, ref.version, arch) if r.patched == ref.patched]
+            if not found:
+                flag = " --patch" if ref.patched else ""
+                raise PlanError(
+                    f"no compiled {ref.name}/{ref.version} for {arch}{' (patched)' if ref.patched else ''}; "
+                    f"build it: picf release build <release dir> --arch {arch}{flag}"
+                )
+            out[(ref.name, arch)] = found[0]
+    return out
+
+
+def _privilege_problem(
+    user: str, scope: list[Node], reports: dict[str, nodes.NodeReport], have_password: bool
+) -> tuple[int, str] | None:
+    """Why picf cannot become root on some node (checked before anything changes), with the exit code."""
+    missing = [n.name for n in scope if reports[n.name].sudo == "missing"]
+    if missing:
+        return 1, (f"{', '.join(missing)}: sudo is not installed, and picf gets root only through sudo as {user} "
+                   "(it never logs in as root); install sudo on the node (apt-get install sudo)")  # fmt: skip
+    asking = [n.name for n in scope if reports[n.name].sudo == "password"]
+    if asking and not have_password:
+        return 2, (f"{', '.join(asking)}: sudo asks for {user}'s password; pass -K/--ask-become-pass "
+                   "(asked once) or set PICF_BECOME_PASSWORD")  # fmt: skip
+    wrong = [n.name for n in scope if reports[n.name].become_password_ok is False]
+    if wrong:
+        return 1, (f"{', '.join(wrong)}: sudo refused the password for {user}; check it and run again "
+                   "(nothing was changed)")  # fmt: skip
+    return None
+
+
+def _reboot_reason(cluster: Cluster, node: Node, report: nodes.NodeReport) -> str | None:
+    """A reboot this deploy must do on `node`: a role needs the memory cgroup and the kernel runs without it."""
+    needing = [r for r in node.roles if (role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup]
+    if not needing or report.memory_cgroup is not False:
+        return None
+    return f"turn the memory cgroup on (cgroup_enable=memory in cmdline.txt; {', '.join(needing)} needs it)"
+
+
+def needs_memory_cgroup(cluster: Cluster, node: Node) -> bool:
+    """Whether one of the node's roles needs the memory cgroup."""
+    return any((role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup for r in node.roles)

@@ -1,0 +1,211 @@
+"""Do a prepared deploy: canaries, then batches, through ansible-runner; stop at the first batch that fails.
+
+`execute(prepared, on_event, cancelled)` is the only call that changes nodes. It records the deployment in the
+history (start, every event redacted, each node's result, the end) and returns how it went.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from picf import remote
+from picf.deploy import execute as ansible
+from picf.deploy.agent import ssh_agent_for
+from picf.deploy.bundle import write_bundle
+from picf.deploy.history import History, state_dir
+from picf.deploy.lock import node_lock_owner
+from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
+from picf.models.health import steady_seconds
+from picf.models.manifest import parse_watch_time
+from picf.releases.store import Store
+
+EventSink = Callable[[dict[str, Any]], None]
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def _ignore(_: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass
+class DeployResult:
+    """How a deploy ended: the exit code (0 ok, 1 failed or refused, 2 usage), a message, its history id."""
+
+    exit_code: int
+    message: str
+    deployment: int | None = None
+
+
+@dataclass(frozen=True)
+class AnsibleInputs:
+    """What the playbooks need for a prepared deploy: the inventory (with per-host variables), the pinned
+    known_hosts, and the per-batch variables; written into `stage` (bundles, known_hosts)."""
+
+    inventory: dict[str, Any]
+    known_hosts: Path
+    watch_vars: dict[bool, dict[str, Any]]  # is the batch a canary batch -> extravars
+
+
+def ansible_inputs(prepared: PreparedDeploy, stage: Path) -> AnsibleInputs:
+    """Write each changing node's bundle and the pinned known_hosts under `stage`; return the inventory."""
+    store = Store()
+    manifest = prepared.manifest
+    known_hosts = stage / "known_hosts"
+    stage.mkdir(parents=True, exist_ok=True)
+    known_hosts.write_text("".join(f"{prepared.reports[name].known_hosts}\n" for name in prepared.changing))
+    known_hosts.chmod(0o600)
+    hosts: dict[str, Any] = {}
+    for name in prepared.changing:
+        node = prepared.node(name)
+        plan = next(p for p in prepared.plans if p.node == name)
+        state = prepared.wanted[name]
+        packages = []
+        for release in (prepared.compiled[(r.name, str(node.arch))] for r in manifest.releases):
+            packages += [{"name": p.name, "fingerprint": p.fingerprint, "blob": str(store.blob(p.sha256))}
+                         for p in release.packages if p.name in state["packages"]]  # fmt: skip
+        changed_jobs = [j.job for j in plan.jobs if j.action in {"add", "update"}]
+        deploy_id = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+        node_stage = stage / "stage" / name
+        write_bundle(node_stage, deploy_id, packages, prepared.rendered[name], state)
+        hosts[name] = {
+            "ansible_host": prepared.reports[name].ip or node.address,
+            "picf_memory_cgroup": plan.reboot is not None or needs_memory_cgroup(prepared.cluster, node),
+            "picf_stage": str(node_stage),
+            "picf_packages": packages,
+            "picf_jobs_changed": changed_jobs,
+            "picf_deploy_id": deploy_id,
+            "picf_monit_interval": manifest.monit_interval,
+        }
+    ssh = prepared.cluster.ssh
+    key_file = Path(ssh.private_key).expanduser()
+    connection_vars: dict[str, Any] = {"ansible_user": ssh.user, "ansible_port": ssh.port}
+    if key_file.is_file():  # a key only the user's ssh-agent holds has no file
+        connection_vars["ansible_ssh_private_key_file"] = str(key_file)
+    watch_vars = {}
+    owner = node_lock_owner(prepared.request.inventory)
+    for canary in (True, False):
+        low, high = parse_watch_time(manifest.update.canary_watch_time if canary else manifest.update.update_watch_time)
+        # A node's deploy lock is a lease: long enough for its reboot and its watch, so a controller that dies
+        # mid-deploy leaves a lock that expires (another controller takes it over then; this one at once).
+        lease = manifest.reboot_timeout + high // 1000 + 300
+        # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
+        watch_vars[canary] = {"picf_watch_low": low, "picf_watch_high": high,
+                              "picf_watch_stable": steady_seconds(manifest.monit_interval),
+                              "picf_reboot_timeout": manifest.reboot_timeout,
+                              "picf_lock_owner": owner, "picf_lock_lease": lease}  # fmt: skip
+    return AnsibleInputs({"all": {"hosts": hosts, "vars": connection_vars}}, known_hosts, watch_vars)
+
+
+def redact(text: str, secrets: set[str]) -> str:
+    """`text` with every secret value replaced."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "<redacted>")
+    return text
+
+
+def execute(
+    prepared: PreparedDeploy,
+    on_event: EventSink = _ignore,
+    cancelled: threading.Event | None = None,
+    say: Say = _quiet,
+) -> DeployResult:
+    """Roll the prepared plan out (the user has confirmed it); record it in the history. An empty plan or a
+    deploy refused for privilege returns at once and changes nothing."""
+    if prepared.nothing_to_do:
+        return DeployResult(0, "nothing to do: every node runs what the manifest wants")
+    if prepared.refused is not None:
+        return DeployResult(*prepared.refused)
+    cancelled = cancelled or threading.Event()
+    history = History()
+    manifest = prepared.manifest
+    releases_json = [{"name": r.name, "version": r.version, "patched": r.patched} for r in manifest.releases]
+    deployment = history.start(manifest.name, prepared.manifest_hash, prepared.manifest_text,
+                               str(prepared.request.inventory.resolve()), releases_json)  # fmt: skip
+    try:
+        inputs = ansible_inputs(prepared, prepared.work)
+        # SSH control sockets outlive a deploy by design (ControlPersist): keep them out of the work dir.
+        control_dir = state_dir() / "ssh"
+        control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        env = ansible.ansible_env(inputs.known_hosts, control_dir, prepared.cluster.ssh.connect_timeout,
+                                  prepared.work)  # fmt: skip
+
+        def record(event: dict[str, Any]) -> None:
+            if "message" in event:
+                event["message"] = redact(str(event["message"]), prepared.secrets)
+            history.event(deployment, event["event"], event.get("host"), event)
+            on_event(event)
+
+        with ssh_agent_for(remote.load_identity(prepared.cluster.ssh), prepared.work / "agent") as agent_env:
+            env.update(agent_env)
+            result = _roll_out(prepared, inputs, env, history, deployment, record, cancelled, say)
+    except BaseException as exc:
+        history.finish(deployment, "failed", f"picf stopped: {type(exc).__name__}: {exc}")
+        raise
+    result.deployment = deployment
+    return result
+
+
+def _roll_out(
+    prepared: PreparedDeploy,
+    inputs: AnsibleInputs,
+    env: dict[str, str],
+    history: History,
+    deployment: int,
+    on_event: EventSink,
+    cancelled: threading.Event,
+    say: Say,
+) -> DeployResult:
+    """Canaries, then batches; stop at the first batch that fails."""
+    rollout = prepared.rollout
+    started = time.monotonic()
+    done: list[str] = []
+    for number, group in enumerate(rollout.groups):
+        is_canary = rollout.is_canary(number)
+        say(f"{'canary' if is_canary else 'batch'} {number + 1}/{len(rollout.groups)}: {', '.join(group)}")
+        result = ansible.run_batch(
+            group, inputs.inventory, inputs.watch_vars[is_canary], prepared.work / f"run-{number}", env, on_event,
+            cancelled, become_password=prepared.request.become_password,
+        )  # fmt: skip
+        if result.status == "canceled" or cancelled.is_set():
+            for name in group:
+                history.node_result(deployment, name, "cancelled")
+            message = f"cancelled during {'canary' if is_canary else 'batch'} {number + 1}; rerun to converge"
+            history.finish(deployment, "cancelled", message)
+            return DeployResult(1, message)
+        problems = {**{h: f"unreachable: {m}" for h, m in result.unreachable.items()}, **result.failed}
+        for name in group:
+            history.node_result(deployment, name, "failed" if name in problems else "ok", problems.get(name, ""))
+        if problems or result.status != "successful":
+            message = _failure(prepared, number, group, problems, result.status)
+            history.finish(deployment, "failed", message)
+            return DeployResult(1, message)
+        done.extend(group)
+    message = f"deployed to {len(done)} node(s) in {time.monotonic() - started:.1f} s"
+    history.finish(deployment, "succeeded", message)
+    return DeployResult(0, message)
+
+
+def _failure(prepared: PreparedDeploy, number: int, group: list[str], problems: dict[str, str], status: str) -> str:
+    """What failed, where, and what was left alone (a canary's failure names its arch or model)."""
+    rollout = prepared.rollout
+    failing = sorted(problems) or group
+    details = "\n".join(f"  {h}: {redact(problems.get(h, status), prepared.secrets)}" for h in failing)
+    jobs = sorted({j.job for p in prepared.plans if p.node in failing for j in p.jobs})
+    if rollout.is_canary(number):
+        kinds = "/".join(sorted({rollout.kind_of.get(h, "?") for h in failing}))
+        what, left = f"the {kinds} canary", f"no other {kinds} node was touched"
+    else:
+        what, left = f"batch {number + 1}", "nodes not yet updated were left as they were"
+    return (f"Error: {what} failed on {', '.join(failing)}; review the failing jobs "
+            f"({', '.join(jobs) or 'none'}) below; {left}.\n{details}")  # fmt: skip

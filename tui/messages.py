@@ -1,0 +1,62 @@
+"""What the dashboard's workers tell the screens: results cross from a worker thread as messages, handled on
+the UI thread (posting a message is safe from any thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from picf.models.health import ClusterHealth
+from tui.deploying import Outcome, PlannedDeploy
+
+
+@dataclass
+class PollDone(Message):
+    """A poll round came back."""
+
+    health: ClusterHealth
+
+
+@dataclass
+class PollFailed(Message):
+    """A poll round raised; the dashboard says why and keeps going."""
+
+    error: str
+
+
+@dataclass
+class LogRead(Message):
+    """The last lines of a job's logs."""
+
+    job: str
+    lines: list[str]
+
+
+@dataclass
+class DeploySaid(Message):
+    """A progress line of a deploy (reading nodes, building, a batch starting)."""
+
+    line: str
+
+
+@dataclass
+class DeployPlanned(Message):
+    """A deploy's plan is ready to show (and, unless it has an outcome already, to confirm)."""
+
+    planned: PlannedDeploy
+
+
+@dataclass
+class DeployEvent(Message):
+    """An Ansible event of a running deploy (summarised, secrets redacted)."""
+
+    event: dict[str, Any]
+
+
+@dataclass
+class DeployDone(Message):
+    """A deploy ended."""
+
+    outcome: Outcome
