@@ -61,6 +61,7 @@ def deploy_command(
         None, "--export", metavar="DIR", help="Write the planned deploy as a directory plain ansible-playbook runs."
     ),
     wait: bool = typer.Option(False, "--wait", help="When another deploy of the cluster runs, wait for it to end."),
+    timings: bool = typer.Option(False, "--timings", help="Say where the deploy's time went, per phase and task."),
 ) -> None:
     """Plan, then roll out the releases with Ansible: canaries first, then batches; stop at the first failure."""
     become_password = become_password_from(ask_become_pass)
@@ -90,6 +91,9 @@ def deploy_command(
         cancelled = threading.Event()
         with _cancel_on_signals(cancelled):
             result = execute(prepared, _event_printer(json), cancelled, say=note)
+        if timings and result.timings is not None and not json:
+            for line in result.timings.lines():
+                note(line)
         _finish(result, json, prepared.plan_lines, shown=True)
 
 
@@ -156,8 +160,9 @@ def _show_plan(lines: list[str]) -> None:
 
 def _finish(result: DeployResult, json: bool, plan_lines: list[str], shown: bool = False) -> None:
     if json:
+        timings = result.timings.as_dict() if result.timings is not None else None
         _emit({"event": "result", "exit_code": result.exit_code, "message": result.message,
-               "plan": plan_lines, "deployment": result.deployment})  # fmt: skip
+               "plan": plan_lines, "deployment": result.deployment, "timings": timings})  # fmt: skip
     elif not shown:
         _show_plan(plan_lines)
     if result.exit_code == 0:

@@ -82,6 +82,8 @@ def _summarise(event: dict[str, Any]) -> dict[str, Any] | None:
                     "playbook_on_task_start", "runner_item_on_failed"}:  # fmt: skip
         return None
     out: dict[str, Any] = {"event": kind, "host": data.get("host"), "task": data.get("task")}
+    if kind == "playbook_on_task_start":
+        out["role"] = data.get("role")
     res = data.get("res", {}) if isinstance(data.get("res"), dict) else {}
     if kind == "runner_on_ok":
         out["changed"] = bool(res.get("changed"))

@@ -12,6 +12,7 @@ import getpass
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ class PreparedDeploy:
     work: Path
     refused: tuple[int, str] | None = None  # why a deploy would stop before changing anything (privilege)
     lock: ClusterLock | None = None  # held until close()
+    plan_seconds: float = 0.0  # how long deciding took (reading, rendering, asking the nodes)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -122,6 +124,7 @@ def prepare_deploy(request: DeployRequest, say: Say = _quiet) -> PreparedDeploy:
 
 
 def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None, say: Say) -> PreparedDeploy:
+    started = time.monotonic()
     manifest, manifest_hash, manifest_text = read_manifest(request.manifest, request.manifest_text)
     scope = _nodes_in_scope(manifest, cluster.nodes, request.only)
     if not scope:
@@ -169,7 +172,7 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
         request=request, cluster=cluster, manifest=manifest, manifest_hash=manifest_hash,
         manifest_text=manifest_text, scope=scope, plans=plans, plan_lines=lines, rollout=rollout,
         rendered=rendered, wanted=wanted, compiled=compiled, reports=reports, secrets=secrets, work=work,
-        refused=refused, lock=lock,
+        refused=refused, lock=lock, plan_seconds=time.monotonic() - started,
     )  # fmt: skip
 
 

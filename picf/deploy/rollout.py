@@ -22,6 +22,7 @@ from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
 from picf.deploy.lock import node_lock_owner
 from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
+from picf.deploy.timings import DeployTimings
 from picf.models.health import steady_seconds
 from picf.models.manifest import parse_watch_time
 from picf.releases.store import Store
@@ -45,6 +46,7 @@ class DeployResult:
     exit_code: int
     message: str
     deployment: int | None = None
+    timings: DeployTimings | None = None  # where the time went (when Ansible ran)
 
 
 @dataclass(frozen=True)
@@ -169,31 +171,39 @@ def _roll_out(
     """Canaries, then batches; stop at the first batch that fails."""
     rollout = prepared.rollout
     started = time.monotonic()
+    timings = DeployTimings(plan_seconds=prepared.plan_seconds)
     done: list[str] = []
     for number, group in enumerate(rollout.groups):
         is_canary = rollout.is_canary(number)
         say(f"{'canary' if is_canary else 'batch'} {number + 1}/{len(rollout.groups)}: {', '.join(group)}")
+
+        def timed(event: dict[str, Any], batch: int = number) -> None:
+            timings.event(batch, event, time.monotonic())
+            on_event(event)
+
+        timings.run_started(time.monotonic())
         result = ansible.run_batch(
-            group, inputs.inventory, inputs.watch_vars[is_canary], prepared.work / f"run-{number}", env, on_event,
+            group, inputs.inventory, inputs.watch_vars[is_canary], prepared.work / f"run-{number}", env, timed,
             cancelled, become_password=prepared.request.become_password,
         )  # fmt: skip
+        timings.run_ended(time.monotonic())
         if result.status == "canceled" or cancelled.is_set():
             for name in group:
                 history.node_result(deployment, name, "cancelled")
             message = f"cancelled during {'canary' if is_canary else 'batch'} {number + 1}; rerun to converge"
             history.finish(deployment, "cancelled", message)
-            return DeployResult(1, message)
+            return DeployResult(1, message, timings=timings)
         problems = {**{h: f"unreachable: {m}" for h, m in result.unreachable.items()}, **result.failed}
         for name in group:
             history.node_result(deployment, name, "failed" if name in problems else "ok", problems.get(name, ""))
         if problems or result.status != "successful":
             message = _failure(prepared, number, group, problems, result.status)
             history.finish(deployment, "failed", message)
-            return DeployResult(1, message)
+            return DeployResult(1, message, timings=timings)
         done.extend(group)
     message = f"deployed to {len(done)} node(s) in {time.monotonic() - started:.1f} s"
     history.finish(deployment, "succeeded", message)
-    return DeployResult(0, message)
+    return DeployResult(0, message, timings=timings)
 
 
 def _failure(prepared: PreparedDeploy, number: int, group: list[str], problems: dict[str, str], status: str) -> str:

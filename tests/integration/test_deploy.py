@@ -138,8 +138,13 @@ def test_without_yes_and_without_a_terminal_deploy_refuses(setup: Setup) -> None
 
 def test_a_property_change_restarts_the_job_with_the_new_value(setup: Setup, on_node: SshRunner) -> None:
     old_pid = on_node("pi-2", "cat /var/vcap/sys/run/logfwd/logfwd.pid").stdout.strip()
-    done = setup.deploy("--yes")
+    done = setup.deploy("--yes", "--timings")
     assert done.returncode == 0, done.stderr
+    # --timings: where the time went, per phase (the watch among them) and the slowest tasks.
+    table = done.stderr[done.stderr.index("phase ") :]
+    for phase in ("plan", "ansible start-up", "lock", "switch", "restart", "watch"):
+        assert re.search(rf"^{phase} +\d+\.\d +\d+%$", table, re.M), (phase, table)
+    assert re.search(r"^  batch 1: Watch changed jobs until they run \(watch\): \d+\.\d s$", table, re.M), table
     assert on_node("pi-2", "cat /var/vcap/sys/run/logfwd/logfwd.pid").stdout.strip() != old_pid
     assert "7071" in on_node("pi-2", "cat /var/vcap/jobs/logfwd/config/logfwd.json").stdout
     assert setup.deploy("--yes").stderr.count("nothing to do") == 1

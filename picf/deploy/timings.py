@@ -1,0 +1,113 @@
+"""Where a deploy's time goes, from Ansible's own events: per task and per phase (`picf deploy --timings`).
+
+Pure: `DeployTimings` takes the summarised events with the moment picf received each one, and the moments a
+batch's Ansible run started and ended. A task lasts from its start to the next task's start (or the end of
+the run); the time from a run's start to its first task is Ansible's start-up; the rest, its wrap-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Phases in the order a deploy goes through them.
+PHASES = ("plan", "ansible start-up", "lock", "prepare node", "upload", "switch", "restart", "watch", "record",
+          "ansible wrap-up")  # fmt: skip
+_RELEASE_SWITCH = ("Put packages and jobs", "Switch the node", "Reload monit", "Wait for monit", "Record that")
+_START = {"Compare what the node records": "restart", "Restart changed jobs": "restart",
+          "Watch changed jobs": "watch", "Record what the node runs": "record"}  # fmt: skip
+
+
+def phase_of(role: str | None, task: str) -> str:
+    """The phase a task of picf's playbooks belongs to."""
+    if role == "node_lock" or "deploy lock" in task:
+        return "lock"
+    if role == "base":
+        return "prepare node"
+    if role == "release":
+        return "switch" if task.startswith(_RELEASE_SWITCH) else "upload"
+    if role == "start":
+        return next((phase for prefix, phase in _START.items() if task.startswith(prefix)), "restart")
+    return "record" if task.startswith("Mark this node") else "switch"  # handlers (monit reload)
+
+
+@dataclass
+class TaskTime:
+    """One task of one batch, and how long the batch spent in it (wall time, all hosts at once)."""
+
+    batch: int
+    task: str
+    phase: str
+    seconds: float
+
+
+@dataclass
+class DeployTimings:
+    """Wall time per phase and per task of a deploy."""
+
+    plan_seconds: float = 0.0
+    tasks: list[TaskTime] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    _open: tuple[int, str, str, float] | None = None
+    _run_started: float = 0.0
+    _first_task: bool = True
+    _last_result: float = 0.0
+
+    def run_started(self, at: float) -> None:
+        """A batch's Ansible run starts."""
+        self._run_started, self._first_task, self._open, self._last_result = at, True, None, at
+
+    def event(self, batch: int, event: dict[str, Any], at: float) -> None:
+        """An event of the running batch, received at `at`."""
+        if event.get("event") != "playbook_on_task_start":
+            self._last_result = at  # a host's result: the running task has got this far
+            return
+        task = str(event.get("task") or "")
+        if self._open is not None and self._open[1] == task:  # the same task started on another host
+            return
+        self._close(at)
+        if self._first_task:
+            self._add("ansible start-up", at - self._run_started)
+            self._first_task = False
+        self._open = (batch, task, phase_of(event.get("role"), task), at)
+
+    def run_ended(self, at: float) -> None:
+        """The batch's Ansible run ended: its last task ended with its last result; the rest is wrap-up."""
+        if self._first_task:
+            self._add("ansible start-up", at - self._run_started)
+            return
+        end = self._last_result if self._open is not None and self._last_result >= self._open[3] else at
+        self._close(end)
+        self._add("ansible wrap-up", at - end)
+
+    def _close(self, at: float) -> None:
+        if self._open is None:
+            return
+        batch, task, phase, started = self._open
+        self.tasks.append(TaskTime(batch, task, phase, at - started))
+        self._add(phase, at - started)
+        self._open = None
+
+    def _add(self, phase: str, seconds: float) -> None:
+        self.phases[phase] = self.phases.get(phase, 0.0) + max(0.0, seconds)
+
+    def as_dict(self) -> dict[str, Any]:
+        """For --json: phases in order (plan first), then the tasks."""
+        phases = {"plan": round(self.plan_seconds, 3)}
+        phases.update({p: round(self.phases[p], 3) for p in PHASES if p in self.phases})
+        return {"phases": phases, "tasks": [
+            {"batch": t.batch + 1, "task": t.task, "phase": t.phase, "seconds": round(t.seconds, 3)} for t in self.tasks
+        ]}  # fmt: skip
+
+    def lines(self, most: int = 8) -> list[str]:
+        """The breakdown as a person reads it: phases with their share, then the slowest tasks."""
+        phases = self.as_dict()["phases"]
+        total = sum(phases.values()) or 1.0
+        out = [f"{'phase':<18} {'seconds':>8} {'share':>6}"]
+        out += [f"{name:<18} {seconds:8.1f} {seconds / total:6.0%}" for name, seconds in phases.items()]
+        out.append(f"{'total':<18} {total:8.1f}")
+        slowest = sorted(self.tasks, key=lambda t: t.seconds, reverse=True)[:most]
+        if slowest:
+            out.append("slowest tasks:")
+            out += [f"  batch {t.batch + 1}: {t.task} ({t.phase}): {t.seconds:.1f} s" for t in slowest]
+        return out
