@@ -19,7 +19,8 @@ from picf.sim import lan as simlan
 from tests.conftest import in_ci
 
 # A bridge and subnet of the tests' own, so a LAN someone started by hand is left alone.
-# PICF_TEST_BRIDGE / PICF_TEST_SUBNET let two runs of the suite share a machine.
+# PICF_TEST_BRIDGE / PICF_TEST_SUBNET give a second run its own LAN, but not its own mDNS names: both LANs'
+# nodes answer for pi-3.local, so tests that resolve a .local name need the suite to run alone.
 TEST_BRIDGE = os.environ.get("PICF_TEST_BRIDGE", "picft")
 TEST_SUBNET = os.environ.get("PICF_TEST_SUBNET", "10.231.9.0/24")
 TEST_BOARDS = ["3b+", "4b", "zerow"]
