@@ -18,6 +18,8 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 from tui.deploying import Deployer, Outcome, PlannedDeploy
 from tui.messages import DeployDone, DeployEvent, DeployPlanned, DeploySaid
 
+PROGRESS_COLUMNS = (("node", 16), ("status", 11), ("tasks ok", 8), ("last task", 60))
+
 
 class DeployScreen(Screen[Outcome | None]):
     """A deploy: plan, question, progress, result."""
@@ -48,7 +50,9 @@ class DeployScreen(Screen[Outcome | None]):
 
     def on_mount(self) -> None:
         self.query_one("#plan", RichLog).border_title = "plan"
-        self._columns = self.query_one("#progress", DataTable).add_columns("node", "status", "tasks ok", "last task")
+        # Fixed widths: a column sized from its cells would depend on how far the deploy got when it was laid out.
+        table = self.query_one("#progress", DataTable)
+        self._columns = [table.add_column(label, width=width) for label, width in PROGRESS_COLUMNS]
         self._plan()
 
     # --- workers (threads): they only post messages
