@@ -47,13 +47,16 @@ def up(
     password: str | None = typer.Option(
         None, "--password", help="That user's password (default: generated; `picf sim status` shows it)."
     ),
+    hostname_prefix: str = typer.Option(
+        "pi", "--hostname-prefix", help="Name the Pis PREFIX-1, PREFIX-2, ... (two LANs at once need different ones)."
+    ),
     json: bool = typer.Option(False, "--json", help="Print the LAN as JSON."),
 ) -> None:
     """Build the LAN (or grow or repair it: a second `up` starts only what is missing)."""
     boards = [m for m in models.split(",") if m.strip()]
     images = [plan.image_key(i) for i in image.split(",") if i.strip()]
     report = lan.up(nodes, boards, bridge, subnet, publish_ssh, progress=note, images=images, user=user,
-                    password=password)  # fmt: skip
+                    password=password, hostname_prefix=hostname_prefix)  # fmt: skip
     if json:
         print_json(
             {

@@ -94,6 +94,26 @@ def interface_addresses(names: list[str]) -> list[str]:
     return out
 
 
+def interface_networks(names: list[str]) -> list[ipaddress.IPv4Network]:
+    """The IPv4 networks of the named interfaces (the links discovery listens on)."""
+    adapters = {a.nice_name: a for a in ifaddr.get_adapters()}
+    return [
+        ipaddress.IPv4Network(f"{ip.ip}/{ip.network_prefix}", strict=False)
+        for name in names
+        if name in adapters
+        for ip in adapters[name].ips
+        if isinstance(ip.ip, str)
+    ]
+
+
+def on_links(addresses: list[str], networks: list[ipaddress.IPv4Network]) -> list[str]:
+    """The addresses that lie on one of `networks` (all of them when no networks are given). Linux hands a
+    multicast socket what every interface hears, so an answer from another link must be dropped here."""
+    if not networks:
+        return addresses
+    return [a for a in addresses if any(ipaddress.IPv4Address(a) in net for net in networks)]
+
+
 def _ipv4(addresses: list[str]) -> list[str]:
     out = []
     for text in addresses:
@@ -117,6 +137,7 @@ async def browse(
     `on_sighting` is called on the event loop for every resolved instance; returns how many were seen.
     """
     addresses = interface_addresses(interfaces) if interfaces else None
+    networks = interface_networks(interfaces) if interfaces else []
     try:
         zc = AsyncZeroconf(interfaces=addresses if addresses else InterfaceChoice.All, ip_version=IPVersion.V4Only)
     except OSError as exc:
@@ -137,8 +158,11 @@ async def browse(
             found = False
         sighting = Sighting(service_type=service_type, instance=instance_label(name, service_type))
         if found:
+            heard = _ipv4(info.parsed_addresses())
+            sighting.addresses = on_links(heard, networks)
+            if heard and not sighting.addresses:
+                return  # a host on another link (another LAN of this machine): not on the one asked about
             sighting.server = info.server
-            sighting.addresses = _ipv4(info.parsed_addresses())
             sighting.port = info.port
         on_sighting(sighting)
 

@@ -58,6 +58,7 @@ class SimLan(BaseModel):
     password: str = Field(default="", description="that user's password, set at imaging (sudo asks for it)")
     supervisor_pid: int | None = Field(default=None, description="host pid of the LAN's supervisor")
     repo_url: str = Field(default="", description="the Debian package source the nodes' apt uses")
+    hostname_prefix: str = Field(default="pi", description="the nodes are called PREFIX-1, PREFIX-2, ...")
     nodes: list[SimNode] = Field(default_factory=list)
 
     def node(self, name: str) -> SimNode | None:

@@ -67,11 +67,12 @@ def up(
     images: list[Image] | None = None,
     user: str = "pi",
     password: str | None = None,
+    hostname_prefix: str = "pi",
 ) -> UpReport:
     """Build (or grow, or repair) the LAN on `bridge` with `count` nodes; idempotent."""
     started_at = time.monotonic()
     host.require_root_and_linux()
-    planned = plan.plan_lan(count, boards, bridge, subnet, list(images or ["bookworm"]))
+    planned = plan.plan_lan(count, boards, bridge, subnet, list(images or ["bookworm"]), hostname_prefix)
     plan.validate_user(user)
     existing = load(bridge)
     if existing is not None and existing.subnet != subnet:
@@ -81,6 +82,11 @@ def up(
         )
     if existing is not None and existing.user != user:
         raise SimError(f"the LAN on {bridge} was imaged for user {existing.user!r}; `picf sim down` first")
+    if existing is not None and existing.nodes and existing.hostname_prefix != hostname_prefix:
+        raise SimError(
+            f"the LAN on {bridge} names its nodes {existing.hostname_prefix}-N; pass --hostname-prefix "
+            f"{existing.hostname_prefix} or `picf sim down --bridge {bridge}` first"
+        )
     registered = ensure_arm_emulation()
     debs = repo.ensure_debs()
     directory = lan_dir(bridge)
@@ -104,6 +110,7 @@ def up(
         user=user,
         password=password or _password(),
         repo_url=f"http://{address}:{repo.PORT}/",
+        hostname_prefix=hostname_prefix,
     )
     repo.build(directory / "repo", debs)
     network.ensure_bridge(lan)

@@ -111,7 +111,18 @@ def validate_user(name: str) -> str:
     return name
 
 
-def plan_node(index: int, board_name: str, bridge: str, net: ipaddress.IPv4Network, image: str = "bookworm") -> SimNode:
+def validate_prefix(prefix: str) -> str:
+    """The nodes' host names start with this (`pi` -> pi-1, pi-2, ...): a DNS label, short enough for a netns name."""
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,7}", prefix):
+        raise PlanError(
+            f"--hostname-prefix {prefix!r}: use 1 to 8 lower-case letters and digits, starting with a letter"
+        )
+    return prefix
+
+
+def plan_node(
+    index: int, board_name: str, bridge: str, net: ipaddress.IPv4Network, image: str = "bookworm", prefix: str = "pi"
+) -> SimNode:
     """The node numbered `index` (1-based) on `bridge`, playing `board_name` with `image` on its card."""
     key = board_key(board_name)
     board = BOARDS[key]
@@ -119,7 +130,7 @@ def plan_node(index: int, board_name: str, bridge: str, net: ipaddress.IPv4Netwo
     if host >= net.num_addresses - 1:
         raise PlanError(f"subnet {net} has no room for node {index}; use a larger --subnet")
     pi = parse_revision_code(board.revision_code)
-    name = f"pi-{index}"
+    name = f"{prefix}-{index}"
     return SimNode(
         name=name,
         index=index,
@@ -138,9 +149,12 @@ def plan_node(index: int, board_name: str, bridge: str, net: ipaddress.IPv4Netwo
     )
 
 
-def plan_lan(count: int, boards: list[str], bridge: str, subnet: str, images: list[str] | None = None) -> list[SimNode]:
-    """`count` nodes cycling through `boards` (and `images`) on `bridge` / `subnet`."""
+def plan_lan(
+    count: int, boards: list[str], bridge: str, subnet: str, images: list[str] | None = None, prefix: str = "pi"
+) -> list[SimNode]:
+    """`count` nodes cycling through `boards` (and `images`) on `bridge` / `subnet`, named PREFIX-1, PREFIX-2, ..."""
     validate_bridge(bridge)
+    validate_prefix(prefix)
     net = parse_subnet(subnet)
     if not 1 <= count <= 100:
         raise PlanError(f"--nodes {count}: choose 1 to 100")
@@ -148,7 +162,7 @@ def plan_lan(count: int, boards: list[str], bridge: str, subnet: str, images: li
         raise PlanError("--models needs at least one board")
     cards = images or ["bookworm"]
     return [
-        plan_node(i, boards[(i - 1) % len(boards)], bridge, net, cards[(i - 1) % len(cards)])
+        plan_node(i, boards[(i - 1) % len(boards)], bridge, net, cards[(i - 1) % len(cards)], prefix)
         for i in range(1, count + 1)
     ]
 

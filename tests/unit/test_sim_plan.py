@@ -156,3 +156,12 @@ def test_the_kernel_reads_the_last_cgroup_word_of_its_command_line() -> None:
     assert not boot.memory_cgroup_requested("console=tty1 root=PARTUUID=x rootwait")
     assert boot.memory_cgroup_requested("console=tty1 rootwait cgroup_enable=memory")
     assert not boot.memory_cgroup_requested("cgroup_enable=memory cgroup_disable=memory")
+
+
+def test_a_hostname_prefix_names_the_nodes_and_bad_ones_are_refused() -> None:
+    nodes = plan.plan_lan(2, ["3b+"], "picf1", "10.231.1.0/24", prefix="lab")
+    assert [n.name for n in nodes] == ["lab-1", "lab-2"]
+    assert [n.netns for n in nodes] == ["picf-picf1-lab-1", "picf-picf1-lab-2"]
+    for bad in ["", "Pi", "1pi", "pi-x", "toolongname"]:
+        with pytest.raises(plan.PlanError, match="--hostname-prefix"):
+            plan.plan_lan(1, ["3b+"], "picf1", "10.231.1.0/24", prefix=bad)
