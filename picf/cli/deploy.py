@@ -62,6 +62,9 @@ def deploy_command(
     ),
     wait: bool = typer.Option(False, "--wait", help="When another deploy of the cluster runs, wait for it to end."),
     timings: bool = typer.Option(False, "--timings", help="Say where the deploy's time went, per phase and task."),
+    connection: str = typer.Option(
+        "auto", "--connection", help="How Ansible reaches the nodes: auto (Mitogen when installed), mitogen, ssh."
+    ),
 ) -> None:
     """Plan, then roll out the releases with Ansible: canaries first, then batches; stop at the first failure."""
     become_password = become_password_from(ask_become_pass)
@@ -72,7 +75,7 @@ def deploy_command(
         in_flight = int(max_in_flight) if max_in_flight.isdigit() else max_in_flight
     request = DeployRequest(inventory=inventory, manifest=manifest, canaries=canaries, max_in_flight=in_flight,
                             only=only, become_password=become_password, lock=not dry_run and export is None,
-                            wait_for_lock=wait)  # fmt: skip
+                            wait_for_lock=wait, connection=connection)  # fmt: skip
     if rollback:
         request, previous = rollback_request(request)
         note(f"rolling back to deployment {previous.id} ({previous.manifest_hash[:12]})")

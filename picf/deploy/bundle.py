@@ -1,5 +1,6 @@
-"""The per-node deploy bundle: rendered jobs, monit stanzas, the node's new state, and the scripts that
-activate it. One tarball per node keeps the number of Ansible round trips small."""
+"""The per-node deploy bundle: rendered jobs, monit stanzas, the package versions the node lacks, the node's
+new state, and the scripts that put it in place, switch to it and watch it. One tarball and one script per
+step keep a deploy to a handful of Ansible round trips per node."""
 
 from __future__ import annotations
 
@@ -11,23 +12,38 @@ from typing import Any
 from picf.deploy.render import RenderedJob
 from picf.releases.builder import write_tarball
 
-WATCHER = Path(__file__).with_name("watch_job.sh")
+WATCHER = Path(__file__).with_name("watch_jobs.sh")
 DONE_MARKER = "~complete"  # sorts last in the tarball: present only when the bundle unpacked completely
+BUNDLES = "/var/vcap/data/picf/bundles"
 
 
-def activate_script(deploy_id: str, packages: list[dict[str, str]], jobs: list[RenderedJob]) -> str:
-    """A POSIX sh script that puts packages and jobs in place and builds the deploy's link farm (idempotent;
-    prints what it changed). Switching to the deploy is a separate, single rename."""
-    bundle = f"/var/vcap/data/picf/bundles/{deploy_id}"
+def package_file(package: dict[str, str]) -> str:
+    """Where a shipped package version sits in the bundle."""
+    return f"packages/{package['name']}-{package['fingerprint']}.tgz"
+
+
+def switch_script(deploy_id: str, packages: list[dict[str, str]], jobs: list[RenderedJob]) -> str:
+    """A POSIX sh script that puts packages and jobs in place, builds the deploy's link farm, then switches the
+    node to it in one rename, records the state as not yet watched and has monit load the jobs. Idempotent;
+    prints what it changed (nothing on a node that already runs this deploy)."""
+    bundle = f"{BUNDLES}/{deploy_id}"
     links = f"/var/vcap/data/picf/links/{deploy_id}"
-    lines = [
-        "#!/bin/sh",
-        f"# picf: put deploy {deploy_id} in place on this node.",
-        "set -e",
-    ]
+    lines = ["#!/bin/sh", f"# picf: put deploy {deploy_id} in place on this node and switch to it.", "set -e"]
     for p in packages:
         target = f"/var/vcap/data/packages/{p['name']}/{p['fingerprint']}"
-        lines.append(f'[ -d {target} ] || {{ mv -T {target}.partial {target}; echo "package {p["name"]}"; }}')
+        shipped = f"{bundle}/{package_file(p)}"
+        lines += [
+            f"if [ ! -d {target} ]; then",
+            f"  if [ ! -f {shipped} ]; then",
+            f'    echo "package {p["name"]}/{p["fingerprint"]} is neither on this node nor in the bundle; '
+            f'deploy again (picf ships what a node lacks)" >&2',
+            "    exit 1",
+            "  fi",
+            f"  rm -rf {target}.partial && mkdir -p {target}.partial",
+            f"  tar -xzf {shipped} -C {target}.partial && mv -T {target}.partial {target}",
+            f'  echo "package {p["name"]}"',
+            "fi",
+        ]
     for job in jobs:
         target = f"/var/vcap/data/jobs/{job.name}/{job.hash}"
         lines.append(
@@ -50,13 +66,37 @@ def activate_script(deploy_id: str, packages: list[dict[str, str]], jobs: list[R
     lines.append(f"  mv -T {links}.partial {links}")
     lines.append(f'  echo "links {deploy_id}"')
     lines.append("fi")
+    # The switch: one rename. The node then records the new state as not yet watched (the watch replaces it
+    # once the jobs run steadily), and monit loads the new jobs' stanzas.
+    lines += [
+        f'if [ "$(readlink /var/vcap/data/picf/current || true)" != "{links}" ]; then',
+        f"  ln -sfn {links} /var/vcap/data/picf/current.next",
+        "  mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
+        f"  install -m 0644 {bundle}/state.unverified.json /var/vcap/picf/state.json.partial",
+        "  mv -f /var/vcap/picf/state.json.partial /var/vcap/picf/state.json",
+        "  monit reload",
+        f'  echo "switched to {deploy_id}"',
+        "fi",
+        "tries=0",
+        "until monit summary >/dev/null 2>&1; do",
+        "  tries=$((tries + 1))",
+        '  [ "$tries" -lt 60 ] || { echo "monit does not answer (monit summary) 30 s after its reload" >&2; exit 1; }',
+        "  sleep 0.5",
+        "done",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def write_bundle(
-    stage: Path, deploy_id: str, packages: list[dict[str, str]], jobs: list[RenderedJob], state: dict[str, Any]
+    stage: Path,
+    deploy_id: str,
+    packages: list[dict[str, str]],
+    shipped: list[dict[str, str]],
+    jobs: list[RenderedJob],
+    state: dict[str, Any],
 ) -> Path:
-    """Write `stage/bundle.tgz` (its files under `<deploy_id>/`) and return its path."""
+    """Write `stage/bundle.tgz` (its files under `<deploy_id>/`) and return its path. `packages` are every
+    package version the deploy links; `shipped` those of them the bundle carries (their `blob`)."""
     root = stage / "bundle" / deploy_id
     for job in jobs:
         for path, (content, mode) in job.files.items():
@@ -68,15 +108,26 @@ def write_bundle(
         monit.parent.mkdir(parents=True, exist_ok=True)
         monit.write_text(job.monit)
         monit.chmod(0o644)
+    for package in shipped:
+        copy = root / package_file(package)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(Path(package["blob"]), copy)
     # Written when the node switches, before its jobs are watched; replaced by state.json once they run.
     for name, verified in (("state.json", True), ("state.unverified.json", False)):
         (root / name).write_text(json.dumps({**state, "verified": verified}, indent=2, sort_keys=True))
         (root / name).chmod(0o644)  # secrets in it are hashes; picf reads it as the node's first user
-    (root / "activate.sh").write_text(activate_script(deploy_id, packages, jobs))
-    shutil.copy(WATCHER, root / "watch_job.sh")
+    (root / "switch.sh").write_text(switch_script(deploy_id, packages, jobs))
+    shutil.copy(WATCHER, root / "watch_jobs.sh")
     (root / DONE_MARKER).write_text(deploy_id)
     root.chmod(0o700)
     tarball = stage / "bundle.tgz"
-    write_tarball(stage / "bundle", tarball)
+    write_tarball(stage / "bundle", tarball, compresslevel=1)  # the packages in it are compressed already
     shutil.rmtree(stage / "bundle")
     return tarball
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        target.hardlink_to(source)
+    except OSError:
+        shutil.copyfile(source, target)

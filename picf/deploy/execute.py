@@ -56,7 +56,10 @@ def ansible_env(known_hosts: Path, control_dir: Path, connect_timeout: float, wo
             "-o ServerAliveInterval=2 -o ServerAliveCountMax=2"
         ),
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
-        "ANSIBLE_SSH_COMMON_ARGS": f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes",
+        "ANSIBLE_SSH_COMMON_ARGS": (
+            f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
+            f"-o ConnectTimeout={max(1, round(connect_timeout))}"
+        ),
         "ANSIBLE_TIMEOUT": str(max(1, round(connect_timeout))),
         "ANSIBLE_GATHERING": "explicit",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",

@@ -10,7 +10,6 @@ is never written: Ansible asks for it with -K. A second run changes nothing (`ch
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,23 +37,14 @@ class Exported:
 
 def export_deploy(prepared: PreparedDeploy, directory: Path) -> Exported:
     """Write the prepared deploy into `directory` (new or empty): hosts.yml, site.yml, ansible.cfg, roles/,
-    the bundles and packages, known_hosts."""
+    the bundles (each with every package version its node links), known_hosts."""
     directory = directory.expanduser().resolve()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(f"{directory}: exists and is not an empty directory; choose a new one")
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     directory.chmod(0o700)
-    inputs = ansible_inputs(prepared, directory)
+    inputs = ansible_inputs(prepared, directory, for_export=True)
     hosts: dict[str, Any] = inputs.inventory["all"]["hosts"]
-    packages = directory / "packages"
-    packages.mkdir(exist_ok=True)
-    for host in hosts.values():
-        for package in host["picf_packages"]:
-            blob = Path(package["blob"])
-            copy = packages / f"{package['name']}-{package['fingerprint']}.tgz"
-            if not copy.exists():
-                _link_or_copy(blob, copy)
-            package["blob"] = str(copy)
     shutil.copytree(PLAYBOOKS / "roles", directory / "roles", ignore=shutil.ignore_patterns("__pycache__"))
     groups = {f"picf_batch_{i + 1}": {"hosts": {name: None for name in group}}
               for i, group in enumerate(prepared.rollout.groups)}  # fmt: skip
@@ -126,13 +116,6 @@ def _header(what: str) -> str:
 
 def _write(path: Path, text: str) -> None:
     write_atomic(path, text.encode(), mode=0o600, backup=False)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 # Read when ansible-playbook runs from inside the directory; hosts.yml carries what matters from anywhere else.

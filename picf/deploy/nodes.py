@@ -1,8 +1,10 @@
 """Read what each node runs and how picf may act on it, over SSH, checking host keys against the pins.
 
-One short command per node: picf's state file (`/var/vcap/picf/state.json`), the memory cgroup as the kernel
-runs it (cgroup v2 first), and how the SSH user gets root: already root, sudo without a password, sudo that
-asks (then the password the user gave is tried once, fed on stdin, never on a command line), or no sudo.
+One short command per node: picf's state file (`/var/vcap/picf/state.json`), whether the node is prepared
+(the base role's mark and monit running) and which package versions it holds (a deploy ships only the rest),
+the memory cgroup as the kernel runs it (cgroup v2 first), and how the SSH user gets root: already root, sudo
+without a password, sudo that asks (then the password the user gave is tried once, fed on stdin, never on a
+command line), or no sudo.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from picf.models.pi import memory_cgroup_on
 from picf.pool import DaemonPool
 
 STATE_FILE = "/var/vcap/picf/state.json"
+PREPARED_FILE = "/var/vcap/picf/base.ready"  # the base role's last task writes its fingerprint there
+PACKAGES_DIR = "/var/vcap/data/packages"
 Sudo = Literal["root", "nopasswd", "password", "missing"]
 _SUDO: dict[str, Sudo] = {"root": "root", "nopasswd": "nopasswd", "password": "password", "missing": "missing"}
 
 _READ = f"""
 echo @@state; cat {STATE_FILE} 2>/dev/null; echo
+echo @@prepared; cat {PREPARED_FILE} 2>/dev/null; pgrep -x monit >/dev/null 2>&1 && echo monit-running
+echo @@packages; ls -d {PACKAGES_DIR}/*/* 2>/dev/null
 echo @@controllers; cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null
 echo @@cgroups; cat /proc/cgroups 2>/dev/null
 echo @@sudo
@@ -48,6 +54,9 @@ class NodeReport:
     sudo: Sudo | None = None
     become_password_ok: bool | None = None  # tried only when sudo asks and a password was given
     memory_cgroup: bool | None = None
+    prepared_mark: str | None = None  # what the base role last recorded (its fingerprint), if anything
+    monit_running: bool = False
+    packages: frozenset[str] = frozenset()  # NAME/FINGERPRINT of each package version the node holds
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -62,6 +71,20 @@ def _sections(text: str) -> dict[str, str]:
         elif current:
             out[current].append(line)
     return {k: "\n".join(v) for k, v in out.items()}
+
+
+def _prepared_mark(text: str) -> str | None:
+    words = [w for w in text.split() if w != "monit-running"]
+    return words[0] if words else None
+
+
+def _packages(text: str) -> frozenset[str]:
+    prefix = PACKAGES_DIR + "/"
+    return frozenset(
+        line.strip()[len(prefix) :]
+        for line in text.splitlines()
+        if line.strip().startswith(prefix) and not line.strip().endswith(".partial")
+    )
 
 
 def read_state(cluster: Cluster, node: Node, timeout: float, become_password: str | None = None) -> NodeReport:
@@ -95,6 +118,9 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
         sudo=sudo,
         become_password_ok=password_ok,
         memory_cgroup=memory_cgroup_on(sections.get("controllers"), sections.get("cgroups")),
+        prepared_mark=_prepared_mark(sections.get("prepared", "")),
+        monit_running="monit-running" in sections.get("prepared", "").split(),
+        packages=_packages(sections.get("packages", "")),
     )
     text = sections.get("state", "")
     if text.strip():

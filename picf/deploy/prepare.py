@@ -22,6 +22,8 @@ from typing import Any
 from picf import remote
 from picf.deploy import nodes
 from picf.deploy import vars as varstore
+from picf.deploy.connection import Connection, mitogen_strategies
+from picf.deploy.connection import choose as choose_connection
 from picf.deploy.lock import ClusterLock, process_alive
 from picf.deploy.manifest_file import read_manifest
 from picf.deploy.plan import PlanError, Rollout, decide_rollout, plan_node, render_plan, render_rollout, wanted_state
@@ -55,6 +57,7 @@ class DeployRequest:
     manifest_text: str | None = field(default=None, repr=False)  # a rollback's manifest, read from the history
     lock: bool = True  # hold the cluster's deploy lock from planning to the end (not for a dry run or an export)
     wait_for_lock: bool = False  # wait for a running deploy of the cluster to end instead of refusing
+    connection: str = "auto"  # how Ansible reaches the nodes: auto (Mitogen when installed), mitogen or ssh
 
 
 @dataclass
@@ -78,6 +81,7 @@ class PreparedDeploy:
     work: Path
     refused: tuple[int, str] | None = None  # why a deploy would stop before changing anything (privilege)
     lock: ClusterLock | None = None  # held until close()
+    connection: Connection = field(default_factory=lambda: Connection("ssh"))
     plan_seconds: float = 0.0  # how long deciding took (reading, rendering, asking the nodes)
 
     @property
@@ -112,11 +116,15 @@ def prepare_deploy(request: DeployRequest, say: Say = _quiet) -> PreparedDeploy:
     cannot even be planned: no node in scope, an unknown arch, a missing build, an unreachable node, another
     deploy of the cluster running (ClusterLocked)."""
     cluster = read_inventory(request.inventory).cluster
+    # A bad --connection stops here, before any lock or node.
+    connection = choose_connection(request.connection, mitogen_strategies())
     lock = ClusterLock(request.inventory) if request.lock else None
     if lock is not None:
         lock.acquire(request.wait_for_lock, say)
     try:
-        return _prepare(request, cluster, lock, say)
+        prepared = _prepare(request, cluster, lock, say)
+        prepared.connection = connection
+        return prepared
     except BaseException:
         if lock is not None:
             lock.release()

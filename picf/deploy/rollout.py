@@ -18,6 +18,7 @@ from typing import Any
 from picf import remote
 from picf.deploy import execute as ansible
 from picf.deploy.agent import ssh_agent_for
+from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
 from picf.deploy.lock import node_lock_owner
@@ -59,8 +60,12 @@ class AnsibleInputs:
     watch_vars: dict[bool, dict[str, Any]]  # is the batch a canary batch -> extravars
 
 
-def ansible_inputs(prepared: PreparedDeploy, stage: Path) -> AnsibleInputs:
-    """Write each changing node's bundle and the pinned known_hosts under `stage`; return the inventory."""
+def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = False) -> AnsibleInputs:
+    """Write each changing node's bundle and the pinned known_hosts under `stage`; return the inventory.
+
+    A bundle carries the package versions its node lacked when planned, and a node found prepared skips the
+    base role. An export runs later, on nodes as they are then: its bundles carry every package version and
+    its nodes run the base role."""
     store = Store()
     manifest = prepared.manifest
     known_hosts = stage / "known_hosts"
@@ -70,21 +75,26 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path) -> AnsibleInputs:
     hosts: dict[str, Any] = {}
     for name in prepared.changing:
         node = prepared.node(name)
+        report = prepared.reports[name]
         plan = next(p for p in prepared.plans if p.node == name)
         state = prepared.wanted[name]
         packages = []
         for release in (prepared.compiled[(r.name, str(node.arch))] for r in manifest.releases):
             packages += [{"name": p.name, "fingerprint": p.fingerprint, "blob": str(store.blob(p.sha256))}
                          for p in release.packages if p.name in state["packages"]]  # fmt: skip
+        shipped = [p for p in packages if for_export or f"{p['name']}/{p['fingerprint']}" not in report.packages]
         changed_jobs = [j.job for j in plan.jobs if j.action in {"add", "update"}]
         deploy_id = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
         node_stage = stage / "stage" / name
-        write_bundle(node_stage, deploy_id, packages, prepared.rendered[name], state)
+        write_bundle(node_stage, deploy_id, packages, shipped, prepared.rendered[name], state)
+        memory_cgroup = plan.reboot is not None or needs_memory_cgroup(prepared.cluster, node)
+        fingerprint = base_fingerprint(manifest.monit_interval, memory_cgroup)
         hosts[name] = {
-            "ansible_host": prepared.reports[name].ip or node.address,
-            "picf_memory_cgroup": plan.reboot is not None or needs_memory_cgroup(prepared.cluster, node),
+            "ansible_host": report.ip or node.address,
+            "picf_memory_cgroup": memory_cgroup,
+            "picf_base_fingerprint": fingerprint,
+            "picf_node_prepared": not for_export and is_prepared(report, fingerprint, memory_cgroup),
             "picf_stage": str(node_stage),
-            "picf_packages": packages,
             "picf_jobs_changed": changed_jobs,
             "picf_deploy_id": deploy_id,
             "picf_monit_interval": manifest.monit_interval,
@@ -141,6 +151,10 @@ def execute(
         control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         env = ansible.ansible_env(inputs.known_hosts, control_dir, prepared.cluster.ssh.connect_timeout,
                                   prepared.work)  # fmt: skip
+        env.update(prepared.connection.env)
+        inputs.inventory["all"]["vars"].update(prepared.connection.host_vars)
+        if prepared.connection.note:
+            say(prepared.connection.note)
 
         def record(event: dict[str, Any]) -> None:
             if "message" in event:

@@ -11,24 +11,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Phases in the order a deploy goes through them.
-PHASES = ("plan", "ansible start-up", "lock", "prepare node", "upload", "switch", "restart", "watch", "record",
+PHASES = ("plan", "ansible start-up", "lock", "prepare node", "upload", "switch", "restart", "watch",
           "ansible wrap-up")  # fmt: skip
-_RELEASE_SWITCH = ("Put packages and jobs", "Switch the node", "Reload monit", "Wait for monit", "Record that")
-_START = {"Compare what the node records": "restart", "Restart changed jobs": "restart",
-          "Watch changed jobs": "watch", "Record what the node runs": "record"}  # fmt: skip
 
 
 def phase_of(role: str | None, task: str) -> str:
     """The phase a task of picf's playbooks belongs to."""
     if role == "node_lock" or "deploy lock" in task:
         return "lock"
-    if role == "base":
+    if role == "base" or task == "Prepare the node":
         return "prepare node"
     if role == "release":
-        return "switch" if task.startswith(_RELEASE_SWITCH) else "upload"
+        return "upload" if task.startswith("Upload") else "switch"
     if role == "start":
-        return next((phase for prefix, phase in _START.items() if task.startswith(prefix)), "restart")
-    return "record" if task.startswith("Mark this node") else "switch"  # handlers (monit reload)
+        return "watch" if task.startswith("Watch") else "restart"
+    return "watch"  # the export's bookkeeping between batches
 
 
 @dataclass

@@ -99,7 +99,7 @@ def cache_key(fingerprint_: str, arch: str, dependency_keys: list[str]) -> str:
     return hashlib.sha256(f"{fingerprint_}|{arch}|{','.join(sorted(dependency_keys))}".encode()).hexdigest()
 
 
-def write_tarball(directory: Path, target: Path) -> None:
+def write_tarball(directory: Path, target: Path, compresslevel: int = 9) -> None:
     """A deterministic .tgz of `directory` (sorted entries, zeroed times and owners)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
@@ -113,7 +113,10 @@ def write_tarball(directory: Path, target: Path) -> None:
                     tar.addfile(info, handle)
             else:
                 tar.addfile(info)
-    with target.open("wb") as out, gzip.GzipFile(filename="", fileobj=out, mode="wb", mtime=0) as gz:
+    with (
+        target.open("wb") as out,
+        gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=compresslevel, mtime=0) as gz,
+    ):
         gz.write(raw.getvalue())
         gz.flush()
         out.flush()

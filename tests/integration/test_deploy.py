@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from picf.deploy import connection
 from picf.models.sim import SimLan
 from picf.sim import lan as simlan
 from tests.integration import stalls
@@ -138,7 +139,7 @@ def test_without_yes_and_without_a_terminal_deploy_refuses(setup: Setup) -> None
 
 def test_a_property_change_restarts_the_job_with_the_new_value(setup: Setup, on_node: SshRunner) -> None:
     old_pid = on_node("pi-2", "cat /var/vcap/sys/run/logfwd/logfwd.pid").stdout.strip()
-    done = setup.deploy("--yes", "--timings")
+    done = setup.deploy("--yes", "--timings", "--connection", "ssh")  # Ansible's own SSH (Mitogen elsewhere)
     assert done.returncode == 0, done.stderr
     # --timings: where the time went, per phase (the watch among them) and the slowest tasks.
     table = done.stderr[done.stderr.index("phase ") :]
@@ -148,6 +149,27 @@ def test_a_property_change_restarts_the_job_with_the_new_value(setup: Setup, on_
     assert on_node("pi-2", "cat /var/vcap/sys/run/logfwd/logfwd.pid").stdout.strip() != old_pid
     assert "7071" in on_node("pi-2", "cat /var/vcap/jobs/logfwd/config/logfwd.json").stdout
     assert setup.deploy("--yes").stderr.count("nothing to do") == 1
+
+
+def test_a_prepared_node_skips_its_preparation_and_is_sent_only_the_packages_it_lacks(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    # Both nodes are prepared and hold this build's packages; pi-2's monit is then stopped, so pi-2 alone is
+    # prepared again (the base role starts monit), and neither is sent a package it holds.
+    on_node("pi-2", "systemctl stop monit")
+    setup.set_port(7090)
+    done = setup.deploy("--yes", "--json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    skipped = {e["host"] for e in events if e["event"] == "runner_on_skipped" and e["task"] == "Prepare the node"}
+    assert skipped == {"pi-1"}, events
+    prepared = {e["host"] for e in events if e["event"] == "runner_on_ok" and e["task"].startswith("Run monit as")}
+    assert prepared == {"pi-2"}
+    for node in ("pi-1", "pi-2"):
+        assert on_node(node, "pgrep -c -x monit").stdout.strip() == "1"
+        bundle = on_node(node, "ls /var/vcap/data/picf/bundles/$(basename $(readlink /var/vcap/data/picf/current))")
+        assert "switch.sh" in bundle.stdout.split() and "packages" not in bundle.stdout.split(), bundle.stdout
+        assert state(on_node, node)["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7090
 
 
 def test_a_node_that_is_down_stops_the_deploy_before_it_starts(setup: Setup) -> None:
@@ -273,6 +295,22 @@ def test_an_export_runs_with_plain_ansible_playbook_as_picf_would_and_a_second_r
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr
         second = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, cwd=setup.root)
         assert second.returncode == 0, second.stdout[-3000:] + second.stderr
+        # Mitogen (picf's default connection) checks host keys against the same pins: a key that is not the
+        # node's makes the node unreachable, before any task runs.
+        pins = (export / "known_hosts").read_text()
+        other = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(setup.root / "other")],
+                               capture_output=True, timeout=30)  # fmt: skip
+        assert other.returncode == 0
+        blob = " ".join((setup.root / "other.pub").read_text().split()[:2])
+        (export / "known_hosts").write_text("".join(f"{line.split()[0]} {blob}\n" for line in pins.splitlines()))
+        strategies = connection.mitogen_strategies()
+        assert strategies is not None
+        mitogen = {**env, "ANSIBLE_STRATEGY_PLUGINS": str(strategies), "ANSIBLE_STRATEGY": "mitogen_linear"}
+        impostor = subprocess.run([*argv, "--limit", "pi-1"], capture_output=True, text=True, timeout=300,
+                                  env=mitogen, cwd=setup.root)  # fmt: skip
+        (export / "known_hosts").write_text(pins)
+        assert impostor.returncode != 0 and "unreachable=1" in impostor.stdout, impostor.stdout[-3000:]
+        assert "host key" in impostor.stdout.lower(), impostor.stdout[-3000:]
     finally:
         become.unlink()
     for node in ("pi-1", "pi-2"):

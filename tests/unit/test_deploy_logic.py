@@ -220,7 +220,7 @@ def test_deploy_timings_split_a_batch_into_start_up_tasks_by_phase_and_wrap_up()
         (101.5, "playbook_on_task_start", "node_lock", "Take this node's deploy lock"),
         (101.6, "playbook_on_task_start", "node_lock", "Take this node's deploy lock"),  # the second host
         (101.9, "runner_on_ok", None, "Take this node's deploy lock"),
-        (102.0, "playbook_on_task_start", "release", "Upload this deploy's jobs, monit stanzas and activation script"),
+        (102.0, "playbook_on_task_start", "release", "Upload this deploy's bundle"),
         (103.0, "playbook_on_task_start", "release", "Switch the node to this deploy in one rename"),
         (103.5, "playbook_on_task_start", "start", "Restart changed jobs under monit"),
         (104.0, "playbook_on_task_start", "start", "Watch changed jobs until they run"),
@@ -233,7 +233,7 @@ def test_deploy_timings_split_a_batch_into_start_up_tasks_by_phase_and_wrap_up()
     assert phases == {"plan": 0.8, "ansible start-up": 1.5, "lock": 0.5, "upload": 1.0, "switch": 0.5,
                       "restart": 0.5, "watch": 6.0, "ansible wrap-up": 1.0}  # fmt: skip
     assert [t.task for t in timings.tasks] == [
-        "Take this node's deploy lock", "Upload this deploy's jobs, monit stanzas and activation script",
+        "Take this node's deploy lock", "Upload this deploy's bundle",
         "Switch the node to this deploy in one rename", "Restart changed jobs under monit",
         "Watch changed jobs until they run",
     ]  # fmt: skip
@@ -241,5 +241,5 @@ def test_deploy_timings_split_a_batch_into_start_up_tasks_by_phase_and_wrap_up()
     assert lines[0].split() == ["phase", "seconds", "share"] and lines[1].split()[:2] == ["plan", "0.8"]
     assert lines[lines.index("slowest tasks:") + 1] == "  batch 1: Watch changed jobs until they run (watch): 6.0 s"
     assert phase_of("base", "Install monit from the OS's packages") == "prepare node"
-    assert phase_of("release", "Upload and unpack new package versions") == "upload"
-    assert phase_of("start", "Record what the node runs") == "record"
+    assert phase_of(None, "Prepare the node") == "prepare node"  # the include that a prepared node skips
+    assert phase_of("release", "Upload this deploy's bundle") == "upload"

@@ -1,0 +1,224 @@
+"""picf at 20, 50 and 100 simulated Pis: what grows with the node count, and what must not.
+
+Run as root: `.venv/bin/python bench/scale.py [--sizes 20,50,100] [--watch-seconds 120]`. For each size, on a
+LAN built anew (stock images, 3B+ armv7 and 4B arm64, every node a doppler):
+
+- `picf sim up` and the memory the LAN takes (MemAvailable before and after, per node);
+- `picf discover` (found and identified over SSH); target: 100 nodes in under 3 s;
+- a first `picf deploy` (monit installed, nodes prepared, the example release) and a no-op deploy; target:
+  no-op under 3 s;
+- one warm health poll round (`Poller.poll()` on open connections, median of 5); target: under 150 ms;
+- `picf status --watch` for --watch-seconds: its RSS, open files, threads and SSH connections after the first
+  poll and at the end (bounded: none may grow with time, connections one per node);
+- the dashboard (`picf dashboard`, Textual, 1 s polls) in a 120x40 pseudo-terminal: CPU over 20 s.
+
+Each figure is printed with its ratio to the smallest size, beside the node-count ratio: "linear" means it grew
+no faster than the nodes did. The baselines a user would reach for at these sizes are in the other benches
+(bench/discover.py: avahi-browse and an ssh loop; bench/poll.py: fabric and OpenSSH; bench/deploy.py: plain
+ansible-playbook).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+from picf.health.poller import Poller
+from picf.inventory import read_inventory
+
+REPO = Path(__file__).resolve().parents[1]
+PICF = Path(sys.executable).with_name("picf")
+BRIDGE, SUBNET = "picfs", "10.231.14.0/24"
+PREFIX = "scale"  # its own node names: a test LAN's pi-3.local is left alone
+
+
+def run(argv: list[str], env: dict[str, str], timeout: float = 3600) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[1:4])} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return took, done.stdout
+
+
+def mem_available_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def process_resources(pid: int) -> dict[str, float]:
+    """RSS (MB), open files, threads and established TCP connections to port 22 of one process."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ssh = 0
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "01" and fields[2].endswith(":0016") and fields[9] in inodes:
+            ssh += 1
+    return {"rss_mb": int(status["VmRSS"].split()[0]) / 1024, "files": len(list(Path(f"/proc/{pid}/fd").iterdir())),
+            "threads": int(status["Threads"]), "ssh": ssh}  # fmt: skip
+
+
+def watch_resources(inventory: Path, env: dict[str, str], seconds: float) -> tuple[dict[str, float], dict[str, float]]:
+    """`picf status --watch` on every node: its resources after the first poll and after `seconds`."""
+    argv = [str(PICF), "status", "-i", str(inventory), "--watch", "--interval", "1", "--json"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # the first poll is done
+        proc.stdout.readline()
+        first = process_resources(proc.pid)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            proc.stdout.readline()
+        return first, process_resources(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def dashboard_cpu(inventory: Path, env: dict[str, str], seconds: float = 20.0) -> float:
+    """Percent of one core the dashboard uses polling every second, after its first paint."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update({**env, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
+        os.execv(str(PICF), [str(PICF), "dashboard", "-i", str(inventory), "--interval", "1"])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    seen, start_cpu, deadline = b"", None, time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if start_cpu is None:
+                    seen = (seen + chunk)[-8192:]
+                    if b"running" in seen:  # the first poll's jobs are on screen
+                        start_cpu = cpu_seconds(pid)
+                        deadline = time.monotonic() + seconds
+        if start_cpu is None:
+            raise SystemExit("the dashboard painted no job in 60 s")
+        return 100.0 * (cpu_seconds(pid) - start_cpu) / seconds
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) -> dict[str, float]:
+    picf = str(PICF)
+    run([picf, "sim", "down", "--bridge", BRIDGE], env)
+    before = mem_available_mb()
+    up, _ = run([picf, "sim", "up", "--nodes", str(size), "--models", "3b+,4b", "--bridge", BRIDGE, "--subnet",
+                 SUBNET, "--hostname-prefix", PREFIX], env)  # fmt: skip
+    memory = (before - mem_available_mb()) / size
+    lan = json.loads(run([picf, "sim", "status", "--bridge", BRIDGE, "--json"], env)[1])
+    env = {**env, "PICF_BECOME_PASSWORD": lan["password"]}
+    discover, found = run([picf, "discover", "--interface", BRIDGE, "--user", lan["user"], "--key",
+                           f"/run/picf-sim/{BRIDGE}/id_ed25519", "--json"], env)  # fmt: skip
+    identified = sum(1 for c in json.loads(found)["candidates"] if c.get("model"))
+    inventory = root / f"cluster-{size}.yml"
+    text = run([picf, "sim", "inventory", "--bridge", BRIDGE], env)[1]
+    inventory.write_text(text.replace("roles: []", "roles: [doppler]"))
+    manifest = root / "deployment.yml"
+    manifest.write_text((REPO / "inventory/deployment.yml").read_text())
+    deploy = [picf, "deploy", "-i", str(inventory), "-m", str(manifest), "--yes"]
+    first, _ = run(deploy, env)
+    noop, _ = run(deploy, env)
+    with Poller(read_inventory(inventory).cluster, timeout=10.0) as poller:
+        poller.poll()
+        rounds = []
+        for _ in range(5):
+            start = time.perf_counter()
+            health = poller.poll()
+            rounds.append(time.perf_counter() - start)
+    running = sum(1 for n in health.nodes for j in n.jobs if j.state.value == "running")
+    start_res, end_res = watch_resources(inventory, env, watch_seconds)
+    cpu = dashboard_cpu(inventory, env)
+    run([picf, "sim", "down", "--bridge", BRIDGE], env)
+    return {"up": up, "memory_mb": memory, "discover": discover, "identified": identified, "first": first,
+            "noop": noop, "poll_ms": 1000 * statistics.median(rounds), "running": running, "dashboard": cpu,
+            **{f"start_{k}": v for k, v in start_res.items()},
+            **{f"end_{k}": v for k, v in end_res.items()}}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="20,50,100")
+    parser.add_argument("--watch-seconds", type=float, default=120.0)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/scale.py needs root (it builds the simulated LAN)", file=sys.stderr)
+        return 2
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PICF_DATA_DIR": f"{tmp}/data", "PICF_STATE_DIR": f"{tmp}/state", "TMPDIR": tmp}
+        for arch in ("armv7", "arm64"):
+            run([str(PICF), "release", "build", str(REPO / "examples/releases/logfwd"), "--arch", arch, "--patch"], env)
+        try:
+            for size in sizes:
+                results[size] = measure(size, Path(tmp), env, args.watch_seconds)
+                print(f"{size} nodes: {json.dumps({k: round(v, 3) for k, v in results[size].items()})}", flush=True)
+        finally:
+            subprocess.run([str(PICF), "sim", "down", "--bridge", BRIDGE], capture_output=True, env=env)
+    base = sizes[0]
+    print(f"\nsimulated Pis (3B+ armv7, 4B arm64, stock images); {os.cpu_count()} cores; ratios against {base} nodes")
+    rows = [("sim up", "up", "s"), ("discover (found and identified)", "discover", "s"),
+            ("first deploy", "first", "s"), ("no-op deploy", "noop", "s"), ("warm poll round", "poll_ms", "ms"),
+            ("dashboard at 1 Hz, % of a core", "dashboard", "%")]  # fmt: skip
+    print(f"{'':34}" + "".join(f"{str(s) + ' nodes':>18}" for s in sizes))
+    for label, key, unit in rows:
+        cells = []
+        for s in sizes:
+            value, ratio = results[s][key], results[s][key] / results[base][key] if results[base][key] else 0
+            cells.append(f"{value:9.2f} {unit:2} {ratio:4.1f}x")
+        print(f"{label:34}" + "".join(f"{c:>18}" for c in cells))
+    print(f"{'node count':34}" + "".join(f"{s / base:17.1f}x" for s in sizes))
+    for s in sizes:
+        r = results[s]
+        print(f"{s} nodes: {r['identified']:.0f} identified, {r['running']:.0f} jobs running; {r['memory_mb']:.1f} MB "
+              f"per simulated node; status --watch for {args.watch_seconds:.0f} s: RSS {r['start_rss_mb']:.1f} -> "
+              f"{r['end_rss_mb']:.1f} MB, files {r['start_files']:.0f} -> {r['end_files']:.0f}, threads "
+              f"{r['start_threads']:.0f} -> {r['end_threads']:.0f}, SSH connections {r['start_ssh']:.0f} -> "
+              f"{r['end_ssh']:.0f}")  # fmt: skip
+    top = results[sizes[-1]]
+    targets = [("discover under 3 s", top["discover"] < 3), ("warm poll under 150 ms", top["poll_ms"] < 150),
+               ("no-op deploy under 3 s", top["noop"] < 3),
+               ("status --watch memory flat (within 10%)", top["end_rss_mb"] <= 1.1 * top["start_rss_mb"]),
+               ("one SSH connection per node", top["end_ssh"] <= sizes[-1])]  # fmt: skip
+    for label, ok in targets:
+        print(f"at {sizes[-1]} nodes, {label}: {'met' if ok else 'MISSED'}")
+    return 0 if all(ok for _, ok in targets) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+#!/bin/sh
+# watch_jobs BUNDLE LOW_MS HIGH_MS STABLE_S JOB...: watch every JOB at once; when all of them run steadily,
+# record BUNDLE's state as what the node runs (prints "recorded"). A node that already records that state
+# has nothing to watch: a second run of the same deploy changes nothing.
+#
+# One job's watch: wait LOW, then until HIGH for the job to run under monit with one pid for STABLE seconds
+# (a crash loop keeps changing it), counting only monit cycles that ran after the watch began and had no
+# action pending. On failure: monit's view and the job's last log lines.
+bundle=$1 low=$2 high=$3 stable=$4
+shift 4
+recorded=/var/vcap/picf/state.json
+cmp -s "$bundle/state.json" "$recorded" && exit 0
+
+now() { date +%s%3N; }
+
+watch_one() {
+  job=$1
+  pidfile=$(awk '/with pidfile/ {print $3; exit}' "/var/vcap/monit/job/$job.monitrc")
+  began=$(date +%s)
+  deadline=$(( $(now) + high ))
+  sleep "$(awk -v ms="$low" 'BEGIN { printf "%.3f", ms / 1000 }')"
+  last="" since=0 status="" kicked=""
+  while [ "$(now)" -lt "$deadline" ]; do
+    block=$(monit status "$job" 2>/dev/null)
+    status=$(printf '%s\n' "$block" | awk '$1 == "status" { $1 = ""; sub(/^ +/, ""); print; exit }')
+    # monit may give up on the old version (`N restarts within M cycles`) just as the new one is started, and
+    # drop our restart with it: ask once more. Only once: if the new version crash-loops, monit gives up again.
+    if [ "$status" = "Not monitored" ] && [ -z "$kicked" ]; then
+      monit start "$job" >/dev/null 2>&1
+      kicked=1
+    fi
+    collected=$(printf '%s\n' "$block" | awk '/data collected/ { $1 = $2 = ""; sub(/^ +/, ""); print; exit }')
+    collected_at=$(date -d "$collected" +%s 2>/dev/null || echo 0)
+    pid=$(cat "$pidfile" 2>/dev/null)
+    if [ "$status" = "OK" ] && [ "$collected_at" -gt "$began" ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+       && ! printf '%s\n' "$block" | grep -q pending; then
+      if [ "$pid" = "$last" ]; then
+        if [ $(( $(now) - since )) -ge $(( stable * 1000 )) ]; then
+          echo "$job running (pid $pid)"
+          return 0
+        fi
+      else
+        last=$pid since=$(now)
+      fi
+    else
+      last=""
+    fi
+    sleep 0.5
+  done
+  echo "$job is not running after ${high} ms (monit: ${status:-no status})"
+  echo "--- last lines of $job's logs:"
+  tail -n 15 /var/vcap/sys/log/"$job"/*.log 2>/dev/null
+  return 1
+}
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for job in "$@"; do
+  ( watch_one "$job" > "$out/$job.log" 2>&1; echo $? > "$out/$job.rc" ) &
+done
+wait
+failed=""
+for job in "$@"; do
+  cat "$out/$job.log"
+  [ "$(cat "$out/$job.rc" 2>/dev/null)" = 0 ] || failed="$failed $job"
+done
+if [ -n "$failed" ]; then
+  echo "not running steadily:$failed"
+  exit 1
+fi
+install -m 0644 "$bundle/state.json" "$recorded.partial"
+mv -f "$recorded.partial" "$recorded"
+echo "recorded $(basename "$bundle")"
