@@ -35,6 +35,8 @@ import termios
 import time
 from pathlib import Path
 
+from dashboard import cpu_seconds  # bench/dashboard.py: this script's directory is first on sys.path
+
 from picf.health.poller import Poller
 from picf.inventory import read_inventory
 
@@ -96,11 +98,6 @@ def watch_resources(inventory: Path, env: dict[str, str], seconds: float) -> tup
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def dashboard_cpu(inventory: Path, env: dict[str, str], seconds: float = 20.0) -> float:
