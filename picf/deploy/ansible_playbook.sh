@@ -10,8 +10,18 @@ group=$$
   # picf's death closes the pty: its hangup must not take this watcher with the rest of the group.
   trap '' HUP INT TERM
   read -r me _ < /proc/self/stat
-  while kill -0 "$PICF_PID" 2>/dev/null && kill -0 "$group" 2>/dev/null; do sleep 0.5; done
-  if ! kill -0 "$PICF_PID" 2>/dev/null; then
+  # A killed picf stays a zombie until its parent reaps it, and kill -0 still reaches a zombie; meanwhile the
+  # pty's hangup may already have ended this group's leader. So dead means gone, zombie or exiting.
+  picf_alive() {
+    stat=$(cat "/proc/$PICF_PID/stat" 2>/dev/null) || return 1
+    state=${stat##*) }
+    case ${state%% *} in Z | X | x) return 1 ;; esac
+    return 0
+  }
+  while picf_alive && kill -0 "$group" 2>/dev/null; do sleep 0.5; done
+  # The group can end a moment before picf's death shows (the hangup comes as picf exits): look once more.
+  picf_alive && sleep 1
+  if ! picf_alive; then
     for round in 1 2; do
       for proc in /proc/[0-9]*; do
         pid=${proc#/proc/}
