@@ -227,6 +227,11 @@ def test_sigterm_mid_deploy_cancels_and_leaves_each_node_on_one_version(setup: S
     done = setup.deploy_watching(terminate_once_the_canary_changes_something, "--yes")
     assert done.returncode != 0
     assert "cancel" in done.stderr
+    # A cancelled run ends abruptly: Mitogen's multiplexers (in sessions of their own) must not outlive it.
+    deadline = time.monotonic() + 60  # a hang guard only
+    while _ansible_of(setup.root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _ansible_of(setup.root) == []
     history = json.loads(setup.run("deployments", "--json").stdout)
     assert history[0]["result"] == "cancelled"
     for node in ("pi-1", "pi-2"):
