@@ -1,4 +1,5 @@
-"""Run `playbooks/site.yml` on a batch of nodes through ansible-runner; the only place deploy starts Ansible."""
+"""Run a deploy's plays (playbooks/site.yml's play per batch) through ansible-runner; the only place deploy
+starts Ansible."""
 
 from __future__ import annotations
 
@@ -13,18 +14,21 @@ from typing import Any
 
 import ansible_runner
 
+from picf import yamldoc
+
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 
 EventSink = Callable[[dict[str, Any]], None]
 
 
 @dataclass
-class BatchResult:
-    """How one ansible-runner run ended, per host."""
+class RunResult:
+    """How one ansible-runner run ended, per host (the controller's own checks between batches included)."""
 
     status: str  # successful | failed | canceled | timeout
     failed: dict[str, str] = field(default_factory=dict)  # host -> what failed (task, message, log tail)
     unreachable: dict[str, str] = field(default_factory=dict)
+    ansible_failed: str = ""  # Ansible's own last words when it failed before any host did
 
 
 WRAPPER = Path(__file__).with_name("ansible_playbook.sh")
@@ -81,6 +85,8 @@ def _summarise(event: dict[str, Any]) -> dict[str, Any] | None:
     """The parts of an Ansible event picf shows and records (never task arguments: they could hold secrets)."""
     kind = event.get("event", "")
     data = event.get("event_data", {})
+    if kind == "playbook_on_play_start":
+        return {"event": kind, "play": data.get("play"), "hosts": data.get("play_pattern")}
     if kind not in {"runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped",
                     "playbook_on_task_start", "runner_item_on_failed"}:  # fmt: skip
         return None
@@ -104,17 +110,17 @@ def _summarise(event: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def run_batch(
-    hosts: list[str],
+def run_playbook(
+    plays: list[dict[str, Any]],
     inventory: dict[str, Any],
-    extravars: dict[str, Any],
     work: Path,
     env: dict[str, str],
     on_event: EventSink,
     cancelled: threading.Event,
     become_password: str | None = None,
-) -> BatchResult:
-    """Run the playbook on `hosts` (limit), all in parallel; stream summarised events to `on_event`.
+    forks: int = 1,
+) -> RunResult:
+    """Run `plays` (each names its hosts), the roles from playbooks/; stream summarised events to `on_event`.
 
     sudo's password, when nodes ask for one, reaches Ansible only as the answer to its own `BECOME password:`
     prompt (ansible-runner's pexpect), so it is in no file, no command line and no environment."""
@@ -133,16 +139,16 @@ def run_batch(
         on_event(summary)
         return True
 
-    work.mkdir(parents=True, exist_ok=True)
+    project = work / "project"
+    project.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (project / "deploy.yml").write_text(yamldoc.dump(plays))
     runner = ansible_runner.run(
         private_data_dir=str(work),
-        project_dir=str(PLAYBOOKS),
-        playbook="site.yml",
+        project_dir=str(project),
+        playbook="deploy.yml",
         inventory=inventory,
-        extravars=extravars,
-        envvars=env,
-        limit=",".join(hosts),
-        forks=max(1, len(hosts)),
+        envvars={**env, "ANSIBLE_ROLES_PATH": str(PLAYBOOKS / "roles")},
+        forks=max(1, forks),
         quiet=True,
         event_handler=handler,
         cancel_callback=cancelled.is_set,
@@ -152,8 +158,9 @@ def run_batch(
         **_become_prompt(become_password),
     )
     status = str(runner.status)
+    last_words = ""
     if status != "successful" and not failed and not unreachable:
         # Ansible itself failed (a syntax error, a missing binary): its own last words say why.
         tail = (runner.stdout.read() if runner.stdout else "").strip().splitlines()[-5:]
-        failed.update({host: "ansible: " + (" / ".join(tail) or status) for host in hosts})
-    return BatchResult(status=status, failed=failed, unreachable=unreachable)
+        last_words = "ansible: " + (" / ".join(tail) or status)
+    return RunResult(status=status, failed=failed, unreachable=unreachable, ansible_failed=last_words)

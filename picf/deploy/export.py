@@ -18,11 +18,10 @@ from typing import Any
 from picf import yamldoc
 from picf.atomic import write_atomic
 from picf.deploy.execute import PLAYBOOKS
+from picf.deploy.plays import batch_groups, rollout_plays
 from picf.deploy.prepare import PreparedDeploy
 from picf.deploy.rollout import ansible_inputs
 from picf.errors import UsageError
-
-ROLES = ("node_lock", "base", "release", "start")
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,6 @@ def export_deploy(prepared: PreparedDeploy, directory: Path) -> Exported:
     inputs = ansible_inputs(prepared, directory, for_export=True)
     hosts: dict[str, Any] = inputs.inventory["all"]["hosts"]
     shutil.copytree(PLAYBOOKS / "roles", directory / "roles", ignore=shutil.ignore_patterns("__pycache__"))
-    groups = {f"picf_batch_{i + 1}": {"hosts": {name: None for name in group}}
-              for i, group in enumerate(prepared.rollout.groups)}  # fmt: skip
     connection = dict(inputs.inventory["all"]["vars"])
     ssh_args = f"-o UserKnownHostsFile={inputs.known_hosts} -o StrictHostKeyChecking=yes"
     connection.update(
@@ -57,57 +54,17 @@ def export_deploy(prepared: PreparedDeploy, directory: Path) -> Exported:
             "ansible_ssh_common_args": f"{ssh_args} -o ServerAliveInterval=2 -o ServerAliveCountMax=2",
         }
     )
-    inventory = {"all": {"vars": connection, "hosts": hosts, "children": groups}}
+    inventory = {"all": {"vars": connection, "hosts": hosts, "children": batch_groups(prepared.rollout)}}
     _write(directory / "hosts.yml", _header("the nodes this deploy changes, with picf's variables")
            + yamldoc.dump(inventory))  # fmt: skip
     _write(directory / "site.yml", _header("the rollout: canaries, then batches")
-           + yamldoc.dump(_plays(prepared, inputs.watch_vars)))  # fmt: skip
+           + yamldoc.dump(rollout_plays(prepared.rollout, inputs.watch_vars)))  # fmt: skip
     _write(directory / "ansible.cfg", _ANSIBLE_CFG)
     for path in directory.rglob("*"):
         if not path.is_symlink():
             path.chmod((path.stat().st_mode & 0o700) | (0o700 if path.is_dir() else 0o600))
     asks = any(r.sudo == "password" for r in prepared.reports.values() if r.node in hosts)
     return Exported(directory, directory / "hosts.yml", directory / "site.yml", asks)
-
-
-def _plays(prepared: PreparedDeploy, watch_vars: dict[bool, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One play per batch; before each later batch, a check that every node of the earlier ones succeeded
-    (picf stops at the first failing batch; Ansible would go on with the next play)."""
-    plays: list[dict[str, Any]] = []
-    rollout = prepared.rollout
-    for number, group in enumerate(rollout.groups):
-        canary = rollout.is_canary(number)
-        if number:
-            earlier = [f"picf_batch_{i + 1}" for i in range(number)]
-            plays.append({
-                "name": f"Stop unless every node of the batches before batch {number + 1} succeeded",
-                "hosts": "localhost", "gather_facts": False, "become": False,
-                "tasks": [{
-                    "name": "Check the earlier batches",
-                    "ansible.builtin.assert": {
-                        "that": [f"groups[{g!r}] | map('extract', hostvars) | selectattr('picf_batch_ok', 'defined') "
-                                 f"| list | length == groups[{g!r}] | length" for g in earlier],
-                        "fail_msg": "an earlier batch failed on a node; nodes not yet updated were left as they were",
-                        "quiet": True,
-                    },
-                }],
-            })  # fmt: skip
-        named = ", ".join(f"{n} {rollout.kind_of.get(n, '?')}" if canary else n for n in group)
-        what = f"canaries ({named})" if canary else f"batch {number + 1} ({named})"
-        plays.append({
-            "name": f"Deploy picf releases: {what}",
-            "hosts": f"picf_batch_{number + 1}",
-            "gather_facts": False,
-            "become": True,
-            "vars": watch_vars[canary],
-            "roles": [{"role": role} for role in ROLES],
-            "post_tasks": [
-                {"name": "Release the node's deploy lock",
-                 "ansible.builtin.include_role": {"name": "node_lock", "tasks_from": "release"}},
-                {"name": "Mark this node's batch done", "ansible.builtin.set_fact": {"picf_batch_ok": True}},
-            ],
-        })  # fmt: skip
-    return plays
 
 
 def _header(what: str) -> str:

@@ -22,6 +22,7 @@ from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
 from picf.deploy.lock import node_lock_owner
+from picf.deploy.plays import BOOKKEEPING, batch_groups, batch_of_play, rollout_plays
 from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
 from picf.deploy.timings import DeployTimings
 from picf.models.health import steady_seconds
@@ -182,42 +183,64 @@ def _roll_out(
     cancelled: threading.Event,
     say: Say,
 ) -> DeployResult:
-    """Canaries, then batches; stop at the first batch that fails."""
+    """Canaries, then batches, in one Ansible run that stops after the first batch that fails."""
     rollout = prepared.rollout
     started = time.monotonic()
     timings = DeployTimings(plan_seconds=prepared.plan_seconds)
-    done: list[str] = []
-    for number, group in enumerate(rollout.groups):
-        is_canary = rollout.is_canary(number)
-        say(f"{'canary' if is_canary else 'batch'} {number + 1}/{len(rollout.groups)}: {', '.join(group)}")
+    nodes = set(inputs.inventory["all"]["hosts"])
+    begun: list[int] = []  # the batches whose play has started, in order
 
-        def timed(event: dict[str, Any], batch: int = number) -> None:
-            timings.event(batch, event, time.monotonic())
+    def on_ansible_event(event: dict[str, Any]) -> None:
+        if event["event"] == "playbook_on_play_start":
+            number = batch_of_play(str(event.get("hosts") or ""))
+            if number is not None:
+                begun.append(number)
+                kind = "canary" if rollout.is_canary(number) else "batch"
+                say(f"{kind} {number + 1}/{len(rollout.groups)}: {', '.join(rollout.groups[number])}")
+            return
+        timings.event(begun[-1] if begun else 0, event, time.monotonic())
+        if event.get("task") not in BOOKKEEPING:
             on_event(event)
 
-        timings.run_started(time.monotonic())
-        result = ansible.run_batch(
-            group, inputs.inventory, inputs.watch_vars[is_canary], prepared.work / f"run-{number}", env, timed,
-            cancelled, become_password=prepared.request.become_password,
-        )  # fmt: skip
-        timings.run_ended(time.monotonic())
-        if result.status == "canceled" or cancelled.is_set():
-            for name in group:
-                history.node_result(deployment, name, "cancelled")
-            message = f"cancelled during {'canary' if is_canary else 'batch'} {number + 1}; rerun to converge"
-            history.finish(deployment, "cancelled", message)
-            return DeployResult(1, message, timings=timings)
-        problems = {**{h: f"unreachable: {m}" for h, m in result.unreachable.items()}, **result.failed}
-        for name in group:
-            history.node_result(deployment, name, "failed" if name in problems else "ok", problems.get(name, ""))
-        if problems or result.status != "successful":
-            message = _failure(prepared, number, group, problems, result.status)
-            history.finish(deployment, "failed", message)
-            return DeployResult(1, message, timings=timings)
-        done.extend(group)
-    message = f"deployed to {len(done)} node(s) in {time.monotonic() - started:.1f} s"
+    inventory = {"all": {**inputs.inventory["all"], "children": batch_groups(rollout)}}
+    timings.run_started(time.monotonic())
+    result = ansible.run_playbook(
+        rollout_plays(rollout, inputs.watch_vars), inventory, prepared.work / "run", env, on_ansible_event,
+        cancelled, become_password=prepared.request.become_password, forks=max(map(len, rollout.groups)),
+    )  # fmt: skip
+    timings.run_ended(time.monotonic())
+    problems = {**{h: f"unreachable: {m}" for h, m in result.unreachable.items() if h in nodes},
+                **{h: m for h, m in result.failed.items() if h in nodes}}  # fmt: skip
+    last = begun[-1] if begun else 0
+    if result.status == "canceled" or cancelled.is_set():
+        _record(history, deployment, rollout.groups, begun[:-1], problems)
+        for name in rollout.groups[last]:
+            history.node_result(deployment, name, "cancelled")
+        message = f"cancelled during {'canary' if rollout.is_canary(last) else 'batch'} {last + 1}; rerun to converge"
+        history.finish(deployment, "cancelled", message)
+        return DeployResult(1, message, timings=timings)
+    failing = next((n for n in begun if any(h in problems for h in rollout.groups[n])), None)
+    if failing is None and (result.status != "successful" or len(begun) < len(rollout.groups)):
+        failing = last  # Ansible itself failed, or ended early: the batch it was at
+        problems.update({h: result.ansible_failed or result.status for h in rollout.groups[last]})
+    if failing is not None:
+        _record(history, deployment, rollout.groups, begun[: begun.index(failing) + 1] if begun else [0], problems)
+        message = _failure(prepared, failing, rollout.groups[failing], problems, result.status)
+        history.finish(deployment, "failed", message)
+        return DeployResult(1, message, timings=timings)
+    _record(history, deployment, rollout.groups, begun, problems)
+    message = f"deployed to {sum(map(len, rollout.groups))} node(s) in {time.monotonic() - started:.1f} s"
     history.finish(deployment, "succeeded", message)
     return DeployResult(0, message, timings=timings)
+
+
+def _record(
+    history: History, deployment: int, groups: list[list[str]], batches: list[int], problems: dict[str, str]
+) -> None:
+    """Each node's result in `batches`: failed with what failed, or ok."""
+    for number in batches:
+        for name in groups[number]:
+            history.node_result(deployment, name, "failed" if name in problems else "ok", problems.get(name, ""))
 
 
 def _failure(prepared: PreparedDeploy, number: int, group: list[str], problems: dict[str, str], status: str) -> str:

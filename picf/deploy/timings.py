@@ -1,8 +1,9 @@
 """Where a deploy's time goes, from Ansible's own events: per task and per phase (`picf deploy --timings`).
 
-Pure: `DeployTimings` takes the summarised events with the moment picf received each one, and the moments a
-batch's Ansible run started and ended. A task lasts from its start to the next task's start (or the end of
-the run); the time from a run's start to its first task is Ansible's start-up; the rest, its wrap-up.
+Pure: `DeployTimings` takes the summarised events with the moment picf received each one (and the batch they
+belong to), and the moments the Ansible run started and ended. A task lasts from its start to the next task's
+start (or the end of the run); the time from the run's start to its first task is Ansible's start-up; the
+rest, its wrap-up.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 # Phases in the order a deploy goes through them.
 PHASES = ("plan", "ansible start-up", "lock", "prepare node", "upload", "switch", "restart", "watch",
-          "ansible wrap-up")  # fmt: skip
+          "between batches", "ansible wrap-up")  # fmt: skip
 
 
 def phase_of(role: str | None, task: str) -> str:
@@ -25,7 +26,7 @@ def phase_of(role: str | None, task: str) -> str:
         return "upload" if task.startswith("Upload") else "switch"
     if role == "start":
         return "watch" if task.startswith("Watch") else "restart"
-    return "watch"  # the export's bookkeeping between batches
+    return "between batches"  # the rollout's checks that the batches before succeeded
 
 
 @dataclass
@@ -51,11 +52,11 @@ class DeployTimings:
     _last_result: float = 0.0
 
     def run_started(self, at: float) -> None:
-        """A batch's Ansible run starts."""
+        """The Ansible run starts."""
         self._run_started, self._first_task, self._open, self._last_result = at, True, None, at
 
     def event(self, batch: int, event: dict[str, Any], at: float) -> None:
-        """An event of the running batch, received at `at`."""
+        """An event of batch `batch`, received at `at`."""
         if event.get("event") != "playbook_on_task_start":
             self._last_result = at  # a host's result: the running task has got this far
             return
@@ -69,7 +70,7 @@ class DeployTimings:
         self._open = (batch, task, phase_of(event.get("role"), task), at)
 
     def run_ended(self, at: float) -> None:
-        """The batch's Ansible run ended: its last task ended with its last result; the rest is wrap-up."""
+        """The Ansible run ended: its last task ended with its last result; the rest is wrap-up."""
         if self._first_task:
             self._add("ansible start-up", at - self._run_started)
             return

@@ -69,3 +69,28 @@ def test_without_mitogen_auto_falls_back_with_a_note_and_mitogen_is_refused() ->
 def test_mitogen_is_found_in_this_environment() -> None:
     found = connection.mitogen_strategies()  # a dependency of picf: installed with it
     assert found is not None and (found / "mitogen_linear.py").is_file()
+
+
+def test_the_rollout_is_site_yml_once_per_batch_with_a_check_before_each_later_batch() -> None:
+    from picf.deploy.plan import Rollout
+    from picf.deploy.plays import CHECK_TASK, batch_groups, batch_of_play, rollout_plays, site_play
+
+    rollout = Rollout([["pi-1", "pi-2"], ["pi-3"], ["pi-4"]], canaries=1, kind_of={"pi-1": "armv7", "pi-2": "arm64"},
+                      per="arch")  # fmt: skip
+    watch = {True: {"picf_watch_high": 30000}, False: {"picf_watch_high": 10000}}
+    plays = rollout_plays(rollout, watch)
+    assert [p["hosts"] for p in plays] == ["picf_batch_1", "localhost", "picf_batch_2", "localhost", "picf_batch_3"]
+    assert [batch_of_play(p["hosts"]) for p in plays] == [0, None, 1, None, 2]
+    site = site_play()
+    for play in plays[::2]:  # the node plays: site.yml's, with the batch's watch times and a mark at the end
+        assert play["tasks"] == site["tasks"] and play["roles"] == site["roles"]
+        assert play["post_tasks"][:-1] == site["post_tasks"]
+        assert play["post_tasks"][-1]["ansible.builtin.set_fact"] == {"picf_batch_ok": True}
+    assert plays[0]["vars"]["picf_watch_high"] == 30000 and plays[2]["vars"]["picf_watch_high"] == 10000
+    assert plays[0]["name"].endswith("canaries (pi-1 armv7, pi-2 arm64)")
+    # The check before batch 3 covers batches 1 and 2; a failed check ends the run (its only host failed).
+    check = plays[3]["tasks"][0]
+    assert check["name"] == CHECK_TASK and len(check["ansible.builtin.assert"]["that"]) == 2
+    assert "'picf_batch_2'" in check["ansible.builtin.assert"]["that"][1]
+    assert batch_groups(rollout)["picf_batch_2"] == {"hosts": {"pi-3": None}}
+    assert batch_of_play("picf_batch_x") is None and batch_of_play("all") is None

@@ -1,0 +1,86 @@
+"""A rollout as one Ansible playbook: playbooks/site.yml's play once per batch, canaries first.
+
+Between batches a play on the controller checks that every node of the batches before succeeded, so the run
+stops after a batch that failed on any node (Ansible itself would go on with the next play). `picf deploy`
+runs these plays in one ansible-playbook run (Ansible starts once, sudo's password is asked once); `--export`
+writes the same plays for plain ansible-playbook.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from picf import yamldoc
+from picf.deploy.execute import PLAYBOOKS
+from picf.deploy.plan import Rollout
+
+SITE = PLAYBOOKS / "site.yml"
+CHECK_TASK = "Check the earlier batches"
+MARK_TASK = "Mark this node's batch done"
+BOOKKEEPING = (CHECK_TASK, MARK_TASK)  # tasks of the rollout's own, not of a node's deploy
+
+
+def batch_group(number: int) -> str:
+    """The inventory group of batch `number` (0-based)."""
+    return f"picf_batch_{number + 1}"
+
+
+def batch_of_play(hosts: str) -> int | None:
+    """The batch (0-based) a play of `rollout_plays` deploys, from its hosts pattern; None for a check play."""
+    prefix = "picf_batch_"
+    if hosts.startswith(prefix) and hosts[len(prefix) :].isdigit():
+        return int(hosts[len(prefix) :]) - 1
+    return None
+
+
+def batch_groups(rollout: Rollout) -> dict[str, Any]:
+    """The inventory's `children`: one group per batch."""
+    return {batch_group(i): {"hosts": {name: None for name in group}} for i, group in enumerate(rollout.groups)}
+
+
+def site_play() -> dict[str, Any]:
+    """The one play of playbooks/site.yml."""
+    plays = yamldoc.to_plain(yamldoc.load(SITE.read_text()))
+    if not isinstance(plays, list) or len(plays) != 1 or not isinstance(plays[0], dict):
+        raise ValueError(f"{SITE}: expected exactly one play")
+    play: dict[str, Any] = plays[0]
+    return play
+
+
+def rollout_plays(rollout: Rollout, watch_vars: dict[bool, dict[str, Any]]) -> list[dict[str, Any]]:
+    """site.yml's play for each batch (with its watch times), a check before each batch after the first."""
+    template = site_play()
+    plays: list[dict[str, Any]] = []
+    for number, group in enumerate(rollout.groups):
+        canary = rollout.is_canary(number)
+        if number:
+            plays.append(_check(number))
+        named = ", ".join(f"{n} {rollout.kind_of.get(n, '?')}" if canary else n for n in group)
+        play = copy.deepcopy(template)
+        play["name"] = f"{template['name']}: " + (f"canaries ({named})" if canary else f"batch {number + 1} ({named})")
+        play["hosts"] = batch_group(number)
+        play["vars"] = {**play.get("vars", {}), **watch_vars[canary]}
+        play["post_tasks"] = [*play.get("post_tasks", []), {"name": MARK_TASK,
+                              "ansible.builtin.set_fact": {"picf_batch_ok": True}}]  # fmt: skip
+        plays.append(play)
+    return plays
+
+
+def _check(number: int) -> dict[str, Any]:
+    earlier = [batch_group(i) for i in range(number)]
+    return {
+        "name": f"Stop unless every node of the batches before batch {number + 1} succeeded",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "become": False,
+        "tasks": [{
+            "name": CHECK_TASK,
+            "ansible.builtin.assert": {
+                "that": [f"groups[{g!r}] | map('extract', hostvars) | selectattr('picf_batch_ok', 'defined') "
+                         f"| list | length == groups[{g!r}] | length" for g in earlier],
+                "fail_msg": "an earlier batch failed on a node; nodes not yet updated were left as they were",
+                "quiet": True,
+            },
+        }],
+    }  # fmt: skip
