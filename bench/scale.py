@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import statistics
 import struct
@@ -43,6 +44,7 @@ from picf.inventory import read_inventory
 REPO = Path(__file__).resolve().parents[1]
 PICF = Path(sys.executable).with_name("picf")
 BRIDGE, SUBNET = "picfs", "10.231.14.0/24"
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 PREFIX = "scale"  # its own node names: a test LAN's pi-3.local is left alone
 
 
@@ -100,8 +102,9 @@ def watch_resources(inventory: Path, env: dict[str, str], seconds: float) -> tup
         proc.wait(timeout=30)
 
 
-def dashboard_cpu(inventory: Path, env: dict[str, str], seconds: float = 20.0) -> float:
-    """Percent of one core the dashboard uses polling every second, after its first paint."""
+def dashboard_cpu(inventory: Path, env: dict[str, str], nodes: int, seconds: float = 20.0) -> float:
+    """Percent of one core the dashboard uses polling every second, once its header counts every job running."""
+    every_job_ok = f"jobs {nodes}/{nodes} ok".encode()
     pid, fd = pty.fork()
     if pid == 0:
         os.environ.update({**env, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
@@ -117,12 +120,12 @@ def dashboard_cpu(inventory: Path, env: dict[str, str], seconds: float = 20.0) -
                 except OSError:
                     break
                 if start_cpu is None:
-                    seen = (seen + chunk)[-8192:]
-                    if b"running" in seen:  # the first poll's jobs are on screen
+                    seen = ANSI.sub(b"", seen + chunk)[-8192:]
+                    if every_job_ok in seen:
                         start_cpu = cpu_seconds(pid)
                         deadline = time.monotonic() + seconds
         if start_cpu is None:
-            raise SystemExit("the dashboard painted no job in 60 s")
+            raise SystemExit(f"the dashboard did not show {every_job_ok.decode()} in 60 s")
         return 100.0 * (cpu_seconds(pid) - start_cpu) / seconds
     finally:
         os.kill(pid, 9)
@@ -159,7 +162,7 @@ def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) ->
             rounds.append(time.perf_counter() - start)
     running = sum(1 for n in health.nodes for j in n.jobs if j.state.value == "running")
     start_res, end_res = watch_resources(inventory, env, watch_seconds)
-    cpu = dashboard_cpu(inventory, env)
+    cpu = dashboard_cpu(inventory, env, size)
     run([picf, "sim", "down", "--bridge", BRIDGE], env)
     return {"up": up, "memory_mb": memory, "discover": discover, "identified": identified, "first": first,
             "noop": noop, "poll_ms": 1000 * statistics.median(rounds), "running": running, "dashboard": cpu,
