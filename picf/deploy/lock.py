@@ -25,7 +25,12 @@ from typing import Any
 from picf.deploy.history import state_dir
 from picf.errors import PicfError
 
-Say = Callable[[str], None]
+Say = Callable[[str], None]  # how a deploy tells the person what it is doing
+
+
+def quiet(_: str) -> None:
+    """A Say that says nothing."""
+    return None
 
 
 class ClusterLocked(PicfError):
@@ -89,7 +94,7 @@ class ClusterLock:
         self.path = lock_file(inventory)
         self._fd: int | None = None
 
-    def acquire(self, wait: bool = False, say: Say = lambda _: None, poll: float = 0.2) -> None:
+    def acquire(self, wait: bool = False, say: Say = quiet, poll: float = 0.2) -> None:
         """Take the lock; ClusterLocked naming the holder when another deploy has it (unless `wait`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +23,7 @@ from picf.deploy import nodes
 from picf.deploy import vars as varstore
 from picf.deploy.connection import Connection, mitogen_strategies
 from picf.deploy.connection import choose as choose_connection
-from picf.deploy.lock import ClusterLock, process_alive
+from picf.deploy.lock import ClusterLock, Say, process_alive, quiet
 from picf.deploy.manifest_file import read_manifest
 from picf.deploy.plan import PlanError, Rollout, decide_rollout, plan_node, render_plan, render_rollout, wanted_state
 from picf.deploy.render import JobSource, RenderedJob, render_job
@@ -35,12 +34,6 @@ from picf.models.manifest import JobRef, Manifest, NodePlan
 from picf.models.node import Node
 from picf.models.release import CompiledRelease
 from picf.releases.store import Store
-
-Say = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 @dataclass
@@ -111,7 +104,7 @@ class PreparedDeploy:
         self.close()
 
 
-def prepare_deploy(request: DeployRequest, say: Say = _quiet) -> PreparedDeploy:
+def prepare_deploy(request: DeployRequest, say: Say = quiet) -> PreparedDeploy:
     """Read, render, ask the nodes and plan; change nothing. PicfError (with its exit code) when the deploy
     cannot even be planned: no node in scope, an unknown arch, a missing build, an unreachable node, another
     deploy of the cluster running (ClusterLocked)."""

@@ -21,7 +21,7 @@ from picf.deploy.agent import ssh_agent_for
 from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
-from picf.deploy.lock import node_lock_owner
+from picf.deploy.lock import Say, node_lock_owner, quiet
 from picf.deploy.plays import BOOKKEEPING, batch_groups, batch_of_play, rollout_plays
 from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
 from picf.deploy.timings import DeployTimings
@@ -30,11 +30,6 @@ from picf.models.manifest import parse_watch_time
 from picf.releases.store import Store
 
 EventSink = Callable[[dict[str, Any]], None]
-Say = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 def _ignore(_: dict[str, Any]) -> None:
@@ -131,7 +126,7 @@ def execute(
     prepared: PreparedDeploy,
     on_event: EventSink = _ignore,
     cancelled: threading.Event | None = None,
-    say: Say = _quiet,
+    say: Say = quiet,
 ) -> DeployResult:
     """Roll the prepared plan out (the user has confirmed it); record it in the history. An empty plan or a
     deploy refused for privilege returns at once and changes nothing."""
