@@ -47,6 +47,15 @@ if [ "$1" = --picf-watch ]; then
 fi
 group=$$
 setsid /bin/sh "$0" --picf-watch "$group" </dev/null >/dev/null 2>&1 &
+# Ansible starts once the watcher has left this group: a cancel at once must not take the watcher too.
+watcher=$!
+while stat=$(cat "/proc/$watcher/stat" 2>/dev/null); do
+  fields=${stat##*) }  # state ppid pgrp ...
+  fields=${fields#* }
+  fields=${fields#* }
+  [ "${fields%% *}" != "$group" ] && break
+  sleep 0.01
+done
 PICF_RUN=$group
 export PICF_RUN
 exec "$PICF_ANSIBLE_PLAYBOOK" "$@"

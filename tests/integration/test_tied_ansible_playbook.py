@@ -53,6 +53,13 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _watchers_of(group: int) -> list[int]:
     """The wrapper's watchers (the wrapper again, with --picf-watch) for the run whose group is `group`."""
     found = []
@@ -90,6 +97,7 @@ def run(tmp_path: Path) -> Iterator[Run]:
     )
     _wait_for("the worker's pids", lambda: worker_file.exists() and len(worker_file.read_text().split()) == 2)
     worker, ssh_master = map(int, worker_file.read_text().split())
+    _wait_for("the ssh master to be ssh", lambda: _comm(ssh_master) == "ssh")  # not setsid on its way there
     yield Run(picf, wrapper, worker, ssh_master, go)
     for pid in (worker, ssh_master, picf.pid):
         with contextlib.suppress(ProcessLookupError):
