@@ -127,8 +127,9 @@ exec unshare --time --boottime "-$up" --user --uts --pid --mount --fork --kill-c
         for entry in binfmt_entries(node)
     )
     stage2 = f"""#!/bin/sh
-# picf sim: boot node {node.name}, stage 2 (node user, PID, UTS and time namespaces). picf writes our uid map.
-while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.005; done
+# picf sim: boot node {node.name}, stage 2 (node user, PID, UTS and time namespaces). picf writes our uid
+# map, then our gid map: go on only once both are there (files made in between would have no group here).
+while [ -z "$(cat /proc/self/gid_map)" ]; do sleep 0.005; done
 set -eu
 D={d}
 R="$D/root"
