@@ -18,7 +18,9 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 from picf.hostkeys import fingerprint
 from picf.models import check_cluster
 from picf.models.sim import SimLan
+from picf.sim import boot
 from picf.sim import lan as simlan
+from picf.sim import plan as simplan
 from picf.yamldoc import load, to_plain
 from tests.integration import stalls
 from tests.integration.conftest import TEST_BRIDGE, SshRunner, require_root_linux
@@ -443,3 +445,33 @@ def test_sim_needs_root_and_says_how(picf_bin: Path) -> None:
     assert done.returncode == 1
     assert "needs root" in done.stderr and "sudo" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_booting_node_registers_its_arm_emulation_even_when_its_gid_map_comes_late(tmp_path: Path) -> None:
+    # picf writes a node's uid map, then its gid map. A binfmt_misc mounted between the two has its register
+    # owned by an unmapped group, and root in the node may not write it: the node fails to boot. On a busy
+    # machine that window is real; here it is held open. Stage 2's own wait decides when the mount happens.
+    require_root_linux()
+    node = simplan.plan_node(1, "3b+", "picfz", simplan.parse_subnet("10.231.99.0/24"))
+    wait = next(line for line in boot.init_scripts(tmp_path, node)[1].splitlines() if line.startswith("while "))
+    mnt = tmp_path / "binfmt_misc"
+    mnt.mkdir()
+    script = tmp_path / "stage.sh"
+    script.write_text(
+        f"{wait}\nmount -t binfmt_misc binfmt_misc {mnt} || exit 3\n"
+        f'grep "^:" /usr/lib/binfmt.d/qemu-arm.conf > {mnt}/register; echo "register: $?"\n'
+    )
+    node_boot = subprocess.Popen(
+        ["unshare", "--user", "--mount", "--propagation", "private", "sh", str(script)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        own = os.readlink("/proc/self/ns/user")
+        stalls.wait_until(lambda: os.readlink(f"/proc/{node_boot.pid}/ns/user") != own, 30, "the node's namespace")
+        Path(f"/proc/{node_boot.pid}/uid_map").write_text("0 0 4294967295\n")
+        time.sleep(0.5)  # the window between the two maps, held open (a slow machine's, not a figure)
+        Path(f"/proc/{node_boot.pid}/gid_map").write_text("0 0 4294967295\n")
+        out, _ = node_boot.communicate(timeout=30)
+    finally:
+        node_boot.kill()
+    assert node_boot.returncode == 0 and out.strip() == "register: 0", out
