@@ -160,7 +160,7 @@ def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) ->
             start = time.perf_counter()
             health = poller.poll()
             rounds.append(time.perf_counter() - start)
-    running = sum(1 for n in health.nodes for j in n.jobs if j.state.value == "running")
+    running = sum(1 for n in health.nodes for j in n.jobs if j.state.value in ("running", "starting"))
     start_res, end_res = watch_resources(inventory, env, watch_seconds)
     cpu = dashboard_cpu(inventory, env, size)
     run([picf, "sim", "down", "--bridge", BRIDGE], env)
@@ -205,7 +205,8 @@ def main() -> int:
     print(f"{'node count':34}" + "".join(f"{s / base:17.1f}x" for s in sizes))
     for s in sizes:
         r = results[s]
-        print(f"{s} nodes: {r['identified']:.0f} identified, {r['running']:.0f} jobs running; {r['memory_mb']:.1f} MB "
+        print(f"{s} nodes: {r['identified']:.0f} identified, {r['running']:.0f} jobs running or starting; "
+              f"{r['memory_mb']:.1f} MB "
               f"per simulated node; status --watch for {args.watch_seconds:.0f} s: RSS {r['start_rss_mb']:.1f} -> "
               f"{r['end_rss_mb']:.1f} MB, files {r['start_files']:.0f} -> {r['end_files']:.0f}, threads "
               f"{r['start_threads']:.0f} -> {r['end_threads']:.0f}, SSH connections {r['start_ssh']:.0f} -> "
