@@ -15,11 +15,13 @@ import argparse
 import fcntl
 import os
 import pty
+import re
 import select
 import struct
 import sys
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,19 +56,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(kind: str, nodes: int, seconds: float) -> tuple[float, float]:
-    """(percent of one core after start-up, seconds to first paint) for one variant."""
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def cpu_after(child: Callable[[], None], marker: bytes, seconds: float, wait: float) -> tuple[float, float] | None:
+    """Run `child()` in a 120x40 pseudo-terminal; once `marker` is on screen (escape codes stripped), the percent
+    of one core it uses over `seconds`. (percent, seconds until the marker), None when it did not show in `wait` s."""
     started = time.monotonic()
     pid, fd = pty.fork()
     if pid == 0:
         os.environ.update({"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
-        child(kind, nodes)
+        child()
         os._exit(0)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     painted = None
     seen = b""
     cpu_at_paint = 0.0
-    deadline = started + seconds + 5
+    deadline = started + wait
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], 0.1)
@@ -76,8 +82,8 @@ def measure(kind: str, nodes: int, seconds: float) -> tuple[float, float]:
                 except OSError:
                     break
                 if painted is None:
-                    seen = (seen + chunk)[-4096:]
-                    if b"CRASH LOOP" in seen:
+                    seen = ANSI.sub(b"", seen + chunk)[-8192:]
+                    if marker in seen:
                         painted = time.monotonic() - started
                         cpu_at_paint = cpu_seconds(pid)
                         deadline = time.monotonic() + seconds
@@ -86,9 +92,15 @@ def measure(kind: str, nodes: int, seconds: float) -> tuple[float, float]:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
         os.close(fd)
-    if painted is None:
+    return None if painted is None else (100.0 * cpu / seconds, painted)
+
+
+def measure(kind: str, nodes: int, seconds: float) -> tuple[float, float]:
+    """(percent of one core after start-up, seconds to first paint) for one variant."""
+    result = cpu_after(lambda: child(kind, nodes), b"CRASH LOOP", seconds, seconds + 5)
+    if result is None:
         raise SystemExit(f"{kind}: nothing painted in {seconds + 5:.0f} s")
-    return 100.0 * cpu / seconds, painted
+    return result
 
 
 def main() -> int:

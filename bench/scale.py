@@ -21,22 +21,16 @@ ansible-playbook).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import pty
-import re
-import select
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 
-from dashboard import cpu_seconds  # bench/dashboard.py: this script's directory is first on sys.path
+from dashboard import cpu_after  # bench/dashboard.py: this script's directory is first on sys.path
 
 from picf.health.poller import Poller
 from picf.inventory import read_inventory
@@ -44,7 +38,6 @@ from picf.inventory import read_inventory
 REPO = Path(__file__).resolve().parents[1]
 PICF = Path(sys.executable).with_name("picf")
 BRIDGE, SUBNET = "picfs", "10.231.14.0/24"
-ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 PREFIX = "scale"  # its own node names: a test LAN's pi-3.local is left alone
 
 
@@ -105,32 +98,15 @@ def watch_resources(inventory: Path, env: dict[str, str], seconds: float) -> tup
 def dashboard_cpu(inventory: Path, env: dict[str, str], nodes: int, seconds: float = 20.0) -> float:
     """Percent of one core the dashboard uses polling every second, once its header counts every job running."""
     every_job_ok = f"jobs {nodes}/{nodes} ok".encode()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.update({**env, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
+
+    def dashboard() -> None:
+        os.environ.update({k: v for k, v in env.items() if k not in ("TERM", "COLUMNS", "LINES")})  # the pty's
         os.execv(str(PICF), [str(PICF), "dashboard", "-i", str(inventory), "--interval", "1"])
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    seen, start_cpu, deadline = b"", None, time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    break
-                if start_cpu is None:
-                    seen = ANSI.sub(b"", seen + chunk)[-8192:]
-                    if every_job_ok in seen:
-                        start_cpu = cpu_seconds(pid)
-                        deadline = time.monotonic() + seconds
-        if start_cpu is None:
-            raise SystemExit(f"the dashboard did not show {every_job_ok.decode()} in 60 s")
-        return 100.0 * (cpu_seconds(pid) - start_cpu) / seconds
-    finally:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        os.close(fd)
+
+    result = cpu_after(dashboard, every_job_ok, seconds, 60)
+    if result is None:
+        raise SystemExit(f"the dashboard did not show {every_job_ok.decode()} in 60 s")
+    return result[0]
 
 
 def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) -> dict[str, float]:
