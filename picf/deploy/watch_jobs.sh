@@ -3,9 +3,10 @@
 # record BUNDLE's state as what the node runs (prints "recorded"). A node that already records that state
 # has nothing to watch: a second run of the same deploy changes nothing.
 #
-# One job's watch: wait LOW, then until HIGH for the job to run under monit with one pid for STABLE seconds
-# (a crash loop keeps changing it), counting only monit cycles that ran after the watch began and had no
-# action pending. On failure: monit's view and the job's last log lines.
+# One job's watch: wait LOW, then until HIGH for the job to run under monit with a pid at least STABLE seconds
+# old (a crash loop keeps replacing it), counting only monit cycles that ran after the watch began and had no
+# action pending. That is `picf status`'s "running" too: monit's OK and an uptime of STABLE seconds, so status
+# right after a deploy agrees with its watch. On failure: monit's view and the job's last log lines.
 bundle=$1 low=$2 high=$3 stable=$4
 shift 4
 recorded=/var/vcap/picf/state.json
@@ -19,7 +20,7 @@ watch_one() {
   began=$(date +%s)
   deadline=$(( $(now) + high ))
   sleep "$(awk -v ms="$low" 'BEGIN { printf "%.3f", ms / 1000 }')"
-  last="" since=0 status="" kicked=""
+  status="" kicked=""
   while [ "$(now)" -lt "$deadline" ]; do
     block=$(monit status "$job" 2>/dev/null)
     status=$(printf '%s\n' "$block" | awk '$1 == "status" { $1 = ""; sub(/^ +/, ""); print; exit }')
@@ -34,16 +35,11 @@ watch_one() {
     pid=$(cat "$pidfile" 2>/dev/null)
     if [ "$status" = "OK" ] && [ "$collected_at" -gt "$began" ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
        && ! printf '%s\n' "$block" | grep -q pending; then
-      if [ "$pid" = "$last" ]; then
-        if [ $(( $(now) - since )) -ge $(( stable * 1000 )) ]; then
-          echo "$job running (pid $pid)"
-          return 0
-        fi
-      else
-        last=$pid since=$(now)
+      age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')
+      if [ "${age:-0}" -ge "$stable" ]; then
+        echo "$job running (pid $pid, up ${age} s)"
+        return 0
       fi
-    else
-      last=""
     fi
     sleep 0.5
   done
