@@ -18,6 +18,7 @@ from picf.deploy.plan import Rollout
 SITE = PLAYBOOKS / "site.yml"
 CHECK_TASK = "Check the earlier batches"
 MARK_TASK = "Mark this node's batch done"
+PREPARE_TASK = "Prepare the node"  # site.yml's step that runs the base role on a node not yet prepared
 BOOKKEEPING = (CHECK_TASK, MARK_TASK)  # tasks of the rollout's own, not of a node's deploy
 
 
@@ -39,6 +40,12 @@ def batch_groups(rollout: Rollout) -> dict[str, Any]:
     return {batch_group(i): {"hosts": {name: None for name in group}} for i, group in enumerate(rollout.groups)}
 
 
+def prepared_nodes(inventory: dict[str, Any]) -> frozenset[str]:
+    """The nodes an inventory of `ansible_inputs` marks as prepared (they skip the base role)."""
+    hosts: dict[str, dict[str, Any]] = inventory["all"]["hosts"]
+    return frozenset(name for name, host in hosts.items() if host.get("picf_node_prepared"))
+
+
 def site_play() -> dict[str, Any]:
     """The one play of playbooks/site.yml."""
     plays = yamldoc.to_plain(yamldoc.load(SITE.read_text()))
@@ -48,8 +55,13 @@ def site_play() -> dict[str, Any]:
     return play
 
 
-def rollout_plays(rollout: Rollout, watch_vars: dict[bool, dict[str, Any]]) -> list[dict[str, Any]]:
-    """site.yml's play for each batch (with its watch times), a check before each batch after the first."""
+def rollout_plays(
+    rollout: Rollout, watch_vars: dict[bool, dict[str, Any]], prepared: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """site.yml's play for each batch (with its watch times), a check before each batch after the first.
+
+    A batch whose nodes are all `prepared` gets the play without its "Prepare the node" step (Ansible would
+    still spend a task deciding to skip it on every node)."""
     template = site_play()
     plays: list[dict[str, Any]] = []
     for number, group in enumerate(rollout.groups):
@@ -61,6 +73,8 @@ def rollout_plays(rollout: Rollout, watch_vars: dict[bool, dict[str, Any]]) -> l
         play["name"] = f"{template['name']}: " + (f"canaries ({named})" if canary else f"batch {number + 1} ({named})")
         play["hosts"] = batch_group(number)
         play["vars"] = {**play.get("vars", {}), **watch_vars[canary]}
+        if set(group) <= prepared:
+            play["tasks"] = [t for t in play.get("tasks", []) if t.get("name") != PREPARE_TASK]
         play["post_tasks"] = [*play.get("post_tasks", []), {"name": MARK_TASK,
                               "ansible.builtin.set_fact": {"picf_batch_ok": True}}]  # fmt: skip
         plays.append(play)

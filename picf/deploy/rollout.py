@@ -22,7 +22,7 @@ from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
 from picf.deploy.lock import Say, node_lock_owner, quiet
-from picf.deploy.plays import BOOKKEEPING, batch_groups, batch_of_play, rollout_plays
+from picf.deploy.plays import BOOKKEEPING, batch_groups, batch_of_play, prepared_nodes, rollout_plays
 from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
 from picf.deploy.timings import DeployTimings
 from picf.models.health import steady_seconds
@@ -200,7 +200,8 @@ def _roll_out(
     inventory = {"all": {**inputs.inventory["all"], "children": batch_groups(rollout)}}
     timings.run_started(time.monotonic())
     result = ansible.run_playbook(
-        rollout_plays(rollout, inputs.watch_vars), inventory, prepared.work / "run", env, on_ansible_event,
+        rollout_plays(rollout, inputs.watch_vars, prepared_nodes(inputs.inventory)), inventory,
+        prepared.work / "run", env, on_ansible_event,
         cancelled, become_password=prepared.request.become_password, forks=max(map(len, rollout.groups)),
     )  # fmt: skip
     timings.run_ended(time.monotonic())

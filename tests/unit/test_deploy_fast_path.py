@@ -94,3 +94,19 @@ def test_the_rollout_is_site_yml_once_per_batch_with_a_check_before_each_later_b
     assert "'picf_batch_2'" in check["ansible.builtin.assert"]["that"][1]
     assert batch_groups(rollout)["picf_batch_2"] == {"hosts": {"pi-3": None}}
     assert batch_of_play("picf_batch_x") is None and batch_of_play("all") is None
+
+
+def test_a_batch_of_prepared_nodes_has_no_prepare_step_and_a_mixed_batch_keeps_it() -> None:
+    from picf.deploy.plan import Rollout
+    from picf.deploy.plays import PREPARE_TASK, prepared_nodes, rollout_plays, site_play
+
+    rollout = Rollout([["pi-1"], ["pi-2", "pi-3"], ["pi-4"]], canaries=1, kind_of={"pi-1": "armv7"}, per="arch")
+    inventory = {"all": {"hosts": {"pi-1": {"picf_node_prepared": True}, "pi-2": {"picf_node_prepared": True},
+                                   "pi-3": {"picf_node_prepared": False}, "pi-4": {}}}}  # fmt: skip
+    prepared = prepared_nodes(inventory)
+    assert prepared == {"pi-1", "pi-2"}
+    plays = rollout_plays(rollout, {True: {}, False: {}}, prepared)
+    names = [[t["name"] for t in p["tasks"]] for p in plays[::2]]
+    site = [t["name"] for t in site_play()["tasks"]]
+    assert PREPARE_TASK in site
+    assert names == [[n for n in site if n != PREPARE_TASK], site, site]
