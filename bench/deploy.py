@@ -4,7 +4,7 @@ Run as root: `.venv/bin/python bench/deploy.py [--nodes 10] [--small 3]`. One si
 Raspberry Pi OS nodes (3B+ armv7 and 4B arm64; bench-1 a router, the rest dopplers), the example release, and:
 
 1. first deploy to the first SMALL nodes (fresh cards: picf installs monit and prepares each node), then a
-   property change on them. Target (issue #18): the property change within 2x its watch floor + 5 s. The
+   property change on them. Target (issue #18), for both: within 2x its watch floor + 5 s. The
    floor is the deploy's own `watch` phase (`--timings`): what the canaries and batches must wait whatever
    the tool.
 2. first deploy to all NODES, then a no-op deploy (nothing to do: no Ansible at all).
@@ -48,6 +48,7 @@ class Bench:
     def __init__(self, root: Path, env: dict[str, str]) -> None:
         self.root, self.env = root, env
         self.manifest = root / "deployment.yml"
+        self.phases: dict[str, float] = {}
 
     def run(self, *argv: str, env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
         start = time.perf_counter()
@@ -61,10 +62,11 @@ class Bench:
         return self.run(str(PICF), *argv)
 
     def deploy(self, inventory: Path, *extra: str) -> tuple[float, float]:
-        """Wall seconds of a deploy and its watch phase."""
+        """Wall seconds of a deploy and its watch phase (its other phases in `self.phases`)."""
         took, done = self.picf("deploy", "-i", str(inventory), "-m", str(self.manifest), "--yes", "--json", *extra)
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        return took, float((result.get("timings") or {}).get("phases", {}).get("watch", 0.0))
+        self.phases = {k: float(v) for k, v in ((result.get("timings") or {}).get("phases") or {}).items()}
+        return took, self.phases.get("watch", 0.0)
 
     def set_port(self, role: str, port: int) -> None:
         text = self.manifest.read_text()
@@ -116,7 +118,8 @@ def main() -> int:
             b.manifest.write_text(text.replace("roles:\n", "roles:\n" + ROUTER, 1))
             small = inventory_of(full, [f"{PREFIX}-{i}" for i in range(1, args.small + 1)], root / "small.yml")
 
-            first_small, _ = b.deploy(small)
+            first_small, floor_first = b.deploy(small)
+            prepare_first = b.phases.get("prepare node", 0.0)
             b.set_port("doppler", 7071)
             b.set_port("router", 7171)
             change_small, floor_small = b.deploy(small)
@@ -147,7 +150,11 @@ def main() -> int:
     speedup = plain / mitogen
     print(f"{args.nodes} simulated Pis (3B+ armv7, 4B arm64), stock images, canaries 1 per arch, max_in_flight 50%,"
           f" monit cycle 2 s; {os.cpu_count()} cores")  # fmt: skip
-    print(f"{args.small} nodes: first deploy (monit installed, nodes prepared): {first_small:6.1f} s")
+    first_target = 2 * floor_first + 5
+    print(f"{args.small} nodes: first deploy (monit installed, nodes prepared): {first_small:6.1f} s   watch floor "
+          f"{floor_first:.1f} s; target <= 2x floor + 5 = {first_target:.1f} s: "
+          f"{'met' if first_small <= first_target else 'MISSED'} (preparing stock nodes: "
+          f"{prepare_first:.1f} s)")  # fmt: skip
     print(f"{args.small} nodes: one property changed:                     {change_small:6.1f} s   watch floor "
           f"{floor_small:.1f} s; target <= 2x floor + 5 = {small_target:.1f} s: "
           f"{'met' if change_small <= small_target else 'MISSED'}")  # fmt: skip
@@ -164,7 +171,7 @@ def main() -> int:
         f"1 of {args.nodes} nodes changed:                                   {one_of_all:6.1f} s   "
         f"against the same change with --only {PREFIX}-1: {only_one:.1f} s ({one_of_all / only_one:.2f}x)"
     )
-    return 0 if change_small <= small_target and speedup >= 2 else 1
+    return 0 if first_small <= first_target and change_small <= small_target and speedup >= 2 else 1
 
 
 if __name__ == "__main__":
