@@ -182,7 +182,9 @@ def private_key_path(ssh: SshDefaults) -> Path:
 
 # --- the cluster's key, as people keep it: a plain file, one with a passphrase, or in ssh-agent --------------
 
-_identities: dict[Path, Identity] = {}
+# Per key file, with the file's identity when it was loaded: a key file replaced while picf runs (a rebuilt
+# simulated LAN, a rotated key) is loaded again, not answered from memory with a key the nodes no longer take.
+_identities: dict[Path, tuple[tuple[int, ...], Identity]] = {}
 _identities_lock = threading.Lock()
 
 
@@ -220,12 +222,23 @@ def load_identity(ssh: SshDefaults) -> Identity:
     """The cluster's key, unlocked once per process: from ssh-agent when it holds it, else from the file (asking
     for its passphrase when it has one). KeyProblem says exactly what is missing or wrong."""
     path = private_key_path(ssh)
+    stamp = _file_stamp(path) + _file_stamp(Path(f"{path}.pub"))
     with _identities_lock:
-        if path in _identities:
-            return _identities[path]
+        cached = _identities.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         identity = _load_identity(path)
-        _identities[path] = identity
+        _identities[path] = (stamp, identity)
         return identity
+
+
+def _file_stamp(path: Path) -> tuple[int, ...]:
+    """What changes when a file is replaced or rewritten (nothing when it is missing)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1, -1, -1)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _load_identity(path: Path) -> Identity:
