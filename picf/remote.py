@@ -219,8 +219,9 @@ def _public_blob(path: Path) -> bytes | None:
 
 
 def load_identity(ssh: SshDefaults) -> Identity:
-    """The cluster's key, unlocked once per process: from ssh-agent when it holds it, else from the file (asking
-    for its passphrase when it has one). KeyProblem says exactly what is missing or wrong."""
+    """The cluster's key, unlocked once per process and key file (again when the file is replaced): from
+    ssh-agent when it holds it, else from the file (asking for its passphrase when it has one). KeyProblem says
+    exactly what is missing or wrong."""
     path = private_key_path(ssh)
     stamp = _file_stamp(path) + _file_stamp(Path(f"{path}.pub"))
     with _identities_lock:
