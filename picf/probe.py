@@ -13,19 +13,26 @@ from pydantic import BaseModel, ConfigDict
 from picf.models.node import Arch, normalize_arch
 from picf.models.pi import PiModel, PiModelError, memory_cgroup_on, parse_model_string, parse_revision_code
 
-# Each line `picf.KEY=VALUE`; values are stripped of anything but printable text by the parser.
+# Each line `picf.KEY=VALUE`; values are stripped of anything but printable text by the parser. Files are read
+# with the shell's own `read`: a process per fact cost a node ~15 fork+execs per probe (at 100 nodes, discovery's
+# biggest cost on the nodes' side after sshd); only the three facts no file holds start a program.
 PROBE_COMMAND = r"""
 dt=/sys/firmware/devicetree/base; [ -r $dt/model ] || dt=/proc/device-tree
-printf 'picf.model=%s\n' "$(tr -d '\000' < $dt/model 2>/dev/null)"
-printf 'picf.revision=%s\n' "$(sed -n 's/^Revision[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)"
-printf 'picf.dpkg_arch=%s\n' "$(dpkg --print-architecture 2>/dev/null)"
-printf 'picf.long_bit=%s\n' "$(getconf LONG_BIT 2>/dev/null)"
-printf 'picf.uname_m=%s\n' "$(uname -m 2>/dev/null)"
-printf 'picf.mem_total_kb=%s\n' "$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p' /proc/meminfo 2>/dev/null)"
-printf 'picf.cgroup_v2=%s\n' "$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null)"
-printf 'picf.cgroup_memory=%s\n' "$(awk '$1 == "memory" {print $4}' /proc/cgroups 2>/dev/null)"
-printf 'picf.os=%s\n' "$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | tr -d '"')"
-printf 'picf.hostname=%s\n' "$(hostname 2>/dev/null)"
+m= r= k= c= g= o= h=
+[ -r $dt/model ] && IFS= read -r m < $dt/model
+[ -r /proc/cpuinfo ] && while IFS= read -r l; do
+  case $l in Revision*:*) [ -n "$r" ] || { r=${l#*:}; r=${r# }; } ;; esac
+done < /proc/cpuinfo
+[ -r /proc/meminfo ] && while read -r n v _; do [ "$n" = MemTotal: ] && { k=$v; break; }; done < /proc/meminfo
+[ -r /sys/fs/cgroup/cgroup.controllers ] && IFS= read -r c < /sys/fs/cgroup/cgroup.controllers
+[ -r /proc/cgroups ] && while read -r n _ _ e; do [ "$n" = memory ] && g=$e; done < /proc/cgroups
+[ -r /etc/os-release ] && while IFS= read -r l; do
+  case $l in PRETTY_NAME=*) o=${l#*=}; o=${o#\"}; o=${o%\"} ;; esac
+done < /etc/os-release
+[ -r /proc/sys/kernel/hostname ] && read -r h < /proc/sys/kernel/hostname
+printf 'picf.%s=%s\n' model "$m" revision "$r" dpkg_arch "$(dpkg --print-architecture 2>/dev/null)" \
+  long_bit "$(getconf LONG_BIT 2>/dev/null)" uname_m "$(uname -m 2>/dev/null)" mem_total_kb "$k" \
+  cgroup_v2 "$c" cgroup_memory "$g" os "$o" hostname "$h"
 """.strip()
 
 _MAX_VALUE = 200
