@@ -9,7 +9,7 @@ LAN built anew (stock images, 3B+ armv7 and 4B arm64, every node a doppler):
   no-op under 3 s;
 - one warm health poll round (`Poller.poll()` on open connections, median of 5); target: under 150 ms;
 - `picf status --watch` for --watch-seconds: its RSS, open files, threads and SSH connections after the first
-  poll and at the end (bounded: none may grow with time, connections one per node);
+  round in which every node answered and at the end (bounded: none may grow with time, connections one per node);
 - the dashboard (`picf dashboard`, Textual, 1 s polls) in a 120x40 pseudo-terminal: CPU over 20 s.
 
 Each figure is printed with its ratio to the smallest size, beside the node-count ratio: "linear" means it grew
@@ -83,8 +83,15 @@ def watch_resources(inventory: Path, env: dict[str, str], seconds: float) -> tup
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
-        proc.stdout.readline()  # the first poll is done
-        proc.stdout.readline()
+        give_up = time.monotonic() + 120
+        while True:  # "start" is the first round in which every node answered: all connected, nothing in flight
+            line = proc.stdout.readline()
+            if not line:
+                raise SystemExit("picf status --watch ended before its first complete round")
+            if all(n["state"] == "up" for n in json.loads(line)["nodes"]):
+                break
+            if time.monotonic() > give_up:
+                raise SystemExit("picf status --watch: not every node answered a round in 120 s")
         first = process_resources(proc.pid)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
