@@ -27,12 +27,15 @@ PACKAGES_DIR = "/var/vcap/data/packages"
 Sudo = Literal["root", "nopasswd", "password", "missing"]
 _SUDO: dict[str, Sudo] = {"root": "root", "nopasswd": "nopasswd", "password": "password", "missing": "missing"}
 
+# Files are read with the shell's own `read` and the packages listed with a glob: each program started costs a Pi
+# a fork+exec, and a deploy asks every node this before it knows whether there is anything to do.
 _READ = f"""
-echo @@state; cat {STATE_FILE} 2>/dev/null; echo
-echo @@prepared; cat {PREPARED_FILE} 2>/dev/null; pgrep -x monit >/dev/null 2>&1 && echo monit-running
-echo @@packages; ls -d {PACKAGES_DIR}/*/* 2>/dev/null
-echo @@controllers; cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null
-echo @@cgroups; cat /proc/cgroups 2>/dev/null
+_cat() {{ [ -r "$1" ] && while IFS= read -r _l || [ -n "$_l" ]; do printf '%s\\n' "$_l"; done < "$1"; }}
+echo @@state; _cat {STATE_FILE}
+echo @@prepared; _cat {PREPARED_FILE}; pgrep -x monit >/dev/null 2>&1 && echo monit-running
+echo @@packages; for _p in {PACKAGES_DIR}/*/*; do [ -e "$_p" ] && printf '%s\\n' "$_p"; done
+echo @@controllers; _cat /sys/fs/cgroup/cgroup.controllers
+echo @@cgroups; _cat /proc/cgroups
 echo @@sudo
 if [ "$(id -u)" = 0 ]; then echo root
 elif ! command -v sudo >/dev/null 2>&1; then echo missing

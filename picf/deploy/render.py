@@ -7,12 +7,15 @@ in the node's state.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from picf.deploy.vars import interpolate
 from picf.errors import PicfError
@@ -63,6 +66,12 @@ def _shown(value: Any) -> Any:
     return f"{REDACTED}:{digest}"
 
 
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """One environment for every job and node, so each template is compiled once (see templates.render)."""
+    return templates.environment()
+
+
 def render_job(
     source: JobSource, ref: JobRef, release: str, node: Node, index: int, deployment: str, variables: dict[str, Any]
 ) -> RenderedJob:
@@ -79,7 +88,7 @@ def render_job(
             secret_names.add(name)
     context_spec = {"name": node.name, "address": node.address, "index": index, "arch": node.arch,
                     "deployment": deployment, "job": spec.name, "roles": list(node.roles)}  # fmt: skip
-    env = templates.environment()  # sandboxed: a release's templates cannot run code on the controller
+    env = _environment()  # sandboxed: a release's templates cannot run code on the controller
     context = template_context(spec, values, context_spec)
 
     def render(template: str) -> str:

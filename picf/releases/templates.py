@@ -10,6 +10,7 @@ same things again, and any attribute of a function (`p.__globals__`, `p.func_cod
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -118,14 +119,23 @@ def _refused(node: nodes.Node, env: jinja2.Environment, local: set[str]) -> str 
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(env: jinja2.Environment, source: str, file: str) -> jinja2.Template:
+    """Checked and compiled once per environment and text: a deploy renders the same job for every node (a
+    refusal is an exception, never cached)."""
+    check(env, source, file)
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateError as exc:
+        raise TemplateFailed(file, _line(exc), str(exc)) from None
+
+
 def render(env: jinja2.Environment, path: Path, context: dict[str, Any], name: str | None = None) -> str:
     """Check, then render the template at `path` with `context`; TemplateRefused or TemplateFailed with the
     line. `name` is how messages call the file (default: its path)."""
     file = name or str(path)
-    source = path.read_text()
-    check(env, source, file)
+    template = _compiled(env, path.read_text(), file)
     try:
-        template = env.from_string(source)
         return template.render(context)
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateRefused(file, _line(exc), _what(exc)) from None
