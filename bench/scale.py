@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,24 @@ def run(argv: list[str], env: dict[str, str], timeout: float = 3600) -> tuple[fl
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv[1:4])} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return took, done.stdout
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time every core of this machine has spent busy since boot (/proc/stat, in USER_HZ ticks)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    idle = int(fields[3]) + int(fields[4])  # idle + iowait
+    return (sum(int(f) for f in fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def run_cpu(argv: list[str], env: dict[str, str]) -> tuple[float, str, float, float]:
+    """`run`, plus the CPU seconds picf spent (it and its children: ssh, Ansible) and the rest of the machine
+    spent meanwhile (here: the simulated Pis' sshd, avahi, shells; on real hardware each Pi's own CPU)."""
+    before_self = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before_all = machine_cpu_seconds()
+    took, out = run(argv, env)
+    after_self = resource.getrusage(resource.RUSAGE_CHILDREN)
+    picf = (after_self.ru_utime - before_self.ru_utime) + (after_self.ru_stime - before_self.ru_stime)
+    return took, out, picf, max(0.0, machine_cpu_seconds() - before_all - picf)
 
 
 def mem_available_mb() -> float:
@@ -125,8 +144,9 @@ def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) ->
     memory = (before - mem_available_mb()) / size
     lan = json.loads(run([picf, "sim", "status", "--bridge", BRIDGE, "--json"], env)[1])
     env = {**env, "PICF_BECOME_PASSWORD": lan["password"]}
-    discover, found = run([picf, "discover", "--interface", BRIDGE, "--user", lan["user"], "--key",
-                           f"/run/picf-sim/{BRIDGE}/id_ed25519", "--json"], env)  # fmt: skip
+    key = f"/run/picf-sim/{BRIDGE}/id_ed25519"
+    discover, found, discover_cpu, discover_lan_cpu = run_cpu(
+        [picf, "discover", "--interface", BRIDGE, "--user", lan["user"], "--key", key, "--json"], env)  # fmt: skip
     identified = sum(1 for c in json.loads(found)["candidates"] if c.get("model"))
     inventory = root / f"cluster-{size}.yml"
     text = run([picf, "sim", "inventory", "--bridge", BRIDGE], env)[1]
@@ -135,7 +155,7 @@ def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) ->
     manifest.write_text((REPO / "inventory/deployment.yml").read_text())
     deploy = [picf, "deploy", "-i", str(inventory), "-m", str(manifest), "--yes"]
     first, _ = run(deploy, env)
-    noop, _ = run(deploy, env)
+    noop, _, noop_cpu, noop_lan_cpu = run_cpu(deploy, env)
     with Poller(read_inventory(inventory).cluster, timeout=10.0) as poller:
         poller.poll()
         rounds = []
@@ -148,16 +168,37 @@ def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) ->
     cpu = dashboard_cpu(inventory, env, size)
     run([picf, "sim", "down", "--bridge", BRIDGE], env)
     return {"up": up, "memory_mb": memory, "discover": discover, "identified": identified, "first": first,
-            "noop": noop, "poll_ms": 1000 * statistics.median(rounds), "running": running, "dashboard": cpu,
+            "noop": noop, "discover_cpu": discover_cpu, "discover_lan_cpu": discover_lan_cpu, "noop_cpu": noop_cpu,
+            "noop_lan_cpu": noop_lan_cpu, "poll_ms": 1000 * statistics.median(rounds), "running": running,
+            "dashboard": cpu,
             **{f"start_{k}": v for k, v in start_res.items()},
             **{f"end_{k}": v for k, v in end_res.items()}}  # fmt: skip
+
+
+def watch_only(inventory: Path, seconds: float) -> int:
+    """`picf status --watch` on an inventory whose LAN is already up and deployed: resources at start and end."""
+    nodes = len(read_inventory(inventory).cluster.nodes)
+    start, end = watch_resources(inventory, dict(os.environ), seconds)
+    print(f"picf status --watch on {nodes} nodes for {seconds:.0f} s (1 s polls), after its first complete round "
+          f"and at the end:")  # fmt: skip
+    for key, unit in (("rss_mb", "MB"), ("files", ""), ("threads", ""), ("ssh", "")):
+        print(f"  {key:8} {start[key]:8.1f} -> {end[key]:8.1f} {unit}")
+    flat = end["rss_mb"] <= 1.1 * start["rss_mb"] and end["files"] <= start["files"] and end["ssh"] <= nodes
+    verdict = "met" if flat else "MISSED"
+    print(f"memory flat (within 10%), files not growing, at most one SSH connection per node: {verdict}")
+    return 0 if flat else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="20,50,100")
     parser.add_argument("--watch-seconds", type=float, default=120.0)
+    parser.add_argument("--watch-only", metavar="INVENTORY", type=Path,
+                        help="only `picf status --watch` on this inventory's deployed simulated LAN (the hour-long "
+                             "memory check: --watch-seconds 3600)")  # fmt: skip
     args = parser.parse_args()
+    if args.watch_only:
+        return watch_only(args.watch_only, args.watch_seconds)
     if os.geteuid() != 0:
         print("bench/scale.py needs root (it builds the simulated LAN)", file=sys.stderr)
         return 2
@@ -194,6 +235,9 @@ def main() -> int:
               f"{r['end_rss_mb']:.1f} MB, files {r['start_files']:.0f} -> {r['end_files']:.0f}, threads "
               f"{r['start_threads']:.0f} -> {r['end_threads']:.0f}, SSH connections {r['start_ssh']:.0f} -> "
               f"{r['end_ssh']:.0f}")  # fmt: skip
+        print(f"{s} nodes: CPU seconds, picf's own / the simulated Pis' (the rest of the machine): discover "
+              f"{r['discover_cpu']:.1f} / {r['discover_lan_cpu']:.1f}, no-op deploy {r['noop_cpu']:.1f} / "
+              f"{r['noop_lan_cpu']:.1f} ({os.cpu_count()} cores share both)")  # fmt: skip
     top = results[sizes[-1]]
     targets = [("discover under 3 s", top["discover"] < 3), ("warm poll under 150 ms", top["poll_ms"] < 150),
                ("no-op deploy under 3 s", top["noop"] < 3),
