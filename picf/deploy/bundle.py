@@ -15,6 +15,7 @@ from picf.releases.builder import write_tarball
 WATCHER = Path(__file__).with_name("watch_jobs.sh")
 DONE_MARKER = "~complete"  # sorts last in the tarball: present only when the bundle unpacked completely
 BUNDLES = "/var/vcap/data/picf/bundles"
+MONIT_STATUS_URL = "http://127.0.0.1:2822/_status?format=xml"  # picf's monitrc (playbooks/roles/base)
 
 
 def package_file(package: dict[str, str]) -> str:
@@ -67,21 +68,34 @@ def switch_script(deploy_id: str, packages: list[dict[str, str]], jobs: list[Ren
     lines.append(f'  echo "links {deploy_id}"')
     lines.append("fi")
     # The switch: one rename. The node then records the new state as not yet watched (the watch replaces it
-    # once the jobs run steadily), and monit loads the new jobs' stanzas.
+    # once the jobs run steadily), and monit loads the new jobs' stanzas. `monit reload` only signals the
+    # daemon, which reloads after its current cycle; until then it still answers as before, and drops a
+    # restart asked of it in between. So, as the BOSH agent does, wait for monit's incarnation (the second
+    # of its last load) to change; and reload in a later second than that one, or the two are equal.
     lines += [
+        "incarnation() {",
+        f"  {{ wget -q -T 2 -O - '{MONIT_STATUS_URL}' 2>/dev/null ||",
+        f"    curl -sf -m 2 '{MONIT_STATUS_URL}' 2>/dev/null; }} |",
+        "    sed -n 's:.*<incarnation>\\([0-9]*\\)</incarnation>.*:\\1:p'",
+        "}",
+        "was=",
         f'if [ "$(readlink /var/vcap/data/picf/current || true)" != "{links}" ]; then',
         f"  ln -sfn {links} /var/vcap/data/picf/current.next",
         "  mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
         f"  install -m 0644 {bundle}/state.unverified.json /var/vcap/picf/state.json.partial",
         "  mv -f /var/vcap/picf/state.json.partial /var/vcap/picf/state.json",
+        "  was=$(incarnation)",
+        '  while [ -n "$was" ] && [ "$(date +%s)" -le "$was" ]; do sleep 0.2; done',
         "  monit reload",
         f'  echo "switched to {deploy_id}"',
         "fi",
         "tries=0",
-        "until monit summary >/dev/null 2>&1; do",
+        "now=$(incarnation)",
+        'until [ -n "$now" ] && [ "$now" != "$was" ]; do',
         "  tries=$((tries + 1))",
-        '  [ "$tries" -lt 60 ] || { echo "monit does not answer (monit summary) 30 s after its reload" >&2; exit 1; }',
-        "  sleep 0.5",
+        '  [ "$tries" -lt 150 ] || { echo "monit has not reloaded 30 s after \\`monit reload\\`" >&2; exit 1; }',
+        "  sleep 0.2",
+        "  now=$(incarnation)",
         "done",
     ]
     return "\n".join(lines) + "\n"

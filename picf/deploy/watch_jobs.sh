@@ -6,7 +6,9 @@
 # One job's watch: wait LOW, then until HIGH for the job to run under monit with a pid at least STABLE seconds
 # old (a crash loop keeps replacing it), counting only monit cycles that ran after the watch began and had no
 # action pending. That is `picf status`'s "running" too: monit's OK and an uptime of STABLE seconds, so status
-# right after a deploy agrees with its watch. On failure: monit's view and the job's last log lines.
+# right after a deploy agrees with its watch. The pid must not be the one the restart replaced
+# (BUNDLE/replaced/JOB): the old version running steadily is not the new one running. On failure: monit's
+# view and the job's last log lines.
 bundle=$1 low=$2 high=$3 stable=$4
 shift 4
 recorded=/var/vcap/picf/state.json
@@ -17,24 +19,28 @@ now() { date +%s%3N; }
 watch_one() {
   job=$1
   pidfile=$(awk '/with pidfile/ {print $3; exit}' "/var/vcap/monit/job/$job.monitrc")
+  replaced=$(cat "$bundle/replaced/$job" 2>/dev/null)
   began=$(date +%s)
   deadline=$(( $(now) + high ))
   sleep "$(awk -v ms="$low" 'BEGIN { printf "%.3f", ms / 1000 }')"
-  status="" kicked=""
+  status="" kicked="" pid=""
   while [ "$(now)" -lt "$deadline" ]; do
     block=$(monit status "$job" 2>/dev/null)
     status=$(printf '%s\n' "$block" | awk '$1 == "status" { $1 = ""; sub(/^ +/, ""); print; exit }')
-    # monit may give up on the old version (`N restarts within M cycles`) just as the new one is started, and
-    # drop our restart with it: ask once more. Only once: if the new version crash-loops, monit gives up again.
-    if [ "$status" = "Not monitored" ] && [ -z "$kicked" ]; then
-      monit start "$job" >/dev/null 2>&1
-      kicked=1
-    fi
     collected=$(printf '%s\n' "$block" | awk '/data collected/ { $1 = $2 = ""; sub(/^ +/, ""); print; exit }')
     collected_at=$(date -d "$collected" +%s 2>/dev/null || echo 0)
     pid=$(cat "$pidfile" 2>/dev/null)
-    if [ "$status" = "OK" ] && [ "$collected_at" -gt "$began" ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
-       && ! printf '%s\n' "$block" | grep -q pending; then
+    settled=""
+    [ "$status" = "OK" ] && [ "$collected_at" -gt "$began" ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+      && ! printf '%s\n' "$block" | grep -q pending && settled=1
+    # monit may drop our restart: it gives up on the old version (`N restarts within M cycles`) just as the new
+    # one is started, or a reload it had not yet begun discards it. Then ask once more. Only once: if the new
+    # version crash-loops, monit gives up again.
+    if [ -z "$kicked" ] && { [ "$status" = "Not monitored" ] || { [ -n "$settled" ] && [ "$pid" = "$replaced" ]; }; }; then
+      monit restart "$job" >/dev/null 2>&1
+      kicked=1
+    fi
+    if [ -n "$settled" ] && [ "$pid" != "$replaced" ]; then
       age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')
       if [ "${age:-0}" -ge "$stable" ]; then
         echo "$job running (pid $pid, up ${age} s)"
@@ -43,7 +49,11 @@ watch_one() {
     fi
     sleep 0.5
   done
-  echo "$job is not running after ${high} ms (monit: ${status:-no status})"
+  if [ -n "$pid" ] && [ "$pid" = "$replaced" ]; then
+    echo "$job still runs the process it ran before the deploy (pid $pid) after ${high} ms: monit did not restart it"
+  else
+    echo "$job is not running after ${high} ms (monit: ${status:-no status})"
+  fi
   echo "--- last lines of $job's logs:"
   tail -n 15 /var/vcap/sys/log/"$job"/*.log 2>/dev/null
   return 1

@@ -151,6 +151,29 @@ def test_a_property_change_restarts_the_job_with_the_new_value(setup: Setup, on_
     assert setup.deploy("--yes").stderr.count("nothing to do") == 1
 
 
+def test_a_restart_monit_dropped_is_asked_again_and_the_old_process_never_passes_the_watch(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    # monit drops a restart asked of it between `monit reload` and the reload itself (the switch now waits for
+    # the reload; this is the watch's own guard, for that and any other lost restart). Replay a watch whose
+    # restart was lost: a bundle whose state the node does not record, the running pid noted as the one the
+    # restart replaced, and no restart.
+    old_pid = on_node("pi-2", "cat /var/vcap/sys/run/logfwd/logfwd.pid").stdout.strip()
+    replay = on_node(
+        "pi-2",
+        "cd /var/vcap/data/picf/bundles; "
+        "for b in */; do cmp -s $b/state.json /var/vcap/picf/state.json && src=${b%/}; done; "
+        "rm -rf lost && mkdir -p lost/replaced && cp $src/watch_jobs.sh lost/ && echo '{}' > lost/state.json && "
+        "cat /var/vcap/sys/run/logfwd/logfwd.pid > lost/replaced/logfwd && "
+        "sh lost/watch_jobs.sh $PWD/lost 1000 30000 1 logfwd; echo rc=$?; "
+        "install -m 0644 $src/state.json /var/vcap/picf/state.json; rm -rf lost",
+    ).stdout
+    new_pid = on_node("pi-2", "cat /var/vcap/sys/run/logfwd/logfwd.pid").stdout.strip()
+    assert "rc=0" in replay and new_pid != old_pid, (old_pid, replay)
+    assert f"logfwd running (pid {new_pid}," in replay, replay
+    assert "nothing to do" in setup.deploy("--yes").stderr  # the node's record is back as it was
+
+
 def test_a_prepared_node_skips_its_preparation_and_is_sent_only_the_packages_it_lacks(
     setup: Setup, on_node: SshRunner
 ) -> None:
