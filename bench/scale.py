@@ -12,6 +12,10 @@ LAN built anew (stock images, 3B+ armv7 and 4B arm64, every node a doppler):
   round in which every node answered and at the end (bounded: none may grow with time, connections one per node);
 - the dashboard (`picf dashboard`, Textual, 1 s polls) in a 120x40 pseudo-terminal: CPU over 20 s.
 
+`--watch-only INVENTORY --watch-seconds 3600` is the hour-long memory check on a LAN already deployed: picf's
+`status --watch` beside the same command with glibc's default per-thread malloc caches (picf turns them off
+for its long-running commands; with one SSH reader thread per node they grow RSS for hours).
+
 Each figure is printed with its ratio to the smallest size, beside the node-count ratio: "linear" means it grew
 no faster than the nodes did. The baselines a user would reach for at these sizes are in the other benches
 (bench/discover.py: avahi-browse and an ssh loop; bench/poll.py: fabric and OpenSSH; bench/deploy.py: plain
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dashboard import cpu_after  # bench/dashboard.py: this script's directory is first on sys.path
@@ -176,16 +181,30 @@ def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) ->
 
 
 def watch_only(inventory: Path, seconds: float) -> int:
-    """`picf status --watch` on an inventory whose LAN is already up and deployed: resources at start and end."""
+    """`picf status --watch` on an inventory whose LAN is already up and deployed: resources at start and end,
+    side by side with the same command keeping glibc's default per-thread malloc caches (which picf turns off
+    for its long-running commands: picf/cli/longrun.py)."""
     nodes = len(read_inventory(inventory).cluster.nodes)
-    start, end = watch_resources(inventory, dict(os.environ), seconds)
+    default_caches = "glibc's default thread caches"
+    runs = {"picf": dict(os.environ), default_caches: {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"}}
+    with ThreadPoolExecutor(len(runs)) as pool:  # side by side: the same LAN, the same hour
+        futures = {name: pool.submit(watch_resources, inventory, env, seconds) for name, env in runs.items()}
+        results = {name: future.result() for name, future in futures.items()}
     print(f"picf status --watch on {nodes} nodes for {seconds:.0f} s (1 s polls), after its first complete round "
-          f"and at the end:")  # fmt: skip
-    for key, unit in (("rss_mb", "MB"), ("files", ""), ("threads", ""), ("ssh", "")):
-        print(f"  {key:8} {start[key]:8.1f} -> {end[key]:8.1f} {unit}")
+          f"and at the end; two side by side:")  # fmt: skip
+    for name, (start, end) in results.items():
+        print(f"  {name}:")
+        for key, unit in (("rss_mb", "MB"), ("files", ""), ("threads", ""), ("ssh", "")):
+            print(f"    {key:8} {start[key]:8.1f} -> {end[key]:8.1f} {unit}")
+    start, end = results["picf"]
+    base_start, base_end = results[default_caches]
+    print(
+        f"RSS growth: picf {end['rss_mb'] - start['rss_mb']:+.1f} MB, with glibc's default caches "
+        f"{base_end['rss_mb'] - base_start['rss_mb']:+.1f} MB"
+    )
     flat = end["rss_mb"] <= 1.1 * start["rss_mb"] and end["files"] <= start["files"] and end["ssh"] <= nodes
     verdict = "met" if flat else "MISSED"
-    print(f"memory flat (within 10%), files not growing, at most one SSH connection per node: {verdict}")
+    print(f"picf: memory flat (within 10%), files not growing, at most one SSH connection per node: {verdict}")
     return 0 if flat else 1
 
 

@@ -10,6 +10,7 @@ import typer
 
 from picf import __version__, prompts
 from picf.cli import inventory as inventory_cli
+from picf.cli import longrun
 from picf.cli import release as release_cli
 from picf.cli import sim as sim_cli
 from picf.cli.dashboard import dashboard_command
@@ -59,6 +60,7 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: the one place where an error becomes its message and exit code."""
+    longrun.launched_from_console_script()
     try:
         app()
     except PicfError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from picf import remote
+from picf.cli import longrun
 from picf.cli.deploy import become_password_from
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import fail
@@ -25,6 +26,7 @@ def dashboard_command(
     ),
 ) -> None:
     """The cluster at a glance in a terminal UI: crash loops first, vitals, jobs, logs, deploy."""
+    longrun.without_thread_caches()
     inventory = inventory_path(inventory_given)
     manifest = manifest_path(manifest_given, inventory)
     cluster = load_cluster(inventory, [])

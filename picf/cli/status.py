@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from picf import remote
+from picf.cli import longrun
 from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import fail, out, print_json
 from picf.health import view
@@ -150,6 +151,8 @@ def status_command(
 ) -> None:
     """Node vitals, job health and crash loops with their diagnosis. Exit 0 healthy, 1 crash loop or failing
     job, 3 a node unreachable."""
+    if watch:
+        longrun.without_thread_caches()
     cluster = load_cluster(inventory_path(inventory), node)
     remote.load_identity(cluster.ssh)  # a locked or missing key: one line now, not one per node
     nodes = [n for n in cluster.nodes if not node or n.name in node]

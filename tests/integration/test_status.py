@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -44,9 +45,11 @@ def node(data: dict[str, Any], name: str) -> dict[str, Any]:
 class Watch:
     """`picf status --watch --json` in the background: one JSON line per poll, with when it arrived."""
 
-    def __init__(self, setup: Setup, *extra: str) -> None:
+    def __init__(self, setup: Setup, *extra: str, env: dict[str, str] | None = None) -> None:
         argv = [str(setup.picf), "status", "-i", str(setup.inventory), "--watch", "--json", *extra]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=setup.env)
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**setup.env, **(env or {})}
+        )
         self.rounds: list[tuple[float, dict[str, Any]]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -190,6 +193,21 @@ def test_overheat_and_undervoltage_show_in_vitals(setup: Setup) -> None:
     assert [w["signature"] for w in low["warnings"]] == ["under-voltage"]
     assert data["summary"]["throttled"] == 1 and data["summary"]["under_voltage"] == 1 and code == 0
     assert node(status(setup)[1], "pi-1")["warnings"] == []  # cleared
+
+
+def test_status_watch_runs_without_glibcs_thread_caches_and_keeps_the_users_tunables(setup: Setup) -> None:
+    # One SSH reader thread per node: glibc's per-thread caches would grow RSS for hours (picf/cli/longrun.py).
+    watch = Watch(setup, "--interval", "1", "--node", "pi-1", env={"GLIBC_TUNABLES": "glibc.malloc.arena_max=4"})
+    try:
+        _, data = watch.wait_for(lambda d: node(d, "pi-1")["state"] == "up", timeout=15)
+        environ = Path(f"/proc/{watch.proc.pid}/environ").read_bytes()
+        argv = Path(f"/proc/{watch.proc.pid}/cmdline").read_bytes().split(b"\0")
+    finally:
+        watch.stop()
+    # glibc's loader rewrites the variable where the kernel put it, each `:` a NUL (2.36; later ones do not)
+    assert re.search(rb"\0GLIBC_TUNABLES=glibc\.malloc\.arena_max=4[:\0]glibc\.malloc\.tcache_count=0\0", environ)
+    assert argv[-6:-1] == [b"--json", b"--interval", b"1", b"--node", b"pi-1"]  # started again as it was asked
+    assert [n["name"] for n in data["nodes"]] == ["pi-1"]
 
 
 def test_a_pulled_cable_marks_the_node_unreachable_while_the_others_keep_updating(setup: Setup) -> None:
