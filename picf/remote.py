@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from picf import prompts, simnet
 from picf.errors import Unreachable, UsageError
 from picf.hostkeys import fingerprint_of_blob
 from picf.models.cluster import SshDefaults
+from picf.watchdog import Watchdog
 
 # paramiko's transport thread logs a traceback for every failed handshake; picf reports failures itself.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
@@ -80,25 +81,6 @@ class PinnedHostKey(paramiko.MissingHostKeyPolicy):
             raise HostKeyMismatch(self.address, self.expected, self.seen)
 
 
-class _Watchdog:
-    """Calls `kill` once the deadline passes, unless cancelled first; `fired` says whether it did."""
-
-    def __init__(self, deadline: float, kill: Callable[[], None]) -> None:
-        self.fired = False
-        self._kill = kill
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _fire(self) -> None:
-        self.fired = True
-        with contextlib.suppress(Exception):
-            self._kill()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
 def _shut(sock: socket.socket | None) -> None:
     """Shut a socket down so that every thread blocked on it wakes up, then close it."""
     if sock is None:
@@ -122,7 +104,7 @@ class NodeConnection:
     @contextlib.contextmanager
     def deadline(self, seconds: float, what: str) -> Iterator[None]:
         """Run the block within `seconds`; past that the connection is killed and RemoteError(timeout) raised."""
-        dog = _Watchdog(time.monotonic() + seconds, self.kill)
+        dog = Watchdog(time.monotonic() + seconds, self.kill)
         try:
             yield
         except RemoteError:
@@ -295,7 +277,7 @@ def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float |
     ip = resolve(address, wait)
     simnet.check_reachable(ip)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    dog = _Watchdog(deadline, lambda: _shut(sock))
+    dog = Watchdog(deadline, lambda: _shut(sock))
     policy = PinnedHostKey(address, pinned)
     conn: Connection | None = None
     try:
@@ -358,7 +340,7 @@ def fetch_host_key(address: str, port: int = 22, timeout: float = 5.0) -> tuple[
     ip = resolve(address, timeout)
     simnet.check_reachable(ip)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    dog = _Watchdog(deadline, lambda: _shut(sock))
+    dog = Watchdog(deadline, lambda: _shut(sock))
     transport: paramiko.Transport | None = None
     try:
         sock.settimeout(timeout)
@@ -418,14 +400,30 @@ class ShellChannel:
     def ask(self, line: str, end_marker: str, timeout: float, limit: int = 1 << 20) -> str:
         """Send `line`, return everything up to and including `end_marker`'s line, all within `timeout`."""
         deadline = time.monotonic() + timeout
-        marker = ("\n" + end_marker + "\n").encode()
-        buffer = bytearray()
+        self.send(line, timeout)
+        return self.receive(end_marker, max(0.01, deadline - time.monotonic()), limit)
+
+    def send(self, line: str, timeout: float) -> None:
+        """Send `line` (opening the shell first if it is not open); its answer is read by `receive`."""
         try:
             with self.conn.deadline(timeout, "probe"):
                 if self._channel is None or self._channel.closed:
                     self._channel = self._open(timeout)
+                self._channel.sendall(line.encode() + b"\n")
+        except RemoteError:
+            self.close()
+            raise
+
+    def receive(self, end_marker: str, timeout: float, limit: int = 1 << 20) -> str:
+        """Everything up to and including the line `end_marker`, within `timeout`."""
+        deadline = time.monotonic() + timeout
+        marker = ("\n" + end_marker + "\n").encode()
+        buffer = bytearray()
+        try:
+            with self.conn.deadline(timeout, "probe"):
                 channel = self._channel
-                channel.sendall(line.encode() + b"\n")
+                if channel is None or channel.closed:
+                    raise EOFError("the remote shell is not open")
                 while marker not in buffer:
                     channel.settimeout(max(0.01, deadline - time.monotonic()))
                     chunk = channel.recv(65536)
@@ -438,6 +436,10 @@ class ShellChannel:
             self.close()
             raise
         return bytes(buffer[: buffer.index(marker) + len(marker)]).decode("utf-8", "replace")
+
+    @property
+    def is_open(self) -> bool:
+        return self._channel is not None and not self._channel.closed
 
     def close(self) -> None:
         """Close the shell (the connection stays open, if it still is)."""

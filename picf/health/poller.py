@@ -7,6 +7,7 @@ others keep updating; its probe is not sent again until the last one has finishe
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 import threading
@@ -71,29 +72,44 @@ class Poller:
         self.detector = CrashLoopDetector(rule)
         self._slots = [_Slot(n) for n in (nodes if nodes is not None else cluster.nodes)]
         self._pool = DaemonPool(min(parallel, len(self._slots)), "poll")
+        self._nonce, self._asked = secrets.token_hex(6), itertools.count()  # no urandom call per probe
         self._round = threading.Lock()  # one round at a time: the dashboard's `r` may ask while a poll runs
 
-    def _probe(self, slot: _Slot) -> tuple[NodeSample, float]:
-        """Runs in the pool: (re)connect if needed, ask, parse."""
+    def _line(self, nonce: str) -> str:
+        return f"picf_probe {nonce}{' fresh' if self.fresh_monit else ''}"
+
+    def _send(self, slot: _Slot, nonce: str) -> bool:
+        """On the polling thread: send the probe down the node's open shell, so every node starts answering at
+        once rather than when a pool thread gets to it. False if there is no open shell (the pool connects)."""
+        if slot.shell is None or slot.conn is None or not slot.shell.is_open or not slot.conn.alive:
+            return False
+        try:
+            slot.shell.send(self._line(nonce), self.timeout)
+        except remote.RemoteError:
+            slot.drop_connection()  # the pool job connects again, within the same budget
+            return False
+        return True
+
+    def _probe(self, slot: _Slot, nonce: str, sent: bool, started: float) -> tuple[NodeSample, float]:
+        """Runs in the pool: (re)connect and send if the polling thread could not, read the answer, parse."""
         node = slot.node
         if node.host_key is None:
             raise remote.RemoteError(node.address, "host-key", "no host key pinned; run `picf discover --write`")
-        started = time.perf_counter()
-        deadline = time.monotonic() + self.timeout  # connecting and asking share one budget
-        if slot.conn is None or not slot.conn.alive:
-            slot.drop_connection()
-            slot.conn = remote.connect(node.address, self.cluster.ssh, node.host_key, timeout=self.timeout)
-            slot.shell = remote.ShellChannel(slot.conn, define=PROBE_SCRIPT)
-        assert slot.shell is not None
-        nonce = secrets.token_hex(8)
+        deadline = started + self.timeout  # connecting and asking share one budget
         try:
-            line = f"picf_probe {nonce}{' fresh' if self.fresh_monit else ''}"
-            left = max(0.1, deadline - time.monotonic())
-            text = slot.shell.ask(line, f"@@picf:end {nonce}", timeout=left)
+            if not sent:
+                if slot.conn is None or not slot.conn.alive:
+                    slot.drop_connection()
+                    slot.conn = remote.connect(node.address, self.cluster.ssh, node.host_key, timeout=self.timeout)
+                    slot.shell = remote.ShellChannel(slot.conn, define=PROBE_SCRIPT)
+                assert slot.shell is not None
+                slot.shell.send(self._line(nonce), max(0.1, deadline - time.monotonic()))
+            assert slot.shell is not None
+            text = slot.shell.receive(f"@@picf:end {nonce}", max(0.1, deadline - time.monotonic()))
         except remote.RemoteError:
             slot.drop_connection()  # a dead link or a stuck shell: start from a fresh connection next time
             raise
-        elapsed = (time.perf_counter() - started) * 1000
+        elapsed = (time.monotonic() - started) * 1000
         return parse_sample(text, nonce, self.clock()), elapsed
 
     def poll(self, wait_s: float | None = None) -> ClusterHealth:
@@ -107,7 +123,10 @@ class Poller:
         for slot in self._slots:
             if slot.future is None:
                 slot.sent_at = now
-                slot.future = self._pool.submit(self._probe, slot)
+                nonce = f"{self._nonce}{next(self._asked):x}"  # unique per probe: its answer's end marker
+                started = time.monotonic()
+                sent = self._send(slot, nonce)
+                slot.future = self._pool.submit(self._probe, slot, nonce, sent, started)
         pending = [s.future for s in self._slots if s.future is not None]
         wait(pending, timeout=self.timeout if wait_s is None else wait_s, return_when=ALL_COMPLETED)
         for slot in self._slots:
