@@ -34,9 +34,13 @@ watch_one() {
     [ "$status" = "OK" ] && [ "$collected_at" -gt "$began" ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
       && ! printf '%s\n' "$block" | grep -q pending && settled=1
     # monit may drop our restart: it gives up on the old version (`N restarts within M cycles`) just as the new
-    # one is started, or a reload it had not yet begun discards it. Then ask once more. Only once: if the new
-    # version crash-loops, monit gives up again.
-    if [ -z "$kicked" ] && { [ "$status" = "Not monitored" ] || { [ -n "$settled" ] && [ "$pid" = "$replaced" ]; }; }; then
+    # one is started (start it), or a reload it had not yet begun discards it and the old process runs on
+    # (restart it). Only once: if the new version crash-loops, monit gives up again. A start, unlike a restart,
+    # does not begin a new chapter for the crash-loop detector: the restarts so far keep counting.
+    if [ -z "$kicked" ] && [ "$status" = "Not monitored" ]; then
+      monit start "$job" >/dev/null 2>&1
+      kicked=1
+    elif [ -z "$kicked" ] && [ -n "$settled" ] && [ "$pid" = "$replaced" ]; then
       monit restart "$job" >/dev/null 2>&1
       kicked=1
     fi
