@@ -375,8 +375,8 @@ class ShellChannel:
     """A remote `/bin/sh` kept open on a connection: a command sent down it costs one round trip (about a
     millisecond on a LAN), not a new exec channel (about 170 ms with paramiko). Its stderr is discarded.
 
-    `define` is sent once when the shell opens (function definitions); `ask` sends one line and reads until the
-    line `end_marker`. A timeout or a broken channel kills the connection: the caller opens a new one.
+    `define` is sent once when the shell opens (function definitions); `send` sends one line and `receive` reads
+    until the line `end_marker`. A timeout or a broken channel kills the connection: the caller opens a new one.
     """
 
     def __init__(self, conn: NodeConnection, define: str = "") -> None:
@@ -396,12 +396,6 @@ class ShellChannel:
         self.opened += 1
         opened: paramiko.Channel = channel
         return opened
-
-    def ask(self, line: str, end_marker: str, timeout: float, limit: int = 1 << 20) -> str:
-        """Send `line`, return everything up to and including `end_marker`'s line, all within `timeout`."""
-        deadline = time.monotonic() + timeout
-        self.send(line, timeout)
-        return self.receive(end_marker, max(0.01, deadline - time.monotonic()), limit)
 
     def send(self, line: str, timeout: float) -> None:
         """Send `line` (opening the shell first if it is not open); its answer is read by `receive`."""
