@@ -9,7 +9,7 @@ LINT_DIRS := picf tui tests $(wildcard bench)
 
 APT_PACKAGES := openssh-server openssh-client iproute2 sudo python3-apt qemu-user-static binfmt-support \
 	golang-go gcc gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross \
-	avahi-daemon avahi-utils tmux python3-venv git make wget util-linux bubblewrap
+	avahi-daemon avahi-utils tmux python3-venv git make wget util-linux bubblewrap ruby
 
 .PHONY: setup system-packages sim-packages venv analyzer lint typecheck ansible-lint test test-loaded test-unit test-integration demo demo-down bench clean
 
@@ -81,6 +81,8 @@ bench: setup
 	$(BIN)/python bench/sim_up.py
 	$(BIN)/python bench/discover.py
 	$(BIN)/python bench/build_cache.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/compile_modes.py
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/deadlines.py
 	$(BIN)/python bench/dashboard.py

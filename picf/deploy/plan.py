@@ -33,13 +33,19 @@ def wanted_state(
         if release.arch != arch:
             raise PlanError(f"{release.name}/{release.version} was built for {release.arch}, the node runs {arch}")
         for package in release.packages:
+            if package.toolchain is not None and not package.sha256:
+                needed.discard(package.name)  # a Go picf provided for compiling: nothing to ship
+                continue
             if package.name in needed:
                 if package.arch != arch:
                     raise PlanError(f"package {package.name} is {package.arch}; the node runs {arch}")
                 packages[package.name] = {"fingerprint": package.fingerprint, "sha256": package.sha256, "arch": arch}
     missing = needed - set(packages)
     if missing:
-        raise PlanError(f"no compiled package {', '.join(sorted(missing))} for {arch}")
+        raise PlanError(
+            f"no compiled package {', '.join(sorted(missing))} for {arch}; build the release for {arch} "
+            "(picf release build RELEASE --arch ARCH)"
+        )
     return {
         "deployment": deployment,
         "arch": arch,

@@ -78,13 +78,38 @@ def rollout_plays(
         play["post_tasks"] = [*play.get("post_tasks", []), {"name": MARK_TASK,
                               "ansible.builtin.set_fact": {"picf_batch_ok": True}}]  # fmt: skip
         plays.append(play)
+    if rollout.groups:
+        plays += [_check(len(rollout.groups), "the post-deploy scripts"), post_deploy_play()]
     return plays
 
 
-def _check(number: int) -> dict[str, Any]:
+POST_DEPLOY_PLAY = "Run post-deploy scripts"
+POST_DEPLOY_TASK = "Run the jobs' post-deploy scripts"
+POST_DEPLOY_GROUP = "picf_post_deploy"
+
+
+def post_deploy_play() -> dict[str, Any]:
+    """Once every batch succeeded: each node's jobs' bin/post-deploy (the BOSH agent's last step)."""
+    return {
+        "name": POST_DEPLOY_PLAY,
+        "hosts": POST_DEPLOY_GROUP,
+        "gather_facts": False,
+        "become": True,
+        "tasks": [{"name": "Post-deploy", "ansible.builtin.include_role": {"name": "lifecycle",
+                                                                          "tasks_from": "post_deploy"}}],
+    }  # fmt: skip
+
+
+def inventory_groups(rollout: Rollout, hosts: dict[str, Any]) -> dict[str, Any]:
+    """The inventory's `children`: one group per batch, and the nodes that run post-deploy scripts."""
+    post = {name: None for name, host in hosts.items() if host.get("picf_post_deploy")}
+    return {**batch_groups(rollout), POST_DEPLOY_GROUP: {"hosts": post}}
+
+
+def _check(number: int, before: str | None = None) -> dict[str, Any]:
     earlier = [batch_group(i) for i in range(number)]
     return {
-        "name": f"Stop unless every node of the batches before batch {number + 1} succeeded",
+        "name": f"Stop unless every node of the batches before {before or f'batch {number + 1}'} succeeded",
         "hosts": "localhost",
         "gather_facts": False,
         "become": False,

@@ -23,10 +23,11 @@ from picf.deploy import nodes
 from picf.deploy import vars as varstore
 from picf.deploy.connection import Connection, mitogen_strategies
 from picf.deploy.connection import choose as choose_connection
+from picf.deploy.links import Group
 from picf.deploy.lock import ClusterLock, Say, process_alive, quiet
 from picf.deploy.manifest_file import read_manifest
 from picf.deploy.plan import PlanError, Rollout, decide_rollout, plan_node, render_plan, render_rollout, wanted_state
-from picf.deploy.render import JobSource, RenderedJob, render_job
+from picf.deploy.render import JobLibrary, RenderedJob, check_processes, render_deployment
 from picf.errors import Unreachable, UsageError
 from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
@@ -143,7 +144,6 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
     _remove_work_of_killed_deploys(say)
     work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
     try:
-        rendered, wanted = _render(manifest, scope, compiled, variables, work, secrets)
         remote.load_identity(cluster.ssh)  # a locked or missing key stops here, before any node is asked
         say(f"reading the state of {len(scope)} node(s) ...")
         found = nodes.read_states(cluster, scope, cluster.ssh.connect_timeout, become_password=request.become_password)
@@ -154,6 +154,7 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
         for report in reports.values():
             for line in report.notes:
                 say(line)
+        rendered, wanted = _render(manifest, cluster, scope, compiled, variables, reports, secrets)
         by_name = {n.name: n for n in scope}
         plans = [plan_node(n.name, reports[n.name].state, wanted[n.name]) for n in scope]
         for plan in plans:
@@ -193,38 +194,44 @@ def _remove_work_of_killed_deploys(say: Say) -> None:
 
 def _render(
     manifest: Manifest,
+    cluster: Cluster,
     scope: list[Node],
     compiled: dict[tuple[str, str], CompiledRelease],
     variables: dict[str, Any],
-    work: Path,
+    reports: dict[str, nodes.NodeReport],
     secrets: set[str],
 ) -> tuple[dict[str, list[RenderedJob]], dict[str, dict[str, Any]]]:
     """Every node's rendered jobs and the state it should report afterwards (adds rendered secrets)."""
-    store = Store()
-    sources: dict[tuple[str, str, str], JobSource] = {}
+    groups = [Group(role, tuple(n for n in cluster.nodes if role in n.roles), group.jobs)
+              for role, group in manifest.roles.items()]  # fmt: skip
+    for node in scope:
+        _jobs_for(manifest, node)  # a job two of its roles run with different properties stops here
+    addresses = {n.name: (_ip(n, reports.get(n.name)), n.address) for n in cluster.nodes}
+    library = JobLibrary(compiled)
+    by_node = render_deployment(manifest.name, groups, library, variables, addresses, {n.name for n in scope})
     rendered: dict[str, list[RenderedJob]] = {}
     wanted: dict[str, dict[str, Any]] = {}
-    for index, node in enumerate(scope):
+    for node in scope:
+        jobs: dict[str, RenderedJob] = {}
+        for job in by_node[node.name]:
+            jobs.setdefault(job.name, job)  # the same job from two roles: rendered once per role, run once
+        rendered[node.name] = list(jobs.values())
         jobs_state: dict[str, Any] = {}
-        rendered[node.name] = []
-        for ref in _jobs_for(manifest, node):
-            release = compiled[(ref.release, str(node.arch))]
-            compiled_job = next((j for j in release.jobs if j.name == ref.name), None)
-            if compiled_job is None:
-                raise PlanError(f"release {release.name}/{release.version} has no job {ref.name}")
-            key = (release.name, str(node.arch), ref.name)
-            if key not in sources:
-                sources[key] = JobSource.unpack(store.blob(compiled_job.sha256), work / "jobs-src" / "-".join(key))
-            job = render_job(sources[key], ref, f"{release.name}/{release.version}", node, index, manifest.name,
-                             variables)  # fmt: skip
+        for job in rendered[node.name]:
+            check_processes(job, node.name)
             secrets |= job.secrets
-            rendered[node.name].append(job)
             jobs_state[job.name] = {"hash": job.hash, "release": job.release, "properties": job.properties,
-                                    "packages": list(compiled_job.packages)}  # fmt: skip
+                                    "packages": list(job.packages), "processes": list(job.processes),
+                                    "lifecycle": list(job.lifecycle)}  # fmt: skip
         node_releases = [compiled[(r.name, str(node.arch))] for r in manifest.releases]
         wanted[node.name] = wanted_state(manifest.name, str(node.arch), node_releases, jobs_state,
                                          manifest.monit_interval)  # fmt: skip
     return rendered, wanted
+
+
+def _ip(node: Node, report: nodes.NodeReport | None) -> str:
+    """The address SSH reached (an mDNS name resolved once), else the inventory's."""
+    return report.ip if report is not None and report.ip else node.address
 
 
 def _nodes_in_scope(manifest: Manifest, cluster_nodes: tuple[Node, ...], only: str | None) -> list[Node]:

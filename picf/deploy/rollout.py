@@ -22,7 +22,14 @@ from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
 from picf.deploy.lock import Say, node_lock_owner, quiet
-from picf.deploy.plays import BOOKKEEPING, batch_groups, batch_of_play, prepared_nodes, rollout_plays
+from picf.deploy.plays import (
+    BOOKKEEPING,
+    POST_DEPLOY_TASK,
+    batch_of_play,
+    inventory_groups,
+    prepared_nodes,
+    rollout_plays,
+)
 from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
 from picf.deploy.timings import DeployTimings
 from picf.models.health import steady_seconds
@@ -66,7 +73,11 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
     manifest = prepared.manifest
     known_hosts = stage / "known_hosts"
     stage.mkdir(parents=True, exist_ok=True)
-    known_hosts.write_text("".join(f"{prepared.reports[name].known_hosts}\n" for name in prepared.changing))
+    # Every node of the deploy whose jobs have a post-deploy script runs it at the end, changed or not.
+    post_deploy = {n.name: [j.name for j in prepared.rendered[n.name] if "post-deploy" in j.lifecycle]
+                   for n in prepared.scope}  # fmt: skip
+    reached = [n.name for n in prepared.scope if n.name in prepared.changing or post_deploy[n.name]]
+    known_hosts.write_text("".join(f"{prepared.reports[name].known_hosts}\n" for name in reached))
     known_hosts.chmod(0o600)
     hosts: dict[str, Any] = {}
     for name in prepared.changing:
@@ -80,9 +91,12 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
                          for p in release.packages if p.name in state["packages"]]  # fmt: skip
         shipped = [p for p in packages if for_export or f"{p['name']}/{p['fingerprint']}" not in report.packages]
         changed_jobs = [j.job for j in plan.jobs if j.action in {"add", "update"}]
+        removed_jobs = [j.job for j in plan.jobs if j.action == "remove"]
+        supervised = {job.name for job in prepared.rendered[name] if job.processes}
         deploy_id = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
         node_stage = stage / "stage" / name
-        write_bundle(node_stage, deploy_id, packages, shipped, prepared.rendered[name], state)
+        write_bundle(node_stage, deploy_id, packages, shipped, prepared.rendered[name], state, changed_jobs,
+                     removed_jobs)  # fmt: skip
         memory_cgroup = plan.reboot is not None or needs_memory_cgroup(prepared.cluster, node)
         fingerprint = base_fingerprint(manifest.monit_interval, memory_cgroup)
         hosts[name] = {
@@ -91,10 +105,18 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
             "picf_base_fingerprint": fingerprint,
             "picf_node_prepared": not for_export and is_prepared(report, fingerprint, memory_cgroup),
             "picf_stage": str(node_stage),
-            "picf_jobs_changed": changed_jobs,
+            "picf_jobs_changed": [job for job in changed_jobs if job in supervised],
+            "picf_post_deploy": post_deploy[name],
             "picf_deploy_id": deploy_id,
             "picf_monit_interval": manifest.monit_interval,
         }
+    for name in reached:
+        if name not in hosts:
+            node = prepared.node(name)
+            hosts[name] = {
+                "ansible_host": prepared.reports[name].ip or node.address,
+                "picf_post_deploy": post_deploy[name],
+            }
     ssh = prepared.cluster.ssh
     key_file = Path(ssh.private_key).expanduser()
     connection_vars: dict[str, Any] = {"ansible_user": ssh.user, "ansible_port": ssh.port}
@@ -197,7 +219,9 @@ def _roll_out(
         if event.get("task") not in BOOKKEEPING:
             on_event(event)
 
-    inventory = {"all": {**inputs.inventory["all"], "children": batch_groups(rollout)}}
+    inventory = {
+        "all": {**inputs.inventory["all"], "children": inventory_groups(rollout, inputs.inventory["all"]["hosts"])}
+    }
     timings.run_started(time.monotonic())
     result = ansible.run_playbook(
         rollout_plays(rollout, inputs.watch_vars, prepared_nodes(inputs.inventory)), inventory,
@@ -207,6 +231,9 @@ def _roll_out(
     timings.run_ended(time.monotonic())
     problems = {**{h: f"unreachable: {m}" for h, m in result.unreachable.items() if h in nodes},
                 **{h: m for h, m in result.failed.items() if h in nodes}}  # fmt: skip
+    post_deploy = {h: m for h, m in problems.items() if m.startswith(POST_DEPLOY_TASK)}
+    for host in post_deploy:  # every batch succeeded there; only the last step did not
+        del problems[host]
     last = begun[-1] if begun else 0
     if result.status == "canceled" or cancelled.is_set():
         _record(history, deployment, rollout.groups, begun[:-1], problems)
@@ -225,6 +252,11 @@ def _roll_out(
         history.finish(deployment, "failed", message)
         return DeployResult(1, message, timings=timings)
     _record(history, deployment, rollout.groups, begun, problems)
+    if post_deploy:
+        details = "\n".join(f"  {h}: {redact(m, prepared.secrets)}" for h, m in sorted(post_deploy.items()))
+        message = f"Error: deployed, but post-deploy scripts failed on {', '.join(sorted(post_deploy))}.\n{details}"
+        history.finish(deployment, "failed", message)
+        return DeployResult(1, message, timings=timings)
     message = f"deployed to {sum(map(len, rollout.groups))} node(s) in {time.monotonic() - started:.1f} s"
     history.finish(deployment, "succeeded", message)
     return DeployResult(0, message, timings=timings)

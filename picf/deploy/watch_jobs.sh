@@ -1,6 +1,7 @@
 #!/bin/sh
 # watch_jobs BUNDLE LOW_MS HIGH_MS STABLE_S JOB...: watch every JOB at once; when all of them run steadily,
-# record BUNDLE's state as what the node runs (prints "recorded"). A node that already records that state
+# run the changed jobs' post-start scripts, then record BUNDLE's state as what the node runs (prints
+# "recorded"). A node that already records that state
 # has nothing to watch: a second run of the same deploy changes nothing.
 #
 # One job's watch: wait LOW, then until HIGH for the job to run under monit with a pid at least STABLE seconds
@@ -77,6 +78,12 @@ done
 if [ -n "$failed" ]; then
   echo "not running steadily:$failed"
   exit 1
+fi
+# The jobs run steadily: their post-start scripts (the BOSH agent's order), then the node records what it runs.
+post_start=$(cat "$bundle/post-start.jobs" 2>/dev/null)
+if [ -n "$post_start" ]; then
+  # shellcheck disable=SC2086
+  sh "$bundle/lifecycle.sh" post-start $post_start || exit 1
 fi
 install -m 0644 "$bundle/state.json" "$recorded.partial"
 mv -f "$recorded.partial" "$recorded"

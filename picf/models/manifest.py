@@ -3,12 +3,17 @@
 name: pi-cloud
 releases:
   - {name: logfwd, version: 0.1.0, patched: true}
-roles:                                   # like BOSH instance groups; nodes get roles from the inventory
+roles:                                   # BOSH's instance groups; nodes get roles from the inventory
   doppler:
     jobs:
+      - name: logsink
+        release: logfwd
+        provides: {logsink: {as: sink}}  # optional, as in BOSH: rename (as) or withhold (nil) a link
       - name: logfwd
         release: logfwd
-        properties: {logfwd.port: 7070, logfwd.token: ((logfwd_token))}
+        properties:                      # nested, as BOSH reads them
+          logfwd: {port: 7070, token: ((logfwd_token))}
+        consumes: {logsink: {from: sink}}  # optional: which provider (from), or none (nil)
 update: {canaries: 1, max_in_flight: 1, canary_watch_time: 1000-30000, update_watch_time: 1000-30000}
 variables:
   - {name: logfwd_token, type: password}
@@ -85,11 +90,15 @@ class ReleaseRef(BaseModel):
 
 
 class JobRef(BaseModel):
+    """A job of a release on an instance group (a role), with its properties and links, as in BOSH."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=_NAME)
     release: str = Field(pattern=_NAME)
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict, description="nested maps, as BOSH reads them")
+    consumes: dict[str, Any] = Field(default_factory=dict, description="link name -> {from: ALIAS} or nil")
+    provides: dict[str, Any] = Field(default_factory=dict, description="link name -> {as: ALIAS} or nil")
 
 
 class RoleJobs(BaseModel):

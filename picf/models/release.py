@@ -1,164 +1,188 @@
-"""Releases, BOSH-like: packages (compiled once per arch) and jobs (templates, properties, a monit stanza).
+"""BOSH releases as BOSH writes them (models only; reading them is `picf.releases.source`).
 
-`release.yml` in a release directory:
+A release comes in three forms, all read into one `Release`:
 
-    name: logfwd
-    version: 0.1.0
-    source: {path: src}                      # or {git: URL, ref: v1.2.3, submodules: true}
-    packages:
-      - name: logfwd
-        files: ["go.mod", "**/*.go"]         # globs under the source; they make the fingerprint
-        dependencies: []
-        build: {kind: go, module: ".", package: ./cmd/logfwd, binary: logfwd, ldflags: "-s -w"}
-    jobs:
-      - name: logfwd
-        packages: [logfwd]
-        properties:
-          logfwd.port: {type: int, default: 7070, description: where lines arrive}
-        templates: {ctl.sh.j2: bin/logfwd_ctl, config.json.j2: config/logfwd.json}
-        monit: monit.j2                      # jobs/<name>/monit.j2, rendered like the templates
+- a release repository: `config/final.yml`, `jobs/<job>/{spec,monit,templates/}`, `packages/<pkg>/{spec,
+  packaging}` (or a vendored `spec.lock`), `src/`, `blobs/` (`config/blobs.yml`), `.final_builds/`, `releases/`;
+- a release tarball, as `bosh create-release --tarball` writes it: `release.MF`, `jobs/<job>.tgz` (`job.MF`,
+  `monit`, `templates/`), `packages/<pkg>.tgz` (`packaging` and the package's files), `license.tgz`;
+- a compiled release: the same, with `compiled_packages/<pkg>.tgz` (a package's install directory after its
+  `packaging` ran) and a `stemcell` per package.
+
+Job and package specs keep BOSH's field names; keys picf does not use are accepted and ignored, as bosh-cli does.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from picf.models.node import Arch
 
-_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+Form = Literal["repository", "tarball", "compiled"]
 
 
-class LocalSource(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class PropertySpec(BaseModel):
+    """One property a job declares. Only `default` matters to rendering."""
 
-    path: str = Field(default="src", description="directory of the source, relative to the release")
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-
-class GitSource(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    git: str = Field(description="repository URL")
-    ref: str = Field(description="tag, branch or commit")
-    submodules: bool = True
-
-
-class GoBuild(BaseModel):
-    """`go build` for the target arch (GOARCH, GOARM=7 on armv7, CGO off unless asked)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["go"]
-    module: str = Field(default=".", description="directory with go.mod, relative to the source")
-    package: str = Field(description="package to build: ./cmd/x in a module, or an import path with gopath")
-    gopath: str | None = Field(default=None, description="import path of the source for GOPATH-era trees")
-    binary: str = Field(pattern=_NAME)
-    ldflags: str = ""
-    cgo: bool = False
-
-
-class CBuild(BaseModel):
-    """A static C program, built with the target's cross compiler."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["c"]
-    sources: tuple[str, ...] = Field(min_length=1)
-    flags: tuple[str, ...] = ("-O2",)
-    binary: str = Field(pattern=_NAME)
-
-
-class ScriptBuild(BaseModel):
-    """A BOSH-style `packaging` script, run in a clean compile directory."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["script"]
-    script: str = Field(description="path of the packaging script, relative to the release")
-
-
-Build = Annotated[GoBuild | CBuild | ScriptBuild, Field(discriminator="kind")]
-
-
-class Package(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=_NAME)
-    files: tuple[str, ...] = Field(min_length=1, description="globs under the source that make the fingerprint")
-    dependencies: tuple[str, ...] = ()
-    build: Build
-
-
-PropertyType = Literal["string", "int", "bool", "float", "list", "map", "password", "certificate"]
-
-
-class Property(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: PropertyType = "string"
+    description: str | None = None
     default: Any = None
-    description: str = ""
+    example: Any = None
+    type: str | None = None
 
 
-class Job(BaseModel):
+class LinkConsumes(BaseModel):
+    """A link a job reads (`link("name")` in its templates)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    type: str
+    optional: bool = False
+
+
+class LinkProvides(BaseModel):
+    """A link a job offers, with the properties consumers may read through it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    type: str
+    properties: tuple[str, ...] = ()
+
+
+class JobSpec(BaseModel):
+    """A job's `spec` file (`job.MF` in archives)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str = Field(pattern=NAME)
+    description: str | None = None
+    templates: dict[str, str] = Field(default_factory=dict, description="source under templates/ -> destination")
+    packages: tuple[str, ...] = ()
+    properties: dict[str, PropertySpec] = Field(default_factory=dict)
+    consumes: tuple[LinkConsumes, ...] = ()
+    provides: tuple[LinkProvides, ...] = ()
+
+
+class PackageSpec(BaseModel):
+    """A package's `spec` file."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str = Field(pattern=NAME)
+    dependencies: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    excluded_files: tuple[str, ...] = ()
+
+
+class SpecLock(BaseModel):
+    """`packages/<pkg>/spec.lock`: a package vendored with `bosh vendor-package` (its tarball is in the final
+    build index and the release's blobstore)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str = Field(pattern=NAME)
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{40,128}$")
+    dependencies: tuple[str, ...] = ()
+
+
+class ReleaseJob(BaseModel):
+    """A job of a release."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=_NAME)
-    packages: tuple[str, ...] = ()
-    properties: dict[str, Property] = Field(default_factory=dict)
-    templates: dict[str, str] = Field(default_factory=dict, description="template file -> bin/... or config/...")
-    monit: str = Field(default="monit.j2", description="monit stanza template under jobs/<name>/")
+    name: str
+    fingerprint: str
+    sha1: str | None = Field(default=None, description="digest of the job's .tgz, where the release records one")
+    spec: JobSpec
 
-    @field_validator("templates")
-    @classmethod
-    def _targets(cls, templates: dict[str, str]) -> dict[str, str]:
-        for source, target in templates.items():
-            if not re.match(r"^(bin|config|data)/[A-Za-z0-9._/-]+$", target) or ".." in target:
-                raise ValueError(f"{source}: target {target!r} must be under bin/, config/ or data/")
-        return templates
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return self.spec.packages
+
+
+class ReleasePackage(BaseModel):
+    """A package of a release: its source (to compile) or, in a compiled release, its compiled form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    fingerprint: str | None = Field(description="None while a blob it needs is missing (sync-blobs)")
+    dependencies: tuple[str, ...] = ()
+    sha1: str | None = Field(default=None, description="digest of the package's .tgz, where recorded")
+    vendored: bool = Field(default=False, description="a spec.lock: the tarball comes from the final build index")
+    stemcell: str | None = Field(default=None, description="compiled releases: the `os/version` it was compiled on")
+    missing_blobs: tuple[str, ...] = Field(default=(), description="blobs/ paths the package needs that are absent")
 
 
 class Release(BaseModel):
-    """A release directory's `release.yml`."""
+    """One release, whatever form it was read from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=_NAME)
-    version: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
-    source: LocalSource | GitSource = LocalSource()
-    packages: tuple[Package, ...] = ()
-    jobs: tuple[Job, ...] = ()
+    name: str
+    version: str
+    form: Form
+    commit_hash: str | None = None
+    uncommitted_changes: bool | None = None
+    jobs: tuple[ReleaseJob, ...] = ()
+    packages: tuple[ReleasePackage, ...] = ()
+    license: str | None = Field(default=None, description="the license's fingerprint")
 
-    def package(self, name: str) -> Package | None:
+    def job(self, name: str) -> ReleaseJob | None:
+        return next((j for j in self.jobs if j.name == name), None)
+
+    def package(self, name: str) -> ReleasePackage | None:
         return next((p for p in self.packages if p.name == name), None)
+
+    def closure(self, names: tuple[str, ...] | list[str]) -> list[str]:
+        """`names` and every package they depend on, dependencies first."""
+        ordered: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in ordered:
+                return
+            package = self.package(name)
+            for dep in package.dependencies if package else ():
+                visit(dep)
+            ordered.append(name)
+
+        for name in names:
+            visit(name)
+        return ordered
 
 
 class CompiledPackage(BaseModel):
-    """One package built for one arch, as the store holds it."""
+    """One package compiled for one arch, as the store holds it."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
     arch: Arch
-    fingerprint: str = Field(description="bosh-cli style sha256 over the package's files and dependencies")
-    key: str = Field(description="cache key: fingerprint + arch + dependencies' keys")
-    sha256: str = Field(description="of the tarball")
+    fingerprint: str = Field(description="bosh-cli's fingerprint of the package's source")
+    key: str = Field(description="cache key: fingerprint + arch + dependencies' keys (+ the Go picf provided)")
+    sha256: str = Field(description="of the compiled tarball")
     size: int
     dependencies: tuple[str, ...] = ()
+    toolchain: str | None = Field(default=None, description="the Go picf provided for it, when it is a Go toolchain")
 
 
 class CompiledJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    sha256: str = Field(description="of the job's tarball (spec, templates, monit)")
+    fingerprint: str
+    sha256: str = Field(description="of the job's tarball (job.MF, monit, templates/) in the store")
     packages: tuple[str, ...] = ()
 
 
 class CompiledRelease(BaseModel):
-    """What `picf release build` produced: the manifest of one release, one arch."""
+    """What `picf release build` produced: one release, one arch."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -170,3 +194,4 @@ class CompiledRelease(BaseModel):
     packages: tuple[CompiledPackage, ...]
     jobs: tuple[CompiledJob, ...]
     built_at: str
+    source: str = Field(default="", description="where it was built from (a directory or a tarball)")

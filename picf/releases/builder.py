@@ -1,61 +1,44 @@
-"""Build a release for one arch: patch (optionally), fingerprint, cross-compile what the cache lacks, store.
+"""Build a BOSH release for one arch: each package compiled once, found again by bosh-cli's fingerprint.
 
-Fingerprints follow bosh-cli: SHA-256 over "v2", then each of the package's files sorted by path (path,
-content digest, mode), then the sorted dependency names; picf adds its build recipe, so changing ldflags or a
-compiler flag rebuilds. The cache key adds the arch and the dependencies' keys, so changing one package
-rebuilds it and its dependents only.
+`build(path, arch)` opens the release (a repository or a tarball), compiles the packages the release (or one
+job, `job=`) needs, dependencies first, and records a compiled release in the store with every job's tarball.
+A package's cache key is its fingerprint, the arch and its dependencies' keys (and the Go picf provided): a
+package that did not change is not compiled again, and changing one package rebuilds it and its dependents.
+
+With `patch=True` each package's source is staged, the ARM patch catalog applied to it and misaligned 64-bit
+atomics aligned (what the lint finds); its fingerprint is then that of the patched source.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
-import json
-import os
 import shutil
-import subprocess
-import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
-from picf.errors import PicfError
+from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.patch import Align64
-from picf.models.release import CBuild, CompiledJob, CompiledPackage, CompiledRelease, GoBuild, Package, ScriptBuild
-from picf.releases import sandbox, transforms
+from picf.models.release import CompiledJob, CompiledPackage, CompiledRelease, Release, ReleasePackage
+from picf.releases import archive, compile, toolchains, transforms
+from picf.releases.compile import BuildError, Dependency
+from picf.releases.fingerprint import Entry, fingerprint
 from picf.releases.lint import lint_tree
 from picf.releases.patching import patch_tree
-from picf.releases.release_dir import ReleaseDir, package_files, read_release
+from picf.releases.source import ReleaseSource, open_release
 from picf.releases.store import Store, now
+from picf.releases.toolchains import GoToolchain
 
-GOARCH: dict[str, str] = {"armv6": "arm", "armv7": "arm", "arm64": "arm64", "amd64": "amd64"}
-GOARM: dict[str, str] = {"armv6": "6", "armv7": "7"}
-CC: dict[str, list[str]] = {
-    "armv6": ["arm-linux-gnueabihf-gcc", "-march=armv6+fp", "-marm"],
-    "armv7": ["arm-linux-gnueabihf-gcc"],
-    "arm64": ["aarch64-linux-gnu-gcc"],
-    "amd64": ["gcc"],
-}
 AUTO_ALIGN = "align64"
+OWN_GO = "the release's own Go"
 Progress = Callable[[str], None]
+# Stemcells of compiled releases: BOSH's (Ubuntu, amd64) and the ones picf's own exports name.
+_STEMCELL_ARCH = {"ubuntu": "amd64", "bosh": "amd64", "picf-armv6": "armv6", "picf-armv7": "armv7",
+                  "picf-arm64": "arm64", "picf-amd64": "amd64"}  # fmt: skip
 
-
-class BuildError(PicfError):
-    """A package failed to build; carries the compiler's own output."""
-
-    def __init__(self, package: str, arch: str, output: str) -> None:
-        self.package = package
-        self.arch = arch
-        self.output = output
-        super().__init__(
-            f"package {package} failed to build for {arch}: the compiler's message is above",
-            problems=output.rstrip().splitlines(),
-        )
+__all__ = ["BuildError", "BuildReport", "PackageOutcome", "build", "cache_key"]
 
 
 @dataclass
@@ -63,6 +46,7 @@ class PackageOutcome:
     name: str
     cached: bool
     seconds: float
+    note: str = ""
 
 
 @dataclass
@@ -72,26 +56,7 @@ class BuildReport:
     manifest: CompiledRelease
     packages: list[PackageOutcome] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _mode(path: Path) -> str:
-    if path.is_symlink():
-        return "symlink"
-    return "100755" if os.access(path, os.X_OK) else "100644"
-
-
-def fingerprint(source: Path, files: list[Path], dependencies: tuple[str, ...], recipe: str) -> str:
-    """bosh-cli's package fingerprint (v2), plus picf's build recipe."""
-    digest = hashlib.sha256(b"v2")
-    for path in sorted(files, key=lambda p: str(p.relative_to(source))):
-        content = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
-        digest.update(str(path.relative_to(source)).encode())
-        digest.update(hashlib.sha256(content).hexdigest().encode())
-        digest.update(_mode(path).encode())
-    for dep in sorted(dependencies):
-        digest.update(dep.encode())
-    digest.update(recipe.encode())
-    return digest.hexdigest()
+    notes: list[str] = field(default_factory=list)
 
 
 def cache_key(fingerprint_: str, arch: str, dependency_keys: list[str]) -> str:
@@ -99,248 +64,257 @@ def cache_key(fingerprint_: str, arch: str, dependency_keys: list[str]) -> str:
     return hashlib.sha256(f"{fingerprint_}|{arch}|{','.join(sorted(dependency_keys))}".encode()).hexdigest()
 
 
-def write_tarball(directory: Path, target: Path, compresslevel: int = 9) -> None:
-    """A deterministic .tgz of `directory` (sorted entries, zeroed times and owners)."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for path in sorted(directory.rglob("*")):
-            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(directory)))
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if info.isfile():
-                with path.open("rb") as handle:
-                    tar.addfile(info, handle)
-            else:
-                tar.addfile(info)
-    with (
-        target.open("wb") as out,
-        gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=compresslevel, mtime=0) as gz,
-    ):
-        gz.write(raw.getvalue())
-        gz.flush()
-        out.flush()
+def stemcell_arch(stemcell: str) -> str | None:
+    os_name = stemcell.split("/", 1)[0]
+    return next((arch for prefix, arch in _STEMCELL_ARCH.items() if os_name.startswith(prefix)), None)
 
 
-def _order(packages: tuple[Package, ...]) -> list[Package]:
-    by_name = {p.name: p for p in packages}
-    ordered: list[Package] = []
-    done: set[str] = set()
-
-    def visit(package: Package) -> None:
-        if package.name in done:
-            return
-        done.add(package.name)
-        for dep in package.dependencies:
-            visit(by_name[dep])
-        ordered.append(package)
-
-    for package in packages:
-        visit(package)
-    return ordered
+@dataclass
+class _Built:
+    entry: CompiledPackage
+    go: GoToolchain | None = None  # a Go picf provides
+    own_go: bool = False  # the release's own Go, compiled from its blob
+    asked: str | None = None  # the Go version the release's package names
 
 
-SANDBOX_NOTE = ("(picf builds each package in a sandbox: no network, no home directory, nothing of the store; "
-                "only its compile dir, install target and dependencies are writable)")  # fmt: skip
-# Inside the sandbox, Go's caches are seen copy-on-write at these paths.
-GOCACHE_INSIDE, GOMODCACHE_INSIDE = "/picf-cache/go-build", "/picf-cache/go-mod"
-_warm: set[tuple[tuple[str, str], ...]] = set()
+def _staged_fingerprint(staged: Path, dependencies: tuple[str, ...]) -> str:
+    entries = [Entry(staged / "packaging", "packaging", with_mode=False)] if (staged / "packaging").exists() else []
+    for path in sorted(staged.rglob("*")):
+        rel = path.relative_to(staged).as_posix()
+        if rel in ("packaging", "pre_packaging") or (path.is_dir() and not path.is_symlink()):
+            continue
+        entries.append(Entry(path, rel))
+    return fingerprint(entries, dependencies)
 
 
-def _run(argv: list[str], cwd: Path, env: dict[str, str], package: str, arch: str, box: sandbox.Sandbox) -> None:
-    """Run one build step of `package` in the sandbox; BuildError with the tools' own output."""
-    try:
-        done = subprocess.run(sandbox.command(argv, cwd, env, box), capture_output=True, text=True, timeout=3600)
-    except FileNotFoundError as exc:
-        raise BuildError(package, arch, f"{exc.filename}: not installed; run `make setup`") from None
-    if done.returncode != 0:
-        output = (done.stderr + done.stdout).strip() or f"exit {done.returncode}"
-        raise BuildError(package, arch, f"{output}\n{SANDBOX_NOTE}")
-
-
-def _trusted(argv: list[str], cwd: Path, env: dict[str, str], package: str, arch: str) -> None:
-    """A step that runs none of the release's code (Go building its own standard library, fetching modules
-    by go.sum): outside the sandbox, so what it puts in Go's caches is shared with later builds."""
-    done = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, timeout=3600)
-    if done.returncode != 0:
-        raise BuildError(package, arch, (done.stderr + done.stdout).strip() or f"exit {done.returncode}")
-
-
-def _warm_go(go_env: dict[str, str], cwd: Path, fetch_modules: bool, package: str, arch: str) -> None:
-    """Compile the standard library for the target into the shared cache (and fetch the module's
-    dependencies) before the sandboxed build, which sees both but keeps nothing it writes."""
-    key = tuple(sorted(go_env.items()))
-    if key not in _warm:
-        _trusted(["go", "build", "-trimpath", "std"], cwd, go_env, package, arch)
-        _warm.add(key)
-    if fetch_modules:
-        _trusted(["go", "mod", "download"], cwd, {**go_env, "GOFLAGS": "-mod=mod"}, package, arch)
-
-
-def _compile(
-    release: ReleaseDir, source: Path, package: Package, arch: Arch, work: Path, deps: dict[str, Path]
-) -> Path:
-    """Compile one package in `work` (in the sandbox); return its install directory."""
-    compile_dir, install = work / "compile", work / "install"
-    install.mkdir(parents=True)
-    for path in package_files(source, package.files):
-        target = compile_dir / path.relative_to(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target, follow_symlinks=False)
-    packages_dir = work / "packages"
-    for name, directory in deps.items():
-        shutil.copytree(directory, packages_dir / name)
-    cache = Path(platformdirs.user_cache_dir("picf"))
-    shared = {GOCACHE_INSIDE: cache / "go-build", GOMODCACHE_INSIDE: cache / "gopath" / "pkg" / "mod"}
-    for directory in shared.values():
-        directory.mkdir(parents=True, exist_ok=True)
-    scratch = work / "sandbox"
-    scratch.mkdir()
-    box = sandbox.Sandbox(writable=(work,), copy_on_write=shared, scratch=scratch)
-    go_env = {"GOOS": "linux", "GOARCH": GOARCH[arch], "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
-    if arch in GOARM:
-        go_env["GOARM"] = GOARM[arch]
-    env = {
-        **go_env, "GOCACHE": GOCACHE_INSIDE, "GOMODCACHE": GOMODCACHE_INSIDE, "GOPATH": "/tmp/gopath",
-        "GOPROXY": "off", "GOFLAGS": "",
-        "CC": CC[arch][0], "BOSH_INSTALL_TARGET": str(install), "BOSH_COMPILE_TARGET": str(compile_dir),
-        "BOSH_PACKAGE_NAME": package.name, "BOSH_PACKAGES_DIR": str(packages_dir), "PICF_ARCH": arch,
-    }  # fmt: skip
-    build = package.build
-    bin_dir = install / "bin"
-    if isinstance(build, GoBuild):
-        bin_dir.mkdir()
-        if build.cgo:
-            env["CGO_ENABLED"] = go_env["CGO_ENABLED"] = "1"
-        argv = ["go", "build", "-trimpath", "-ldflags", build.ldflags, "-o", str(bin_dir / build.binary), build.package]
-        trusted_env = {**go_env, "GOCACHE": str(shared[GOCACHE_INSIDE]), "GOMODCACHE": str(shared[GOMODCACHE_INSIDE])}
-        if build.gopath:
-            gopath = work / "gopath"
-            shutil.copytree(compile_dir / build.module, gopath / "src" / build.gopath, symlinks=True)
-            env.update(GO111MODULE="off", GOPATH=str(gopath))
-            cwd = gopath / "src" / build.gopath
-            _warm_go({**trusted_env, "GO111MODULE": "off"}, cwd, False, package.name, arch)
-        else:
-            cwd = compile_dir / build.module
-            vendored = (cwd / "vendor").is_dir()
-            env["GOFLAGS"] = "-mod=vendor" if vendored else "-mod=mod"
-            _warm_go(trusted_env, cwd, not vendored and (cwd / "go.sum").is_file(), package.name, arch)
-        _run(argv, cwd, env, package.name, arch, box)
-    elif isinstance(build, CBuild):
-        bin_dir.mkdir()
-        sources = [str(compile_dir / s) for s in build.sources]
-        _run([*CC[arch], "-static", *build.flags, "-o", str(bin_dir / build.binary), *sources], compile_dir, env,
-             package.name, arch, box)  # fmt: skip
-    else:
-        assert isinstance(build, ScriptBuild)
-        script = (release.path / build.script).resolve()
-        readable = sandbox.Sandbox(writable=box.writable, readable=(script,), copy_on_write=shared, scratch=scratch)
-        _run(["bash", "-e", str(script)], compile_dir, env, package.name, arch, readable)
-    return install
-
-
-def _patched_source(release: ReleaseDir, arch: Arch, store: Store, progress: Progress) -> tuple[Path, list[str]]:
-    """A copy of the source with the catalog's patches for `arch`, and misaligned 64-bit atomics aligned."""
-    copy = store.tempdir("src-") / "src"
-    shutil.copytree(release.source, copy, symlinks=True)
-    applied = [r.patch for r in patch_tree(copy, arch) if r.status == "applied"]
+def _patch(staged: Path, arch: Arch) -> list[str]:
+    """The catalog's patches and the atomics alignment applied to a staged package source."""
+    applied = []
+    for result in patch_tree(staged, arch):
+        if result.status == "applied":
+            applied.append(result.patch)
+            for changed in result.files:
+                (staged / (changed + ".orig")).unlink(missing_ok=True)
+    hazards = lint_tree(staged, arch)
     for struct, struct_file in sorted(
-        {(h.struct, h.struct_file) for h in lint_tree(copy, arch) if h.id == "atomic64-misaligned" and h.struct_file}
+        {(h.struct, h.struct_file) for h in hazards if h.id == "atomic64-misaligned" and h.struct_file}
     ):
-        # The align64 transform moves the struct's atomic fields first, where Go's type checker placed them.
-        owner = copy / struct_file
+        owner = staged / struct_file
         transform = Align64(kind="align64", file=owner.name, structs=(struct,))
         outcome = transforms.align64(owner, owner.read_text(), transform, AUTO_ALIGN, arch, {})
         if outcome.status == "apply":
             owner.write_text(outcome.text)
             applied.append(f"{AUTO_ALIGN}:{struct}")
-    for patch in applied:
-        progress(f"patched: {patch}")
-    return copy, sorted(set(applied))
+    return applied
 
 
-def _job_tarball(release: ReleaseDir, job_name: str, store: Store) -> str:
-    job = next(j for j in release.release.jobs if j.name == job_name)
-    work = store.tempdir("job-")
-    staging = work / "job"
-    shutil.copytree(release.job_dir(job_name), staging)
-    (staging / "job.json").write_text(json.dumps(job.model_dump(mode="json"), indent=2, sort_keys=True))
-    tarball = work / "job.tgz"
-    write_tarball(staging, tarball)
-    sha, _ = store.put_blob(tarball)
-    shutil.rmtree(work, ignore_errors=True)
-    return sha
+def _unpack(store: Store, entry: CompiledPackage, into: Path) -> Path:
+    archive.extract(store.blob(entry.sha256), into, label=f"compiled package {entry.name}")
+    return into
+
+
+def _toolchain_entry(package: ReleasePackage, arch: Arch, toolchain: GoToolchain) -> CompiledPackage:
+    key = cache_key(f"{package.fingerprint}|{toolchain.label}", arch, [])
+    return CompiledPackage(name=package.name, arch=arch, fingerprint=package.fingerprint or "", key=key,
+                           sha256="", size=0, dependencies=package.dependencies,
+                           toolchain=toolchain.label)  # fmt: skip
 
 
 def build(
-    directory: Path, arch: Arch, *, patch: bool = False, store: Store | None = None, progress: Progress = lambda _: None
+    path: Path,
+    arch: Arch,
+    *,
+    patch: bool = False,
+    job: str | None = None,
+    package: str | None = None,
+    store: Store | None = None,
+    progress: Progress = lambda _: None,
 ) -> BuildReport:
-    """Build every package of the release at `directory` for `arch` (cache hits compile nothing)."""
+    """Build the release at `path` for `arch` (only what `job`, or `package`, needs when given); cache hits
+    compile nothing."""
     started = time.monotonic()
-    release = read_release(directory)
     store = store or Store()
-    if not hasattr(release.release.source, "path"):
-        raise BuildError("(source)", arch, "git sources: run `git clone --recurse-submodules` into the release's "
-                         "src/ and set `source: {path: src}` (fetching is not built into picf yet)")  # fmt: skip
-    if not release.source.is_dir():
-        raise BuildError("(source)", arch, f"{release.source}: no such directory")
-    with store.session():
-        source, applied = _patched_source(release, arch, store, progress) if patch else (release.source, [])
+    with open_release(path) as source, store.session():
+        release = source.release
+        jobs = list(release.jobs)
+        if job is not None:
+            chosen = release.job(job)
+            if chosen is None:
+                names = ", ".join(j.name for j in release.jobs) or "none"
+                raise UsageError(f"{path}: no job {job!r} in {release.name} (its jobs: {names})")
+            jobs = [chosen]
+        if package is not None:
+            if release.package(package) is None:
+                names = ", ".join(p.name for p in release.packages) or "none"
+                raise UsageError(f"{path}: no package {package!r} in {release.name} (its packages: {names})")
+            jobs = []
+        if package is not None:
+            wanted = release.closure([package])
+        elif job is not None:
+            wanted = release.closure([p for j in jobs for p in j.spec.packages])
+        else:
+            wanted = [p.name for p in release.packages]
         outcomes: list[PackageOutcome] = []
-        compiled: dict[str, CompiledPackage] = {}
-        for package in _order(release.release.packages):
+        built: dict[str, _Built] = {}
+        applied: list[str] = []
+        for name in release.closure(wanted):
+            to_build = release.package(name)
+            assert to_build is not None
             t0 = time.monotonic()
-            recipe = _recipe(release, package)
-            fp = fingerprint(source, package_files(source, package.files), package.dependencies, recipe)
-            key = cache_key(fp, arch, [compiled[d].key for d in package.dependencies])
-            entry = store.compiled(key)
-            if entry is None:
-                progress(f"compiling {package.name} for {arch} ...")
-                work = store.tempdir(f"build-{package.name}-")
-                deps = {d: _installed(store, compiled[d], work / "deps") for d in package.dependencies}
-                install = _compile(release, source, package, arch, work, deps)
-                tarball = work / "package.tgz"
-                write_tarball(install, tarball)
-                sha, size = store.put_blob(tarball)
-                entry = CompiledPackage(name=package.name, arch=arch, fingerprint=fp, key=key, sha256=sha, size=size,
-                                        dependencies=package.dependencies)  # fmt: skip
-                store.record(entry)
-                shutil.rmtree(work, ignore_errors=True)
-                outcomes.append(PackageOutcome(package.name, False, time.monotonic() - t0))
-                progress(f"compiled {package.name} for {arch} in {time.monotonic() - t0:.1f} s")
-            else:
-                outcomes.append(PackageOutcome(package.name, True, time.monotonic() - t0))
-                progress(f"{package.name} for {arch}: cached")
-            compiled[package.name] = entry
-        jobs = tuple(
-            CompiledJob(name=j.name, sha256=_job_tarball(release, j.name, store), packages=j.packages)
-            for j in release.release.jobs
-        )
+            outcome = _build_package(source, release, to_build, arch, patch, built, store, applied, progress)
+            outcome.seconds = time.monotonic() - t0
+            outcomes.append(outcome)
+        compiled_jobs = []
+        for release_job in jobs:
+            work = store.tempdir("job-")
+            source.job_tarball(release_job.name, work / "job.tgz")
+            sha, _ = store.put_blob(work / "job.tgz")
+            shutil.rmtree(work, ignore_errors=True)
+            compiled_jobs.append(CompiledJob(name=release_job.name, fingerprint=release_job.fingerprint, sha256=sha,
+                                             packages=release_job.spec.packages))  # fmt: skip
         manifest = CompiledRelease(
-            name=release.release.name, version=release.release.version, arch=arch, patched=patch,
-            patches=tuple(applied), packages=tuple(compiled[p.name] for p in release.release.packages), jobs=jobs,
-            built_at=now(),
+            name=release.name, version=release.version, arch=arch, patched=patch, patches=tuple(sorted(set(applied))),
+            packages=tuple(built[n].entry for n in wanted if n in built), jobs=tuple(compiled_jobs), built_at=now(),
+            source=str(path),
         )  # fmt: skip
+        if job is not None or package is not None:
+            manifest = _merged(store, manifest)
         store.save_release(manifest)
-        if patch:
-            shutil.rmtree(source.parent, ignore_errors=True)
-    return BuildReport(manifest=manifest, packages=outcomes, seconds=time.monotonic() - started)
+    notes = [o.note for o in outcomes if o.note]
+    return BuildReport(manifest, outcomes, time.monotonic() - started, notes)
 
 
-def _recipe(release: ReleaseDir, package: Package) -> str:
-    """How a package is built, for its fingerprint: the build section, and a packaging script's own content
-    (BOSH fingerprints the `packaging` file too: a changed script must rebuild)."""
-    recipe = json.dumps(package.build.model_dump(mode="json"), sort_keys=True)
-    if isinstance(package.build, ScriptBuild):
-        script = release.path / package.build.script
-        recipe += "\0" + hashlib.sha256(script.read_bytes() if script.is_file() else b"").hexdigest()
-    return recipe
+def _merged(store: Store, partial: CompiledRelease) -> CompiledRelease:
+    """A build of one job's (or one package's) packages added to the release's earlier build for the arch."""
+    earlier = [r for r in store.release(partial.name, partial.version, partial.arch) if r.patched == partial.patched]
+    if not earlier:
+        return partial
+    packages = {p.name: p for p in earlier[0].packages} | {p.name: p for p in partial.packages}
+    jobs = {j.name: j for j in earlier[0].jobs} | {j.name: j for j in partial.jobs}
+    patches = tuple(sorted(set(earlier[0].patches) | set(partial.patches)))
+    return partial.model_copy(update={"packages": tuple(packages.values()), "jobs": tuple(jobs.values()),
+                                      "patches": patches})  # fmt: skip
 
 
-def _installed(store: Store, entry: CompiledPackage, into: Path) -> Path:
-    """Unpack a compiled dependency (scripts find it under $BOSH_PACKAGES_DIR/<name>)."""
-    target = into / entry.name
-    target.mkdir(parents=True)
-    with tarfile.open(store.blob(entry.sha256)) as tar:
-        tar.extractall(target, filter="data")
-    return target
+def _build_package(
+    source: ReleaseSource,
+    release: Release,
+    package: ReleasePackage,
+    arch: Arch,
+    patch: bool,
+    built: dict[str, _Built],
+    store: Store,
+    applied: list[str],
+    progress: Progress,
+) -> PackageOutcome:
+    name = package.name
+    dep_keys = [built[d].entry.key for d in package.dependencies]
+    if package.stemcell is not None:
+        return _take_compiled(source, package, arch, dep_keys, built, store, progress)
+    go_version = toolchains.go_package_version(name, list(package.missing_blobs))
+    work = store.tempdir(f"build-{name}-")
+    try:
+        staged: Path | None = None
+        if go_version is not None and not package.vendored and not package.missing_blobs:
+            # The release's own Go is used when its distribution is here (a synced blob, a tarball's package).
+            staged = work / "source"
+            source.stage_package(name, staged)
+            files = [p.relative_to(staged).as_posix() for p in staged.rglob("go*.linux-*.tar.gz")]
+            go_version = toolchains.go_package_version(name, files)
+            own_blob = bool(files)
+        else:
+            own_blob = False
+        if go_version is not None and not own_blob:
+            toolchain, note = toolchains.provide(go_version, progress)
+            built[name] = _Built(_toolchain_entry(package, arch, toolchain), go=toolchain, asked=go_version)
+            line = f"{name}: a Go toolchain; picf provides {toolchain.label}" + (f" ({note})" if note else "")
+            progress(line)
+            return PackageOutcome(name, True, 0.0, note=line)
+        fp = package.fingerprint
+        if staged is None and (patch or fp is None):
+            staged = work / "source"
+            source.stage_package(name, staged)
+            if patch:
+                applied += [f"{p}" for p in _patch(staged, arch)]
+            fp = _staged_fingerprint(staged, package.dependencies)
+        if fp is None:  # the release's own Go, staged above: its blob is here
+            assert staged is not None
+            fp = _staged_fingerprint(staged, package.dependencies)
+        key = cache_key(fp, arch, dep_keys)
+        entry = store.compiled(key)
+        if entry is not None:
+            built[name] = _Built(entry, own_go=entry.toolchain is not None)
+            progress(f"{name} for {arch}: cached")
+            return PackageOutcome(name, True, 0.0)
+        if staged is None:
+            staged = work / "source"
+            source.stage_package(name, staged)
+        progress(f"compiling {name} for {arch} ...")
+        t0 = time.monotonic()
+        dependencies = []
+        for dep in package.dependencies:
+            have = built[dep]
+            if have.go is not None:
+                compile.warm_go(have.go, arch)
+                dependencies.append(Dependency(dep, toolchains.view(have.go), go=have.go, asked=have.asked))
+            elif have.own_go:
+                directory = _unpack(store, have.entry, work / "deps" / dep)
+                toolchains.install_wrapper(directory)
+                dependencies.append(Dependency(dep, directory, own_go=True))
+            else:
+                dependencies.append(Dependency(dep, _unpack(store, have.entry, work / "deps" / dep)))
+        install = compile.compile_package(name, fp, arch, staged, dependencies, work)
+        own_go = go_version is not None and toolchains.runs_here(install)
+        if go_version is not None and not own_go:
+            toolchain, note = toolchains.provide(go_version, progress)
+            built[name] = _Built(_toolchain_entry(package, arch, toolchain), go=toolchain, asked=go_version)
+            line = f"{name}: its Go does not run here; picf provides {toolchain.label}" + (f" ({note})" if note else "")
+            progress(line)
+            return PackageOutcome(name, False, 0.0, note=line)
+        tarball = work / "package.tgz"
+        archive.write_tarball(install, tarball, prefix="./")
+        sha, size = store.put_blob(tarball)
+        entry = CompiledPackage(name=name, arch=arch, fingerprint=fp, key=key, sha256=sha, size=size,
+                                dependencies=package.dependencies,
+                                toolchain=OWN_GO if own_go else None)  # fmt: skip
+        store.record(entry)
+        built[name] = _Built(entry, own_go=own_go)
+        progress(f"compiled {name} for {arch} in {time.monotonic() - t0:.1f} s")
+        return PackageOutcome(name, False, 0.0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _take_compiled(
+    source: ReleaseSource,
+    package: ReleasePackage,
+    arch: Arch,
+    dep_keys: list[str],
+    built: dict[str, _Built],
+    store: Store,
+    progress: Progress,
+) -> PackageOutcome:
+    """A compiled release's package: used as it is when it was compiled for `arch`."""
+    assert package.stemcell is not None and package.fingerprint is not None
+    compiled_for = stemcell_arch(package.stemcell)
+    if compiled_for != arch:
+        raise BuildError(package.name, arch, f"{source.path}: compiled for {package.stemcell} "
+                         f"({compiled_for or 'an unknown arch'}); build it for {arch} from the release's source "
+                         "(its repository or release tarball)")  # fmt: skip
+    key = cache_key(package.fingerprint, arch, dep_keys)
+    entry = store.compiled(key)
+    if entry is None:
+        tarball = source.compiled_tarball(package.name)
+        assert tarball is not None
+        work = store.tempdir("compiled-")
+        try:
+            shutil.copyfile(tarball, work / "package.tgz")
+            sha, size = store.put_blob(work / "package.tgz")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        entry = CompiledPackage(name=package.name, arch=arch, fingerprint=package.fingerprint, key=key, sha256=sha,
+                                size=size, dependencies=package.dependencies)  # fmt: skip
+        store.record(entry)
+    built[package.name] = _Built(entry)
+    progress(f"{package.name} for {arch}: compiled for {package.stemcell}, taken as it is")
+    return PackageOutcome(package.name, True, 0.0)

@@ -43,6 +43,10 @@ class Sandbox:
     readable: tuple[Path, ...] = ()  # bound read-only at the same path
     copy_on_write: Mapping[str, Path] = field(default_factory=dict)  # path inside -> shared dir outside
     scratch: Path | None = None  # where the copy-on-write layers live (on the host, removed by the caller)
+    binds: Mapping[str, Path] = field(default_factory=dict)  # path inside -> dir outside, read-write
+    ro_binds: Mapping[str, Path] = field(default_factory=dict)  # path inside -> file or dir outside, read-only
+    path: str = PATH  # the PATH the step sees
+    emulate: tuple[str, ...] = ()  # qemu binfmt entries (qemu-arm, qemu-aarch64): ARM programs run under qemu-user
 
 
 def check_available() -> None:
@@ -83,13 +87,30 @@ def command(argv: list[str], cwd: Path, env: Mapping[str, str], sandbox: Sandbox
         bwrap += ["--ro-bind", str(readable), str(readable)]
     for writable in sandbox.writable:
         bwrap += ["--bind", str(writable), str(writable)]
+    placed: list[tuple[str, list[str]]] = []
     for i, (inside, _) in enumerate(sorted(sandbox.copy_on_write.items())):
         assert sandbox.scratch is not None
-        bwrap += ["--bind", str(sandbox.scratch / str(i) / "merged"), inside]
-    for key, value in {**env, "HOME": "/tmp", "PATH": PATH}.items():
+        placed.append((inside, ["--bind", str(sandbox.scratch / str(i) / "merged"), inside]))
+    placed += [(inside, ["--bind", str(outside), inside]) for inside, outside in sandbox.binds.items()]
+    placed += [(inside, ["--ro-bind", str(outside), inside]) for inside, outside in sandbox.ro_binds.items()]
+    for _, arguments in sorted(placed, key=lambda p: (p[0].count("/"), p[0])):  # a directory before what is in it
+        bwrap += arguments
+    for key, value in {**env, "HOME": "/tmp", "PATH": sandbox.path}.items():
         bwrap += ["--setenv", key, value]
     bwrap += ["--chdir", str(cwd), "--", *argv]
+    if sandbox.emulate:
+        # binfmt_misc of this user namespace (Linux 6.7 and later): ARM programs a build runs (configure's
+        # tests, generators) run under qemu-user; on older kernels the host's own registrations apply.
+        registers = " ; ".join(
+            f'grep "^:" /usr/lib/binfmt.d/{entry}.conf > /proc/sys/fs/binfmt_misc/register' for entry in sandbox.emulate
+        )
+        mounts.append(
+            "mount -t proc proc /proc && { mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null "
+            f"&& {{ {registers} ; }} || true ; }}"
+        )
     # A private mount namespace (in a user namespace of the invoking user) for the copy-on-write layers;
     # bwrap then builds the sandbox inside it.
     script = " && ".join([*mounts, "exec " + shlex.join(bwrap)])
-    return ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private", "--", "sh", "-c", script]
+    pid = ["--pid", "--fork", "--kill-child"] if sandbox.emulate else []
+    return ["unshare", "--user", "--map-root-user", "--mount", *pid, "--propagation", "private", "--", "sh", "-c",
+            script]  # fmt: skip

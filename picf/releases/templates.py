@@ -1,164 +1,126 @@
-"""Render a release's job templates without letting them run code on the controller.
+"""A job's templates and their rendering for instances: the job as BOSH's archives hold it, rendered by Ruby.
 
-A release is something people download, and picf renders its templates as the user who runs it (often root).
-Templates render in Jinja2's `ImmutableSandboxedEnvironment` and see only what a BOSH-style template needs:
-`p("property")`, `spec`, and a short list of filters. Before anything renders, each template is checked as
-written (every branch, taken or not): a name, filter, test or attribute outside that list fails validation
-with `file:line: template uses X, which release templates may not`. At render time the sandbox refuses the
-same things again, and any attribute of a function (`p.__globals__`, `p.func_code`).
+`JobTemplates` is one job's `spec`, `monit` and `templates/` (from a release repository or a job `.tgz`).
+`render_instances` renders many instances (of many jobs) in one Ruby run and returns, for each, its files at
+their destinations under `/var/vcap/jobs/<job>/` and its monit file; the director's `Error filling in template`
+becomes one line per failing template, `FILE:LINE: message (instance)`, all raised together.
 """
 
 from __future__ import annotations
 
-import functools
-import types
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from jinja2 import nodes
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import ValidationError
 
+from picf import yamldoc
 from picf.errors import PicfError
-
-# What a BOSH-style template uses: turn values into text, pick defaults, join lists, quote JSON.
-FILTERS = ("default", "d", "join", "lower", "upper", "trim", "replace", "int", "float", "string", "length",
-           "count", "first", "last", "list", "sort", "unique", "reverse", "tojson", "indent", "min", "max", "sum",
-           "abs", "round", "items", "dictsort", "capitalize", "title", "center", "truncate", "wordwrap")  # fmt: skip
-_DATA = (str, int, float, bool, list, tuple, dict)
-NAMES = frozenset({"p", "spec", "loop", "true", "false", "none", "True", "False", "None"})
+from picf.models.release import JobSpec
+from picf.releases import archive, erb
 
 
-class TemplateRefused(PicfError):
-    """A template reaches for something release templates may not use (it was not rendered)."""
-
-    def __init__(self, file: str, line: int, what: str) -> None:
-        super().__init__(f"{file}:{line}: template uses {what}, which release templates may not")
-        self.file, self.line, self.what = file, line, what
+class RenderFailed(PicfError):
+    """Templates that did not render; each is a problem line."""
 
 
-class TemplateFailed(PicfError):
-    """A template that does not render (a syntax error, a missing property)."""
+@dataclass(frozen=True)
+class JobTemplates:
+    """One job's spec, monit file and templates (source path under templates/ -> text)."""
 
-    def __init__(self, file: str, line: int, message: str) -> None:
-        super().__init__(f"{file}:{line}: {message}")
-        self.file, self.line, self.detail = file, line, message
+    spec: JobSpec
+    monit: str
+    templates: dict[str, str]
+    where: str  # how messages name the job's directory: `jobs/logfwd` or `release.tgz: jobs/logfwd.tgz`
 
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], where: str) -> JobTemplates:
+        spec_text = files.get("job.MF", files.get("spec"))
+        if spec_text is None:
+            raise RenderFailed(f"{where}: no spec (job.MF)")
+        try:
+            spec = JobSpec.model_validate(yamldoc.to_plain(yamldoc.load(yamldoc.decode(spec_text))))
+        except (yamldoc.YamlProblem, ValidationError) as exc:
+            raise RenderFailed(f"{where}: its spec does not validate: {str(exc).splitlines()[0]}") from None
+        templates = {}
+        for src in spec.templates:
+            text = files.get(f"templates/{src}")
+            if text is None:
+                raise RenderFailed(f"{where}/templates/{src}: no such file (listed in the job's spec)")
+            templates[src] = text.decode("utf-8", errors="replace")
+        monit = files.get("monit", b"").decode("utf-8", errors="replace")
+        return cls(spec, monit, templates, where)
 
-_FUNCTIONS = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, type)
+    @classmethod
+    def from_tarball(cls, tarball: Path, where: str) -> JobTemplates:
+        return cls.from_files(archive.read_all(tarball, label=where), where)
 
-
-class _ReleaseEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox, with nothing callable but `p` and nothing reachable from a function."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, _FUNCTIONS):
-            raise SecurityError(f"the attribute {attribute!r} of a function")
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if isinstance(obj, _FUNCTIONS):
-            raise SecurityError(f"the item {argument!r} of a function")
-        return super().getitem(obj, argument)
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        return attr[:1] != "_" and super().is_safe_attribute(obj, attr, value)
-
-    def is_safe_callable(self, obj: Any) -> bool:
-        if getattr(obj, "__picf_template_callable__", False) is True:  # p()
-            return super().is_safe_callable(obj)
-        # Methods of plain data (`p("x").items()`, `spec.name.upper()`); the immutable sandbox already
-        # refuses the ones that change a list or a dict.
-        owner = getattr(obj, "__self__", None)
-        return (isinstance(obj, types.BuiltinMethodType) and isinstance(owner, _DATA)
-                and super().is_safe_callable(obj))  # fmt: skip
-
-
-def environment() -> jinja2.Environment:
-    """A fresh environment for release templates: strict about undefined values, sandboxed, no globals."""
-    env = _ReleaseEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.globals.clear()
-    env.filters = {name: env.filters[name] for name in FILTERS}
-    return env
+    @classmethod
+    def from_directory(cls, job_dir: Path) -> JobTemplates:
+        files: dict[str, bytes] = {}
+        for name in ("spec", "monit"):
+            if (job_dir / name).is_file():
+                files[name] = (job_dir / name).read_bytes()
+        for path in (job_dir / "templates").rglob("*") if (job_dir / "templates").is_dir() else ():
+            if path.is_file():
+                files[f"templates/{path.relative_to(job_dir / 'templates').as_posix()}"] = path.read_bytes()
+        return cls.from_files(files, str(job_dir))
 
 
-def template_callable(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark `function` as one templates may call (`p`)."""
-    function.__picf_template_callable__ = True  # type: ignore[attr-defined]
-    return function
+@dataclass(frozen=True)
+class Instance:
+    """One job on one instance: what its templates see."""
+
+    job: JobTemplates
+    properties: dict[str, Any]
+    spec: dict[str, Any]
+    links: dict[str, Any] = field(default_factory=dict)
+    label: str = ""  # named in errors: the node
 
 
-def check(env: jinja2.Environment, source: str, file: str) -> None:
-    """Refuse, before rendering, a template that names anything outside what release templates may use."""
-    try:
-        tree = env.parse(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateFailed(file, exc.lineno, f"template syntax: {exc.message}") from None
-    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    refused = [(node.lineno, what) for node in tree.find_all(nodes.Node) if (what := _refused(node, env, local))]
-    if refused:  # the first line's, a name before an attribute (`cycler` before `cycler.__init__`)
-        line, what = min(refused, key=lambda r: (r[0], not r[1].startswith("the name")))
-        raise TemplateRefused(file, line, what)
+@dataclass(frozen=True)
+class RenderedJob:
+    """A job's files at their destinations under /var/vcap/jobs/<job>/, and its monit file."""
+
+    files: dict[str, str]
+    monit: str
 
 
-def _refused(node: nodes.Node, env: jinja2.Environment, local: set[str]) -> str | None:
-    if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in NAMES | local:
-        return f"the name {node.name!r}"
-    if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-        return f"the attribute {node.attr!r}"
-    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and str(node.arg.value).startswith("_"):
-        return f"the attribute {node.arg.value!r}"
-    if isinstance(node, nodes.Filter) and node.name not in env.filters:
-        return f"the filter {node.name!r}"
-    if isinstance(node, nodes.Test) and node.name not in env.tests:
-        return f"the test {node.name!r}"
-    if isinstance(node, nodes.Import | nodes.FromImport | nodes.Include | nodes.Extends):
-        return "another template"
-    return None
-
-
-@functools.lru_cache(maxsize=256)
-def _compiled(env: jinja2.Environment, source: str, file: str) -> jinja2.Template:
-    """Checked and compiled once per environment and text: a deploy renders the same job for every node (a
-    refusal is an exception, never cached)."""
-    check(env, source, file)
-    try:
-        return env.from_string(source)
-    except jinja2.TemplateError as exc:
-        raise TemplateFailed(file, _line(exc), str(exc)) from None
-
-
-def render(env: jinja2.Environment, path: Path, context: dict[str, Any], name: str | None = None) -> str:
-    """Check, then render the template at `path` with `context`; TemplateRefused or TemplateFailed with the
-    line. `name` is how messages call the file (default: its path)."""
-    file = name or str(path)
-    template = _compiled(env, path.read_text(), file)
-    try:
-        return template.render(context)
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateRefused(file, _line(exc), _what(exc)) from None
-    except jinja2.TemplateError as exc:
-        raise TemplateFailed(file, _line(exc), str(exc)) from None
-
-
-def _line(exc: BaseException) -> int:
-    """The template line a render error came from (Jinja rewrites tracebacks to template lines)."""
-    line = getattr(exc, "lineno", None)
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return int(line or 1)
-
-
-def _what(exc: BaseException) -> str:
-    """The sandbox's refusal in the words of TemplateRefused."""
-    text = str(exc)
-    if text.startswith("access to attribute "):  # "access to attribute 'x' of 'str' object is unsafe."
-        return "the attribute " + text.removeprefix("access to attribute ").split(" is unsafe")[0]
-    if "is not safely callable" in text:
-        return "a call of " + text.split(" is not safely callable")[0]
-    return text
+def render_instances(instances: list[Instance]) -> list[RenderedJob]:
+    """Render every instance in one Ruby run; RenderFailed listing each template that failed."""
+    templates: list[erb.Template] = []
+    index: dict[tuple[int, str], int] = {}
+    jobs: dict[int, JobTemplates] = {}
+    for instance in instances:
+        jobs.setdefault(id(instance.job), instance.job)
+    for key, job in jobs.items():
+        index[(key, "")] = len(templates)
+        templates.append(erb.Template(f"{job.where}/monit", job.monit))
+        for src, text in job.templates.items():
+            index[(key, src)] = len(templates)
+            templates.append(erb.Template(f"{job.where}/templates/{src}", text))
+    contexts = [{"properties": i.properties, "spec": i.spec, "links": i.links} for i in instances]
+    renders: list[tuple[int, int]] = []
+    for n, instance in enumerate(instances):
+        key = id(instance.job)
+        renders.append((index[(key, "")], n))
+        renders += [(index[(key, src)], n) for src in instance.job.templates]
+    results = erb.render(templates, contexts, renders)
+    out: list[RenderedJob] = []
+    problems: list[str] = []
+    position = 0
+    for instance in instances:
+        count = 1 + len(instance.job.templates)
+        chunk = results[position : position + count]
+        position += count
+        for result in chunk:
+            if result.error is not None:
+                problems.append(f"{result.error}" + (f" ({instance.label})" if instance.label else ""))
+        if all(r.error is None for r in chunk):
+            files = {dst: chunk[1 + i].value() for i, dst in enumerate(instance.job.spec.templates.values())}
+            out.append(RenderedJob(files, chunk[0].value()))
+    if problems:
+        failed = f"{len(problems)} template{'s' if len(problems) > 1 else ''}"
+        raise RenderFailed(f"{failed} did not render; fix the template or the properties it reads",
+                           problems=problems)  # fmt: skip
+    return out

@@ -5,15 +5,17 @@ logs in as the first user and gets the sudo password as a person would give it: 
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import re
 import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from ruamel.yaml import YAML
 
 from picf.sim import lan as simlan
 from tests.integration.conftest import TEST_BRIDGE
@@ -93,8 +95,16 @@ class Setup:
         return on_line
 
     def set_port(self, port: int) -> None:
-        text = self.manifest.read_text()
-        self.manifest.write_text(re.sub(r"logfwd\.port: \d+", f"logfwd.port: {port}", text))
+        """Every logfwd job of the manifest listens on `port` (properties nested, as BOSH reads them)."""
+        yaml = YAML()
+        doc = yaml.load(self.manifest.read_text())
+        for group in doc["roles"].values():
+            for job in group["jobs"]:
+                if job["name"] == "logfwd":
+                    job["properties"]["logfwd"]["port"] = port
+        out = io.StringIO()
+        yaml.dump(doc, out)
+        self.manifest.write_text(out.getvalue())
 
     def unpatched_manifest(self) -> Path:
         path = self.root / "unpatched.yml"

@@ -4,11 +4,14 @@ traceback. Nothing here reaches a node: a broken inventory stops each command be
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "releases" / "logfwd"
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +43,33 @@ OTHER: dict[str, Callable[[Path], list[str]]] = {
     "release lint of an empty tree": lambda tmp: ["release", "lint", str(_mkdir(tmp / "empty")), "--arch", "armv7"],
     "release patch of a missing tree": lambda tmp: ["release", "patch", str(tmp / "nowhere"), "--arch", "armv7"],
     "release validate of a missing dir": lambda tmp: ["release", "validate", str(tmp / "nowhere")],
-    "release validate of a broken release.yml": lambda tmp: ["release", "validate", str(_broken_release(tmp))],
+    "release validate of a retired release.yml": lambda tmp: ["release", "validate", str(_retired_release(tmp))],
+    "release validate of a broken final.yml": lambda tmp: ["release", "validate", str(_broken_release(tmp))],
+    "release validate of a job spec that is not YAML": lambda tmp: ["release", "validate", str(_broken_job(tmp))],
+    "release inspect of a file that is not a tarball": lambda tmp: [
+        "release",
+        "inspect",
+        str(_write(tmp / "release.tgz", "not a tarball\n")),
+    ],
+    "release render of an unknown job": lambda tmp: [
+        "release",
+        "render",
+        str(EXAMPLE),
+        "nope",
+        "--out",
+        str(tmp / "out"),
+    ],
+    "release render with properties that are not a map": lambda tmp: [
+        "release",
+        "render",
+        str(EXAMPLE),
+        "logfwd",
+        "--properties",
+        str(_write(tmp / "p.yml", "- a list\n")),
+        "--out",
+        str(tmp / "out"),
+    ],
+    "release sync-blobs of a missing dir": lambda tmp: ["release", "sync-blobs", str(tmp / "nowhere")],
     "release build of a missing dir": lambda tmp: ["release", "build", str(tmp / "nowhere"), "--arch", "armv7"],
     "release build for an unknown arch": lambda tmp: ["release", "build", str(_broken_release(tmp)), "--arch", "z80"],
     "release inspect of an unknown release": lambda tmp: ["release", "inspect", "nothing/0.0.0"],
@@ -82,9 +111,22 @@ def _valid_inventory(tmp: Path) -> Path:
     return _write(tmp / "valid.yml", "cluster: pi-cloud\nnodes:\n  - {name: pi-1, address: pi-1.local, arch: armv7}\n")
 
 
+def _retired_release(tmp: Path) -> Path:
+    release = _mkdir(tmp / "retired")
+    _write(release / "release.yml", "name: logfwd\nversion: 0.1.0\n")
+    return release
+
+
 def _broken_release(tmp: Path) -> Path:
     release = _mkdir(tmp / "release")
-    _write(release / "release.yml", "name: logfwd\nversion: [\n")
+    _write(_mkdir(release / "config") / "final.yml", "final_name: [logfwd\n")
+    return release
+
+
+def _broken_job(tmp: Path) -> Path:
+    release = tmp / "job-release"
+    shutil.copytree(EXAMPLE, release)
+    _write(release / "jobs/logfwd/spec", "name: logfwd\ntemplates: [\n")
     return release
 
 

@@ -96,8 +96,22 @@ def test_first_deploy_runs_the_jobs_under_monit(setup: Setup, on_node: SshRunner
     # Right after the deploy's watch saw the jobs run steadily, status says they run (one definition of it).
     health = setup.run("status", "-i", str(setup.inventory), "--json")
     jobs = {(n["name"], j["job"]): j["state"] for n in json.loads(health.stdout)["nodes"] for j in n["jobs"]}
-    assert jobs == {("pi-1", "logfwd"): "running", ("pi-2", "logfwd"): "running"}, health.stdout
+    assert jobs == {("pi-1", "logfwd"): "running", ("pi-2", "logfwd"): "running", ("pi-2", "logsink"): "running"}
     assert health.returncode == 0
+    # What the release says, the BOSH agent's way: pre-start before monit started each job, post-start after it
+    # ran (it sends a line with the release's C package), post-deploy once every batch succeeded; the cell's
+    # logfwd consumes the logsink link the doppler provides, so its post-start line reached pi-2's logsink.
+    pi2 = simlan.require(TEST_BRIDGE).node("pi-2")
+    assert pi2 is not None
+    assert f'"{pi2.address}:7060"' in on_node("pi-1", "cat /var/vcap/jobs/logfwd/config/logfwd.json").stdout
+    logs = on_node(
+        "pi-1", "cat /var/vcap/sys/log/logfwd/pre-start.stdout.log /var/vcap/sys/log/logfwd/post-start.stdout.log"
+    ).stdout
+    assert "pre-start: logfwd 0.1.0 on" in logs and "(32-bit, configured for 32-bit pointers)" in logs
+    sink = on_node(
+        "pi-2", "cat /var/vcap/store/logsink/lines.log /var/vcap/sys/log/logsink/post-deploy.stdout.log"
+    ).stdout
+    assert "post-start check from 10.231." in sink and "cell/" in sink and "post-deploy: pi-cloud deployed" in sink
     for node, bits in (("pi-1", "32-bit"), ("pi-2", "64-bit")):
         summary = on_node(node, "monit summary").stdout
         assert re.search(r"logfwd\s+OK", summary), summary
@@ -345,7 +359,7 @@ def test_an_export_runs_with_plain_ansible_playbook_as_picf_would_and_a_second_r
         assert state(on_node, node)["jobs"]["logfwd"]["properties"]["logfwd.port"] == 7079
         assert "7079" in on_node(node, "cat /var/vcap/jobs/logfwd/config/logfwd.json").stdout
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", second.stdout, re.M)
-    assert sorted(host for host, _ in recap) == ["pi-1", "pi-2"], second.stdout[-2000:]
+    assert sorted(host for host, _ in recap) == ["localhost", "pi-1", "pi-2"], second.stdout[-2000:]
     assert all(changed == "0" for _, changed in recap), second.stdout[-4000:]
     assert "nothing to do" in setup.deploy("--yes").stderr  # picf sees what the export did as its own
     shutil.rmtree(export)
@@ -538,10 +552,10 @@ def test_after_a_power_cut_of_every_node_every_job_runs_again_without_a_redeploy
     while True:
         health = json.loads(setup.run("status", "-i", str(setup.inventory), "--json").stdout)
         jobs = [j["state"] for n in health["nodes"] for j in n["jobs"]]
-        if jobs == ["running", "running"] or time.monotonic() > deadline:
+        if jobs == ["running"] * 3 or time.monotonic() > deadline:  # pi-1's logfwd, pi-2's logsink and logfwd
             break
         time.sleep(1)
-    assert jobs == ["running", "running"], health
+    assert jobs == ["running"] * 3, health
     assert {s.name: s.boots for s in simlan.status(TEST_BRIDGE)} == {n: b + 1 for n, b in boots.items()}
     # Status shows the reboot: each node booted after the cut, so the uptime it reports is below the time since
     # (an order of events, whatever the machine's speed; the 1 s is the uptime's rounding).

@@ -21,6 +21,7 @@ from picf.releases.store import Store
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "releases" / "logfwd"
+TARBALL = Path(__file__).resolve().parents[1] / "data" / "releases" / "logfwd-0.1.0.tgz"
 QEMU = {"armv7": "qemu-arm-static", "arm64": "qemu-aarch64-static"}
 
 
@@ -124,30 +125,52 @@ def test_a_second_build_compiles_nothing(picf_bin: Path, data_dir: Path) -> None
     store = sorted(p.name for p in (data_dir / "store" / "compiled").iterdir())
     again = build(picf_bin, data_dir, EXAMPLE, "armv7")
     assert again["compiled"] == []
-    assert again["cached"] == ["logfwd", "lineprobe"]
+    assert sorted(again["cached"]) == ["golang-1.21-linux", "lineprobe", "logfwd"]
     assert sorted(p.name for p in (data_dir / "store" / "compiled").iterdir()) == store  # nothing new was made
 
 
+def test_the_release_tarball_is_the_same_release_so_its_build_compiles_nothing_more(
+    picf_bin: Path, data_dir: Path
+) -> None:
+    """bosh-cli's tarball of the example (tests/data/releases) holds the same packages with the same
+    fingerprints: picf's compile cache is keyed by them, so the repository's build serves the tarball's."""
+    from_repo = build(picf_bin, data_dir, EXAMPLE, "armv7")
+    from_tarball = build(picf_bin, data_dir, TARBALL, "armv7")
+    assert from_tarball["compiled"] == []
+    keys = {p["name"]: p["key"] for p in from_repo["release"]["packages"]}
+    assert {p["name"]: p["key"] for p in from_tarball["release"]["packages"]} == keys
+    assert from_tarball["release"]["version"] == from_repo["release"]["version"] == "0.1.0"
+
+
+def test_a_build_for_one_job_compiles_only_what_that_job_needs(picf_bin: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    only = build(picf_bin, data, EXAMPLE, "arm64", "--job", "logsink")
+    assert only["compiled"] == ["logfwd"]  # logsink's binary is in the logfwd package; lineprobe is not needed
+    assert [j["name"] for j in only["release"]["jobs"]] == ["logsink"]
+    unknown = picf(picf_bin, data, "release", "build", str(EXAMPLE), "--arch", "arm64", "--job", "nope")
+    assert unknown.returncode == 2 and "no job 'nope' in logfwd (its jobs: logfwd, logsink)" in unknown.stderr
+
+
 def _two_package_release(root: Path) -> Path:
-    """A tiny release where `app` depends on `lib`, both script packages."""
-    (root / "src").mkdir(parents=True)
-    (root / "src/lib.txt").write_text("lib v1\n")
-    (root / "src/app.txt").write_text("app v1\n")
-    (root / "packages").mkdir()
-    (root / "packages/lib.sh").write_text(
-        'mkdir -p "$BOSH_INSTALL_TARGET/share" && cp lib.txt "$BOSH_INSTALL_TARGET/share/"\n'
-    )
-    (root / "packages/app.sh").write_text(
-        'mkdir -p "$BOSH_INSTALL_TARGET/share"\n'
-        'cat app.txt "$BOSH_PACKAGES_DIR/lib/share/lib.txt" > "$BOSH_INSTALL_TARGET/share/app.txt"\n'
-        'echo "$GOARCH $GOARM $CC" >> "$BOSH_INSTALL_TARGET/share/app.txt"\n'
-    )
-    (root / "release.yml").write_text(
-        "name: two\nversion: 1.0.0\npackages:\n"
-        "  - name: lib\n    files: [lib.txt]\n    build: {kind: script, script: packages/lib.sh}\n"
-        "  - name: app\n    files: [app.txt]\n    dependencies: [lib]\n"
-        "    build: {kind: script, script: packages/app.sh}\n"
-    )
+    """A tiny BOSH release where package `app` depends on `lib`; app's packaging shows what it ran with."""
+    files = {
+        "config/final.yml": "---\nfinal_name: two\nblobstore: {provider: local, options: {blobstore_path: .bs}}\n",
+        "src/lib/lib.txt": "lib v1\n",
+        "src/app/app.txt": "app v1\n",
+        "packages/lib/spec": "---\nname: lib\nfiles:\n- lib/*.txt\n",
+        "packages/lib/packaging": (
+            'mkdir -p "$BOSH_INSTALL_TARGET/share"; cp lib/lib.txt "$BOSH_INSTALL_TARGET/share"\n'
+        ),
+        "packages/app/spec": "---\nname: app\ndependencies: [lib]\nfiles:\n- app/app.txt\n",
+        "packages/app/packaging": (
+            'mkdir -p "$BOSH_INSTALL_TARGET/share"\n'
+            'cat app/app.txt /var/vcap/packages/lib/share/lib.txt > "$BOSH_INSTALL_TARGET/share/app.txt"\n'
+            'echo "$BOSH_PACKAGE_NAME $(gcc -dumpmachine) $PWD" >> "$BOSH_INSTALL_TARGET/share/app.txt"\n'
+        ),
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
     return root
 
 
@@ -163,24 +186,26 @@ def test_changing_one_package_rebuilds_it_and_its_dependents_only(
 
     assert compiled() == ["lib", "app"]
     assert compiled() == []
-    (release / "src/app.txt").write_text("app v2\n")
+    (release / "src/app/app.txt").write_text("app v2\n")
     assert compiled() == ["app"]
-    (release / "src/lib.txt").write_text("lib v2\n")
+    (release / "src/lib/lib.txt").write_text("lib v2\n")
     assert compiled() == ["lib", "app"]
     manifest = CompiledRelease.model_validate(
         json.loads(picf(picf_bin, data_dir, "release", "inspect", "two", "--json").stdout)[0]
     )
     app = next(p for p in manifest.packages if p.name == "app")
     with tarfile.open(Store(data_dir / "store").blob(app.sha256)) as tar:
-        member = tar.extractfile("share/app.txt")
+        member = tar.extractfile("./share/app.txt")
         assert member is not None
-        assert member.read().decode() == "app v2\nlib v2\narm 7 arm-linux-gnueabihf-gcc\n"
+        # As the BOSH agent runs it: its dependency at /var/vcap/packages/lib, in /var/vcap/data/compile/app,
+        # and `gcc` is the target's compiler.
+        assert member.read().decode() == "app v2\nlib v2\napp arm-linux-gnueabihf /var/vcap/data/compile/app\n"
 
 
 def test_a_failing_package_shows_the_compilers_message(picf_bin: Path, data_dir: Path, tmp_path: Path) -> None:
     release = tmp_path / "logfwd"
     shutil.copytree(EXAMPLE, release)
-    source = release / "src/tools/lineprobe.c"
+    source = release / "src/lineprobe/lineprobe.c"
     source.write_text(source.read_text().replace("int fd = socket", "int fd = sockte"))
     failed = picf(picf_bin, data_dir, "release", "build", str(release), "--arch", "arm64")
     assert failed.returncode == 1
@@ -192,7 +217,7 @@ def test_a_failing_package_shows_the_compilers_message(picf_bin: Path, data_dir:
 def test_a_killed_build_leaves_nothing_a_later_build_trusts(picf_bin: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     release = _two_package_release(tmp_path / "slow")
-    (release / "packages/lib.sh").write_text(
+    (release / "packages/lib/packaging").write_text(
         'mkdir -p "$BOSH_INSTALL_TARGET/share"; head -c 1000000 /dev/zero > "$BOSH_INSTALL_TARGET/share/big"; '
         "sleep 30\n"
     )
@@ -207,7 +232,7 @@ def test_a_killed_build_leaves_nothing_a_later_build_trusts(picf_bin: Path, tmp_
     store = data_dir / "store"
     assert list((store / "compiled").iterdir()) == []
     assert list((store / "releases").iterdir()) == []
-    (release / "packages/lib.sh").write_text(
+    (release / "packages/lib/packaging").write_text(
         'mkdir -p "$BOSH_INSTALL_TARGET/share"; echo ok > "$BOSH_INSTALL_TARGET/share/lib.txt"\n'
     )
     again = subprocess.run([str(picf_bin), "release", "build", str(release), "--arch", "armv7"], env=env,
@@ -220,7 +245,7 @@ def test_a_killed_build_leaves_nothing_a_later_build_trusts(picf_bin: Path, tmp_
 def test_lint_flags_the_example_and_validate_accepts_it(picf_bin: Path, data_dir: Path) -> None:
     lint = picf(picf_bin, data_dir, "release", "lint", str(EXAMPLE), "--arch", "armv7")
     assert lint.returncode == 1
-    assert "src/metrics/counter.go:20: atomic64-misaligned" in lint.stdout
+    assert "src/logfwd/metrics/counter.go:20: atomic64-misaligned" in lint.stdout
     assert "picf release build --patch" in lint.stdout
     assert picf(picf_bin, data_dir, "release", "lint", str(EXAMPLE), "--arch", "arm64").returncode == 0
     assert picf(picf_bin, data_dir, "release", "validate", str(EXAMPLE)).returncode == 0

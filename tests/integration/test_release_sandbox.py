@@ -43,14 +43,14 @@ def listener() -> Iterator[int]:
 
 
 def _release(root: Path, script: str) -> Path:
-    (root / "src").mkdir(parents=True)
-    (root / "src/file.txt").write_text("data\n")
-    (root / "packages").mkdir()
-    (root / "packages/evil.sh").write_text(script)
-    (root / "release.yml").write_text(
-        "name: evil\nversion: 1.0.0\npackages:\n"
-        "  - name: evil\n    files: [file.txt]\n    build: {kind: script, script: packages/evil.sh}\n"
-    )
+    """A BOSH release with one package whose `packaging` is `script`."""
+    (root / "config").mkdir(parents=True)
+    (root / "config/final.yml").write_text("---\nfinal_name: evil\n")
+    (root / "src/evil").mkdir(parents=True)
+    (root / "src/evil/file.txt").write_text("data\n")
+    (root / "packages/evil").mkdir(parents=True)
+    (root / "packages/evil/spec").write_text("---\nname: evil\nfiles: [evil/file.txt]\n")
+    (root / "packages/evil/packaging").write_text("set -e\ncd evil\n" + script)  # as real packaging scripts do
     return root
 
 
@@ -93,7 +93,7 @@ def test_a_packaging_script_cannot_leave_its_sandbox(
     done = _build(picf_bin, data, _release(tmp_path / "evil", script + "\n"), home)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "picf: package evil failed to build for armv7" in done.stderr
-    assert "builds each package in a sandbox" in done.stderr
+    assert "compiles each package in a sandbox" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (outside / "written").exists() and not Path("/usr/local/picf-owned").exists()
     assert _store_files(data) == before  # nothing of the evil package, nothing changed
@@ -101,9 +101,9 @@ def test_a_packaging_script_cannot_leave_its_sandbox(
 
 
 def test_the_sandbox_still_builds_what_the_release_needs(picf_bin: Path, tmp_path: Path) -> None:
-    """A script sees its compile dir, install target, its dependencies, the compilers and Go's caches."""
+    """A script sees its compile dir, install target and the compilers (the target's, by the usual names)."""
     script = (
-        "arm-linux-gnueabihf-gcc --version > /dev/null && go version > /dev/null\n"
+        "gcc --version > /dev/null && arm-linux-gnueabihf-gcc --version > /dev/null && make --version > /dev/null\n"
         'cp file.txt "$BOSH_INSTALL_TARGET/" && id -u > "$BOSH_INSTALL_TARGET/uid"\n'
     )
     data = tmp_path / "data"

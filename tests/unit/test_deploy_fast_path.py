@@ -73,16 +73,27 @@ def test_mitogen_is_found_in_this_environment() -> None:
 
 def test_the_rollout_is_site_yml_once_per_batch_with_a_check_before_each_later_batch() -> None:
     from picf.deploy.plan import Rollout
-    from picf.deploy.plays import CHECK_TASK, batch_groups, batch_of_play, rollout_plays, site_play
+    from picf.deploy.plays import (
+        CHECK_TASK,
+        POST_DEPLOY_GROUP,
+        batch_of_play,
+        inventory_groups,
+        rollout_plays,
+        site_play,
+    )
 
     rollout = Rollout([["pi-1", "pi-2"], ["pi-3"], ["pi-4"]], canaries=1, kind_of={"pi-1": "armv7", "pi-2": "arm64"},
                       per="arch")  # fmt: skip
     watch = {True: {"picf_watch_high": 30000}, False: {"picf_watch_high": 10000}}
     plays = rollout_plays(rollout, watch)
-    assert [p["hosts"] for p in plays] == ["picf_batch_1", "localhost", "picf_batch_2", "localhost", "picf_batch_3"]
-    assert [batch_of_play(p["hosts"]) for p in plays] == [0, None, 1, None, 2]
+    assert [p["hosts"] for p in plays] == ["picf_batch_1", "localhost", "picf_batch_2", "localhost", "picf_batch_3",
+                                           "localhost", POST_DEPLOY_GROUP]  # fmt: skip
+    assert [batch_of_play(p["hosts"]) for p in plays] == [0, None, 1, None, 2, None, None]
+    # After the last batch: a check that every batch succeeded, then the jobs' post-deploy scripts.
+    assert len(plays[5]["tasks"][0]["ansible.builtin.assert"]["that"]) == 3
+    assert plays[6]["tasks"][0]["ansible.builtin.include_role"] == {"name": "lifecycle", "tasks_from": "post_deploy"}
     site = site_play()
-    for play in plays[::2]:  # the node plays: site.yml's, with the batch's watch times and a mark at the end
+    for play in plays[:5:2]:  # the node plays: site.yml's, with the batch's watch times and a mark at the end
         assert play["tasks"] == site["tasks"] and play["roles"] == site["roles"]
         assert play["post_tasks"][:-1] == site["post_tasks"]
         assert play["post_tasks"][-1]["ansible.builtin.set_fact"] == {"picf_batch_ok": True}
@@ -92,7 +103,14 @@ def test_the_rollout_is_site_yml_once_per_batch_with_a_check_before_each_later_b
     check = plays[3]["tasks"][0]
     assert check["name"] == CHECK_TASK and len(check["ansible.builtin.assert"]["that"]) == 2
     assert "'picf_batch_2'" in check["ansible.builtin.assert"]["that"][1]
-    assert batch_groups(rollout)["picf_batch_2"] == {"hosts": {"pi-3": None}}
+    hosts = {
+        "pi-1": {"picf_post_deploy": ["sink"]},
+        "pi-3": {"picf_post_deploy": []},
+        "pi-9": {"picf_post_deploy": ["x"]},
+    }
+    groups = inventory_groups(rollout, hosts)
+    assert groups["picf_batch_2"] == {"hosts": {"pi-3": None}}
+    assert groups[POST_DEPLOY_GROUP] == {"hosts": {"pi-1": None, "pi-9": None}}
     assert batch_of_play("picf_batch_x") is None and batch_of_play("all") is None
 
 
@@ -106,7 +124,28 @@ def test_a_batch_of_prepared_nodes_has_no_prepare_step_and_a_mixed_batch_keeps_i
     prepared = prepared_nodes(inventory)
     assert prepared == {"pi-1", "pi-2"}
     plays = rollout_plays(rollout, {True: {}, False: {}}, prepared)
-    names = [[t["name"] for t in p["tasks"]] for p in plays[::2]]
+    names = [[t["name"] for t in p["tasks"]] for p in plays[:5:2]]
     site = [t["name"] for t in site_play()["tasks"]]
     assert PREPARE_TASK in site
     assert names == [[n for n in site if n != PREPARE_TASK], site, site]
+
+
+def test_the_switch_drains_the_old_jobs_before_the_rename_and_pre_starts_the_new_ones_after() -> None:
+    """The BOSH agent's order: drain (and stop a job that goes) on the old version, switch, pre-start on the new
+    version, and only then does monit load it."""
+    from picf.deploy.bundle import switch_script
+    from picf.deploy.render import RenderedJob
+
+    job = RenderedJob(name="logfwd", release="logfwd/0.1.0", files={}, monit="check process logfwd\n",
+                      properties={}, packages=(), hash="h" * 64, processes=("logfwd",))  # fmt: skip
+    script = switch_script("d1", [], [job], changed=["logfwd"], removed=["oldjob"])
+    order = [script.index(step) for step in (
+        "lifecycle.sh drain logfwd=job_changed oldjob=job_shutdown",
+        "monit stop oldjob",
+        "mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
+        "lifecycle.sh pre-start logfwd",
+        "monit reload",
+    )]  # fmt: skip
+    assert order == sorted(order)
+    quiet = switch_script("d1", [], [job])  # nothing changes: no lifecycle step at all
+    assert "lifecycle.sh" not in quiet and "monit stop" not in quiet

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from picf.deploy import vars as varstore
+from picf.deploy.links import Group, LinkError, resolve_links
 from picf.deploy.manifest_file import ManifestInvalid, read_manifest
 from picf.deploy.plan import PlanError, batches, plan_node, render_plan, render_rollout, wanted_state
-from picf.deploy.render import JobSource, render_job
+from picf.deploy.render import RenderError, check_properties
 from picf.models.manifest import JobRef, Update, Variable, parse_watch_time
 from picf.models.node import Node
-from picf.models.release import CompiledJob, CompiledPackage, CompiledRelease, Job, Property
+from picf.models.release import CompiledJob, CompiledPackage, CompiledRelease, JobSpec
+from picf.releases.templates import JobTemplates
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,7 +61,7 @@ def test_canaries_go_first_then_batches() -> None:
 
 def release(arch: str, fingerprint: str = "f" * 64) -> CompiledRelease:
     package = CompiledPackage(name="logfwd", arch=arch, fingerprint=fingerprint, key="k", sha256="s" * 64, size=1)  # type: ignore[arg-type]
-    job = CompiledJob(name="logfwd", sha256="j" * 64, packages=("logfwd",))
+    job = CompiledJob(name="logfwd", fingerprint="j" * 64, sha256="j" * 64, packages=("logfwd",))
     return CompiledRelease(name="logfwd", version="0.1.0", arch=arch, patched=True, packages=(package,),  # type: ignore[arg-type]
                            jobs=(job,), built_at="now")  # fmt: skip
 
@@ -121,19 +123,73 @@ def test_placeholders_interpolate_and_mark_secrets() -> None:
         varstore.interpolate("((nope))", store)
 
 
-def test_rendering_uses_defaults_overrides_and_redacts_secrets(tmp_path: Path) -> None:
-    (tmp_path / "config.j2").write_text(
-        '{"port": {{ p("x.port") }}, "token": "{{ p("x.token") }}", "node": "{{ spec.name }}"}'
+def test_a_property_written_flat_is_refused_with_the_nested_form_to_write() -> None:
+    spec = JobSpec(name="x", properties={"x.port": {"default": 1}})  # type: ignore[dict-item]
+    templates = JobTemplates(spec, "", {}, "jobs/x")
+    with pytest.raises(RenderError, match=r"'x.port' is written flat; .* write x: \{port: ...\}"):
+        check_properties(JobRef(name="x", release="r", properties={"x.port": 2}), templates, "roles.cell.jobs.x")
+    check_properties(JobRef(name="x", release="r", properties={"x": {"port": 2}}), templates, "roles.cell.jobs.x")
+
+
+SPECS = {
+    "sink": JobSpec.model_validate({"name": "sink", "provides": [{"name": "sink", "type": "logs", "properties":
+                                    ["sink.port"]}], "properties": {"sink.port": {"default": 7071}}}),
+    "fwd": JobSpec.model_validate({"name": "fwd", "consumes": [{"name": "sink", "type": "logs"}]}),
+    "opt": JobSpec.model_validate({"name": "opt", "consumes": [{"name": "sink", "type": "logs", "optional": True}]}),
+}  # fmt: skip
+
+
+def _groups(*groups: tuple[str, list[str], list[JobRef]]) -> list[Group]:
+    return [Group(name, tuple(Node(name=n, address=f"{n}.local", arch="armv7") for n in nodes), tuple(jobs))
+            for name, nodes, jobs in groups]  # fmt: skip
+
+
+def _links(groups: list[Group]) -> dict[tuple[str, str], dict[str, Any]]:
+    addresses = {n.name: (f"10.0.0.{i}", n.address) for g in groups for i, n in enumerate(g.nodes, 1)}
+    return resolve_links("d", groups, lambda _release, job: SPECS[job], {"tok": "s3cret"}, addresses)
+
+
+def test_a_link_goes_to_the_one_job_providing_its_type_with_instances_and_properties() -> None:
+    sink = JobRef(name="sink", release="r", properties={"sink": {"port": 9}})
+    groups = _groups(("doppler", ["pi-2", "pi-3"], [sink]), ("cell", ["pi-1"], [JobRef(name="fwd", release="r")]))
+    link = _links(groups)[("cell", "fwd")]["sink"]
+    assert link["properties"] == {"sink": {"port": 9}}
+    assert [(i["name"], i["index"], i["address"], i["bootstrap"]) for i in link["instances"]] == [
+        ("doppler", 0, "10.0.0.1", True), ("doppler", 1, "10.0.0.2", False)]  # fmt: skip
+    assert _links(groups)[("doppler", "sink")] == {}
+
+
+def test_a_link_property_the_provider_does_not_set_is_its_spec_default() -> None:
+    groups = _groups(("doppler", ["pi-2"], [JobRef(name="sink", release="r")]),
+                     ("cell", ["pi-1"], [JobRef(name="fwd", release="r")]))  # fmt: skip
+    assert _links(groups)[("cell", "fwd")]["sink"]["properties"] == {"sink": {"port": 7071}}
+
+
+def test_links_no_job_provides_are_an_error_unless_optional() -> None:
+    with pytest.raises(LinkError, match=r"roles.cell.jobs.fwd: link 'sink' \(type logs\): no job of the deployment"):
+        _links(_groups(("cell", ["pi-1"], [JobRef(name="fwd", release="r")])))
+    assert _links(_groups(("cell", ["pi-1"], [JobRef(name="opt", release="r")])))[("cell", "opt")] == {}
+
+
+def test_two_providers_need_from_and_nil_refuses_a_link() -> None:
+    sinks = [("a", ["pi-2"], [JobRef(name="sink", release="r", provides={"sink": {"as": "left"}})]),
+             ("b", ["pi-3"], [JobRef(name="sink", release="r", provides={"sink": {"as": "right"}})])]  # fmt: skip
+    with pytest.raises(LinkError, match=r"several jobs provide it .*pick one with consumes"):
+        _links(_groups(*sinks, ("cell", ["pi-1"], [JobRef(name="fwd", release="r")])))
+    chosen = _links(
+        _groups(*sinks, ("cell", ["pi-1"], [JobRef(name="fwd", release="r", consumes={"sink": {"from": "right"}})]))
     )
-    (tmp_path / "monit.j2").write_text("check process x\n")
-    spec = Job(name="x", properties={"x.port": Property(type="int", default=1), "x.token": Property(type="password")},
-               templates={"config.j2": "config/x.json"}, monit="monit.j2")  # fmt: skip
-    node = Node(name="pi-1", address="10.0.0.1", arch="armv7")
-    ref = JobRef(name="x", release="r", properties={"x.port": 2, "x.token": "((token))"})
-    job = render_job(JobSource(spec, tmp_path), ref, "r/1", node, 0, "d", {"token": "verysecret1"})
-    assert job.files["config/x.json"] == ('{"port": 2, "token": "verysecret1", "node": "pi-1"}', 0o600)
-    assert job.properties["x.token"].startswith("<redacted>:") and "verysecret1" not in str(job.properties)
-    assert job.secrets == {"verysecret1"}
+    assert chosen[("cell", "fwd")]["sink"]["instances"][0]["name"] == "b"
+    refused = _links(_groups(*sinks, ("cell", ["pi-1"], [JobRef(name="opt", release="r", consumes={"sink": "nil"})])))
+    assert refused[("cell", "opt")] == {}
+    with pytest.raises(LinkError, match="refused with nil, but the job needs it"):
+        _links(_groups(*sinks, ("cell", ["pi-1"], [JobRef(name="fwd", release="r", consumes={"sink": "nil"})])))
+
+
+def test_a_provider_withheld_with_nil_provides_nothing() -> None:
+    groups = _groups(("doppler", ["pi-2"], [JobRef(name="sink", release="r", provides={"sink": "nil"})]),
+                     ("cell", ["pi-1"], [JobRef(name="opt", release="r")]))  # fmt: skip
+    assert _links(groups)[("cell", "opt")] == {}
 
 
 def test_the_example_manifest_reads_and_a_bad_one_is_located(tmp_path: Path) -> None:

@@ -1,0 +1,507 @@
+"""Read a BOSH release repository as bosh-cli does (`release/{job,pkg}/dir_reader.go`, in picf's words).
+
+- `config/final.yml` names the release (`final_name` or `name`, not both) and its blobstore;
+  `config/blobs.yml` lists the blobs (`blobs/<path>`: size, object_id, sha);
+- each `jobs/<job>/` has a `spec` whose `name` is the directory's, a `monit` (may be absent or empty) and the
+  templates the spec lists under `templates/`;
+- each `packages/<pkg>/` has a `spec` and a `packaging` script (and maybe `pre_packaging`), or only a
+  `spec.lock` (vendored: its tarball is in `.final_builds/packages/<pkg>/index.yml` and the blobstore);
+- a package's `files` globs match under `src/` first, then `blobs/`; directories and files reached through a
+  symlinked directory are skipped; `excluded_files` are removed.
+
+The version is the final release (`releases/<name>/<name>-<version>.yml`) whose recorded fingerprints all equal
+the ones computed here, else `<latest final>+dev`. Problems are collected, each with its file and line, and
+raised together as ReleaseInvalid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from picf import yamldoc
+from picf.models.problem import problems_from
+from picf.models.release import JobSpec, PackageSpec, Release, ReleaseJob, ReleasePackage, SpecLock
+from picf.releases import archive, blobs, fingerprint, globbing
+from picf.releases.blobs import BlobEntry, Blobstore, BlobUnavailable
+from picf.releases.fingerprint import Entry
+from picf.releases.source import ReleaseInvalid, ReleaseProblem, ReleaseSource
+from picf.releases.store import data_dir
+from picf.releases.versions import scalar
+
+
+@dataclass
+class _Reader:
+    """Collects the problems of one repository while it is read."""
+
+    root: Path
+    problems: list[ReleaseProblem] = field(default_factory=list)
+    submodules: list[str] = field(default_factory=list)  # paths .gitmodules names
+    unfetched: set[str] = field(default_factory=set)  # submodules found empty (reported once each)
+
+    def unfetched_submodule(self, pattern: str) -> str | None:
+        """The submodule (under src/) a pattern points into, when that submodule is not checked out."""
+        literal = []
+        for part in ("src/" + pattern).split("/"):
+            if any(c in part for c in "*?[{"):
+                break
+            literal.append(part)
+        prefix = "/".join(literal)
+        for sub in self.submodules:
+            if (prefix == sub or prefix.startswith(sub + "/") or sub.startswith(prefix + "/")) and not any(
+                (self.root / sub).glob("*")
+            ):
+                return sub
+        return None
+
+    def where(self, path: Path) -> str:
+        return str(path)
+
+    def problem(self, path: Path, message: str, doc: Any = None, loc: tuple[str | int, ...] = ()) -> None:
+        line = yamldoc.position(doc, loc)[0] if doc is not None and loc else 0
+        self.problems.append(ReleaseProblem(self.where(path), line, message))
+
+    def yaml(self, path: Path) -> tuple[Any, Any] | None:
+        """(plain data, round-trip document) of a YAML file, or None with a problem."""
+        try:
+            doc = yamldoc.load(yamldoc.decode(path.read_bytes()))
+        except yamldoc.YamlProblem as exc:
+            self.problems.append(ReleaseProblem(self.where(path), exc.line, exc.message))
+            return None
+        except OSError as exc:
+            self.problems.append(ReleaseProblem(self.where(path), 0, exc.strerror or str(exc)))
+            return None
+        return yamldoc.to_plain(doc), doc
+
+    def model(self, path: Path, model: type[BaseModel], data: Any, doc: Any) -> Any:
+        if not isinstance(data, dict):
+            self.problem(path, f"should be a YAML mapping (a {model.__name__})")
+            return None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            for problem in problems_from(exc):
+                self.problem(path, f"{problem.path}: {problem.message}", doc, problem.loc)
+            return None
+
+
+@dataclass
+class _PackageFiles:
+    """Where each file of a package comes from: on disk, or a blob that is not downloaded yet."""
+
+    packaging: Path | None
+    pre_packaging: Path | None
+    files: dict[str, Path] = field(default_factory=dict)
+    absent_blobs: dict[str, BlobEntry] = field(default_factory=dict)
+
+
+class RepositorySource(ReleaseSource):
+    """A release repository opened for reading."""
+
+    def __init__(self, path: Path, release: Release, blobstore: Blobstore | None, blob_entries: list[BlobEntry],
+                 files: dict[str, _PackageFiles], locks: dict[str, SpecLock]) -> None:  # fmt: skip
+        self.path = path
+        self.release = release
+        self.blobstore = blobstore
+        self.blob_entries = blob_entries
+        self._files = files
+        self._locks = locks
+
+    def job_tarball(self, name: str, target: Path) -> None:
+        job = self.release.job(name)
+        if job is None:
+            raise KeyError(name)
+        job_dir = self.path / "jobs" / name
+        staging = target.parent / f".{target.name}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "templates").mkdir(parents=True)
+        shutil.copyfile(job_dir / "spec", staging / "job.MF")
+        monit = job_dir / "monit"
+        if monit.is_file():
+            shutil.copyfile(monit, staging / "monit")
+        else:
+            (staging / "monit").write_text("")
+        schema = job_dir / "properties_schema.json"
+        if schema.is_file():
+            shutil.copyfile(schema, staging / "properties_schema.json")
+        for src in job.spec.templates:
+            copy = staging / "templates" / src
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(job_dir / "templates" / src, copy)
+            if os.access(job_dir / "templates" / src, os.X_OK):
+                copy.chmod(0o755)
+        archive.write_tarball(staging, target, prefix="./")
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def stage_package(self, name: str, into: Path) -> None:
+        package = self.release.package(name)
+        if package is None:
+            raise KeyError(name)
+        into.mkdir(parents=True, exist_ok=True)
+        if package.vendored:
+            archive.extract(self.vendored_tarball(name), into, label=f"{name} (vendored package)")
+            return
+        files = self._files[name]
+        if files.absent_blobs:
+            missing = ", ".join(sorted(files.absent_blobs))
+            raise BlobUnavailable(f"package {name} needs blobs/{missing}, which is not here; run "
+                                  f"`picf release sync-blobs {self.path}`")  # fmt: skip
+        assert files.packaging is not None
+        shutil.copyfile(files.packaging, into / "packaging")
+        for rel, source in files.files.items():
+            target = into / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_symlink():
+                target.symlink_to(os.readlink(source))
+            else:
+                shutil.copyfile(source, target)
+                target.chmod(0o755 if os.access(source, os.X_OK) else 0o644)
+
+    def vendored_tarball(self, name: str) -> Path:
+        """The tarball of a vendored package (spec.lock), from picf's download cache or the blobstore."""
+        lock = self._locks[name]
+        index = self.path / ".final_builds" / "packages" / name / "index.yml"
+        build = _final_build(index, lock.fingerprint)
+        if build is None:
+            raise BlobUnavailable(
+                f"{index}: no build {lock.fingerprint[:12]}... of vendored package {name}; "
+                "vendor it again (`bosh vendor-package`)"
+            )
+        blobstore_id, digest = build
+        algorithm, value = fingerprint.strongest(digest)
+        cached = data_dir() / "downloads" / f"{algorithm}-{value}"
+        if cached.is_file() and fingerprint.verify(cached, digest) is None:
+            return cached
+        if self.blobstore is None:
+            raise BlobUnavailable(f"{name}: vendored package, and config/final.yml names no blobstore to fetch it from")
+        blobs.fetch(self.blobstore, blobstore_id, digest, cached, f"vendored package {name}")
+        return cached
+
+
+def _final_build(index: Path, wanted: str) -> tuple[str, str] | None:
+    """(blobstore_id, sha1) of the build of `index` whose version is `wanted`."""
+    try:
+        data = yamldoc.to_plain(yamldoc.load(yamldoc.decode(index.read_bytes())))
+    except (OSError, yamldoc.YamlProblem):
+        return None
+    for build in (data or {}).get("builds", {}).values():
+        if isinstance(build, dict) and str(build.get("version")) == wanted and build.get("blobstore_id"):
+            return str(build["blobstore_id"]), str(build.get("sha1", ""))
+    return None
+
+
+def read_final_config(reader: _Reader, root: Path) -> tuple[str | None, Blobstore | None]:
+    """The release's name and blobstore from config/final.yml (and config/private.yml's options)."""
+    path = root / "config" / "final.yml"
+    if not path.is_file():
+        path = root / "config" / "dev.yml"
+    loaded = reader.yaml(path)
+    if loaded is None:
+        return None, None
+    data, doc = loaded
+    if not isinstance(data, dict):
+        reader.problem(path, "should be a YAML mapping")
+        return None, None
+    name, final_name = data.get("name"), data.get("final_name")
+    if name and final_name:
+        reader.problem(path, "has both 'name' and 'final_name'; bosh-cli expects one", doc, ("final_name",))
+    chosen = name or final_name
+    if not chosen:
+        reader.problem(path, "no 'name' (or 'final_name'): the release needs a name")
+    blobstore = None
+    config = data.get("blobstore")
+    if isinstance(config, dict) and config.get("provider"):
+        options = dict(config.get("options") or {})
+        private = root / "config" / "private.yml"
+        if private.is_file():
+            with contextlib.suppress(OSError, yamldoc.YamlProblem, AttributeError):
+                extra = yamldoc.to_plain(yamldoc.load(yamldoc.decode(private.read_bytes())))
+                options.update(((extra or {}).get("blobstore") or {}).get("options") or {})
+        blobstore = Blobstore(str(config["provider"]), options, root)
+    return (str(chosen) if chosen else None), blobstore
+
+
+def read_blob_entries(reader: _Reader, root: Path) -> list[BlobEntry]:
+    path = root / "config" / "blobs.yml"
+    if not path.is_file():
+        return []
+    loaded = reader.yaml(path)
+    if loaded is None:
+        return []
+    data, doc = loaded
+    out: list[BlobEntry] = []
+    if data is not None and not isinstance(data, dict):
+        reader.problem(path, "should be a mapping of blob paths to {size, object_id, sha}")
+        return []
+    for key, value in (data or {}).items():
+        if not blobs.safe_blob_path(str(key)):
+            reader.problem(path, f"{key}: not a path inside blobs/", doc, (key,))
+            continue
+        if not isinstance(value, dict) or "sha" not in value:
+            reader.problem(path, f"{key}: needs size, sha (and object_id once uploaded)", doc, (key,))
+            continue
+        try:
+            fingerprint.parse_digests(str(value["sha"]))
+        except ValueError as exc:
+            reader.problem(path, f"{key}: sha: {exc}", doc, (key, "sha"))
+            continue
+        size = value.get("size")
+        object_id = value.get("object_id")
+        out.append(BlobEntry(str(key), int(size) if isinstance(size, int) else None, str(value["sha"]),
+                             str(object_id) if object_id else None))  # fmt: skip
+    return out
+
+
+def _packageable(base: Path, rel: str) -> bool:
+    """bosh-cli's test: not a directory, and not reached through a symlinked directory."""
+    path = base / rel
+    if path.is_symlink():
+        return True
+    if path.is_dir():
+        return False
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix() == rel
+    except ValueError:
+        return False
+
+
+def _read_job(reader: _Reader, job_dir: Path) -> ReleaseJob | None:
+    spec_path = job_dir / "spec"
+    if not spec_path.is_file():
+        reader.problem(job_dir, "no spec file: a job directory holds spec, monit and templates/")
+        return None
+    loaded = reader.yaml(spec_path)
+    if loaded is None:
+        return None
+    data, doc = loaded
+    spec: JobSpec | None = reader.model(spec_path, JobSpec, data, doc)
+    if spec is None:
+        return None
+    ok = True
+    if spec.name != job_dir.name:
+        reader.problem(spec_path, f"job name {spec.name!r} differs from its directory {job_dir.name!r}", doc, ("name",))
+        ok = False
+    entries = [Entry(spec_path, "job.MF", follow_symlinks=True)]
+    for extra in ("monit", "properties_schema.json"):
+        if (job_dir / extra).is_file():
+            entries.append(Entry(job_dir / extra, extra, follow_symlinks=True))
+    for src in spec.templates:
+        template = job_dir / "templates" / src
+        if not template.is_file():
+            reader.problem(spec_path, f"template {src}: no such file under templates/", doc, ("templates", src))
+            ok = False
+            continue
+        entries.append(Entry(template, f"templates/{src}", follow_symlinks=True))
+    if not ok:
+        return None
+    return ReleaseJob(name=spec.name, fingerprint=fingerprint.fingerprint(entries), spec=spec)
+
+
+def _read_package(
+    reader: _Reader, root: Path, package_dir: Path, blob_entries: list[BlobEntry]
+) -> tuple[ReleasePackage, _PackageFiles | None, SpecLock | None, Any] | None:
+    lock_path = package_dir / "spec.lock"
+    if lock_path.is_file():
+        loaded = reader.yaml(lock_path)
+        if loaded is None:
+            return None
+        lock: SpecLock | None = reader.model(lock_path, SpecLock, *loaded)
+        if lock is None:
+            return None
+        package = ReleasePackage(name=lock.name, fingerprint=lock.fingerprint, dependencies=lock.dependencies,
+                                 vendored=True)  # fmt: skip
+        return package, None, lock, loaded[1]
+    spec_path = package_dir / "spec"
+    if not spec_path.is_file():
+        reader.problem(package_dir, "no spec (or spec.lock): a package directory holds spec and packaging")
+        return None
+    loaded = reader.yaml(spec_path)
+    if loaded is None:
+        return None
+    data, doc = loaded
+    spec: PackageSpec | None = reader.model(spec_path, PackageSpec, data, doc)
+    if spec is None:
+        return None
+    packaging = package_dir / "packaging"
+    pre_packaging = package_dir / "pre_packaging"
+    if not packaging.is_file():
+        reader.problem(package_dir, f"no packaging script for package {spec.name}")
+    files = _PackageFiles(packaging if packaging.is_file() else None,
+                          pre_packaging if pre_packaging.is_file() else None)  # fmt: skip
+    src, blobs_dir = root / "src", root / "blobs"
+    for i, pattern in enumerate(spec.files):
+        found = False
+        for base in (src, blobs_dir):
+            for rel in globbing.glob(base, pattern):
+                if _packageable(base, rel):
+                    found = True
+                    files.files.setdefault(rel, base / rel)
+        for entry in blob_entries:
+            if entry.path not in files.files and globbing.match(pattern, entry.path):
+                found = True
+                files.absent_blobs.setdefault(entry.path, entry)
+        if not found:
+            submodule = reader.unfetched_submodule(pattern)
+            if submodule is None:
+                reader.problem(spec_path, f"no file under src/ or blobs/ matches {pattern!r}", doc, ("files", i))
+            elif submodule not in reader.unfetched:
+                reader.unfetched.add(submodule)
+                why = f"{submodule} is a git submodule that is not checked out (no file matches {pattern!r}); run "
+                reader.problem(spec_path, why + "`git submodule update --init --recursive`", doc, ("files", i))
+    for pattern in spec.excluded_files:
+        for rel in [r for r in [*files.files, *files.absent_blobs] if globbing.match(pattern, r)]:
+            files.files.pop(rel, None)
+            files.absent_blobs.pop(rel, None)
+    for special in ("packaging", "pre_packaging"):
+        if special in files.files:
+            reader.problem(spec_path, f"'{special}' may not be listed in files (it is part of every package)", doc,
+                           ("files",))  # fmt: skip
+    entries = [Entry(path, rel) for rel, path in files.files.items()]
+    if files.packaging:
+        entries.append(Entry(files.packaging, "packaging", with_mode=False))
+    if files.pre_packaging:
+        entries.append(Entry(files.pre_packaging, "pre_packaging", with_mode=False))
+    known: dict[str, tuple[str, str]] = {}
+    for rel, entry in files.absent_blobs.items():
+        digests = fingerprint.parse_digests(entry.sha)
+        if "sha256" in digests:
+            known[rel] = (digests["sha256"], "100644")
+    computable = len(known) == len(files.absent_blobs)
+    fp = fingerprint.known_digest_fingerprint(entries, known, spec.dependencies) if computable else None
+    package = ReleasePackage(name=spec.name, fingerprint=fp, dependencies=spec.dependencies,
+                             missing_blobs=tuple(sorted(files.absent_blobs)))  # fmt: skip
+    return package, files, None, doc
+
+
+def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.+-]", version))
+
+
+def _final_versions(root: Path, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every final release record of `name`: (version, its data), newest first."""
+    found = []
+    for path in (root / "releases" / name).glob(f"{name}-*.yml"):
+        with contextlib.suppress(OSError, yamldoc.YamlProblem):
+            doc = yamldoc.load(yamldoc.decode(path.read_bytes()))
+            data = yamldoc.to_plain(doc)
+            if isinstance(data, dict) and data.get("version") is not None:
+                found.append((scalar(doc["version"]), data))
+    return sorted(found, key=lambda item: _version_key(item[0]), reverse=True)
+
+
+def _version(root: Path, name: str, jobs: list[ReleaseJob], packages: list[ReleasePackage]) -> str:
+    ours = {("job", j.name): j.fingerprint for j in jobs}
+    ours |= {("package", p.name): p.fingerprint for p in packages if p.fingerprint}
+    finals = _final_versions(root, name)
+    for version, data in finals:
+        recorded = {("job", str(j.get("name"))): str(j.get("fingerprint")) for j in data.get("jobs") or []}
+        recorded |= {("package", str(p.get("name"))): str(p.get("fingerprint")) for p in data.get("packages") or []}
+        names = {("job", j.name) for j in jobs} | {("package", p.name) for p in packages}
+        if names == set(recorded) and all(ours[key] == recorded[key] for key in ours):
+            return version
+    return f"{finals[0][0]}+dev" if finals else "0+dev"
+
+
+def _cycles(packages: dict[str, ReleasePackage]) -> list[list[str]]:
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for dep in packages[name].dependencies:
+            if dep not in packages:
+                continue
+            if state.get(dep) == 1:
+                cycles.append([*path[path.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep, [*path, dep])
+        state[name] = 2
+
+    for name in sorted(packages):
+        if name not in state:
+            visit(name, [name])
+    return cycles
+
+
+def _git(root: Path, *args: str) -> str | None:
+    if not (root / ".git").exists() or shutil.which("git") is None:
+        return None
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def read_repository(root: Path) -> RepositorySource:
+    """Read and check the release repository at `root`."""
+    reader = _Reader(root)
+    modules = root / ".gitmodules"
+    if modules.is_file():
+        reader.submodules = re.findall(r"^\s*path\s*=\s*(\S+)\s*$", modules.read_text(errors="replace"), re.M)
+    name, blobstore = read_final_config(reader, root)
+    blob_entries = read_blob_entries(reader, root)
+    jobs: list[ReleaseJob] = []
+    job_docs: dict[str, Any] = {}
+    for job_dir in sorted(p for p in (root / "jobs").glob("*") if p.is_dir()):
+        job = _read_job(reader, job_dir)
+        if job is not None:
+            jobs.append(job)
+            job_docs[job.name] = job_dir / "spec"
+    packages: dict[str, ReleasePackage] = {}
+    files: dict[str, _PackageFiles] = {}
+    locks: dict[str, SpecLock] = {}
+    spec_docs: dict[str, tuple[Path, Any]] = {}
+    for package_dir in sorted(p for p in (root / "packages").glob("*") if p.is_dir()):
+        read = _read_package(reader, root, package_dir, blob_entries)
+        if read is None:
+            continue
+        package, package_files, lock, doc = read
+        spec_file = package_dir / ("spec.lock" if lock else "spec")
+        if package.name in packages:
+            reader.problem(spec_file, f"package {package.name!r} is defined twice", doc, ("name",))
+            continue
+        packages[package.name] = package
+        spec_docs[package.name] = (spec_file, doc)
+        if package_files is not None:
+            files[package.name] = package_files
+        if lock is not None:
+            locks[package.name] = lock
+    for package in packages.values():
+        spec_file, doc = spec_docs[package.name]
+        for i, dep in enumerate(package.dependencies):
+            if dep not in packages:
+                reader.problem(spec_file, f"package {package.name} depends on unknown package {dep!r}", doc,
+                               ("dependencies", i))  # fmt: skip
+    for cycle in _cycles(packages):
+        spec_file, doc = spec_docs[cycle[0]]
+        reader.problem(spec_file, f"dependency cycle: {' -> '.join(cycle)}", doc, ("dependencies",))
+    for job in jobs:
+        spec_path = job_docs[job.name]
+        for i, package_name in enumerate(job.spec.packages):
+            if package_name not in packages:
+                loaded = reader.yaml(spec_path)
+                reader.problem(spec_path, f"job {job.name} needs unknown package {package_name!r}",
+                               loaded[1] if loaded else None, ("packages", i))  # fmt: skip
+    if not (root / "jobs").is_dir() and not (root / "packages").is_dir():
+        reader.problem(root, "no jobs/ and no packages/: nothing to release")
+    if reader.problems:
+        raise ReleaseInvalid(str(root), reader.problems)
+    assert name is not None
+    package_list = [packages[n] for n in sorted(packages)]
+    license_files = sorted([*root.glob("LICENSE*"), *root.glob("NOTICE*")], key=lambda p: p.name.encode())
+    license_fp = None
+    if license_files:
+        license_fp = fingerprint.fingerprint([Entry(p, p.name, with_mode=False) for p in license_files if p.is_file()])
+    release = Release(
+        name=name, version=_version(root, name, jobs, package_list), form="repository",
+        commit_hash=_git(root, "rev-parse", "--short", "HEAD"),
+        uncommitted_changes=(lambda s: None if s is None else bool(s))(_git(root, "status", "--porcelain")),
+        jobs=tuple(sorted(jobs, key=lambda j: j.name)), packages=tuple(package_list), license=license_fp,
+    )  # fmt: skip
+    return RepositorySource(root, release, blobstore, blob_entries, files, locks)
