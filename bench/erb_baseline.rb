@@ -1,16 +1,18 @@
 # The baseline for bench/render.py: what a person would write to render BOSH templates with plain Ruby, in one
-# process and without a sandbox: ERB with trim_mode "-", a context answering p, spec and name, each template
-# compiled once and evaluated for every instance. Reads bench/render.py's request (JSON) on stdin, prints how
-# many renders it did.
+# process and without a sandbox: ERB with trim_mode "-", a context answering p, if_p, spec, name and
+# (if_)link, each template compiled once and evaluated for every instance. Reads bench/render.py's request
+# (JSON) on stdin, prints how many renders it did.
 require "erb"
 require "json"
 require "ostruct"
+require "shellwords"
 
 class Context
   attr_reader :spec, :name, :index
 
   def initialize(data)
     @properties = data["properties"]
+    @links = data["links"] || {}
     @spec = to_struct(data["spec"])
     @name = data["spec"]["name"]
     @index = data["spec"]["index"]
@@ -48,6 +50,15 @@ class Context
     def else
       yield if @active
     end
+  end
+
+  def link(name)
+    to_struct(@links.fetch(name))
+  end
+
+  def if_link(name)
+    yield link(name) if @links.key?(name)
+    Else.new(!@links.key?(name))
   end
 
   def get_binding

@@ -52,7 +52,7 @@ def baseline_seconds(job: JobTemplates, nodes: int) -> tuple[float, int]:
     templates = [{"name": "monit", "source": job.monit}] + [{"name": s, "source": t} for s, t in job.templates.items()]
     request = {
         "templates": templates,
-        "contexts": [{"properties": i.properties, "spec": i.spec} for i in made],
+        "contexts": [{"properties": i.properties, "spec": i.spec, "links": i.links} for i in made],
         "renders": [[t, c] for c in range(len(made)) for t in range(len(templates))],
     }
     payload = json.dumps(request)

@@ -33,6 +33,9 @@ from picf.releases.toolchains import GoToolchain
 
 AUTO_ALIGN = "align64"
 OWN_GO = "the release's own Go"
+# gzip's fastest level: a compiled Go package compresses to within a few percent of level 9 at a tenth of its
+# time (the example's logfwd: 0.05 s instead of 0.7 s), and it is compressed once per build, not per deploy.
+PACKAGE_COMPRESSION = 1
 Progress = Callable[[str], None]
 # Stemcells of compiled releases: BOSH's (Ubuntu, amd64) and the ones picf's own exports name.
 _STEMCELL_ARCH = {"ubuntu": "amd64", "bosh": "amd64", "picf-armv6": "armv6", "picf-armv7": "armv7",
@@ -272,7 +275,7 @@ def _build_package(
             progress(line)
             return PackageOutcome(name, False, 0.0, note=line)
         tarball = work / "package.tgz"
-        archive.write_tarball(install, tarball, prefix="./")
+        archive.write_tarball(install, tarball, compresslevel=PACKAGE_COMPRESSION, prefix="./")
         sha, size = store.put_blob(tarball)
         entry = CompiledPackage(name=name, arch=arch, fingerprint=fp, key=key, sha256=sha, size=size,
                                 dependencies=package.dependencies,

