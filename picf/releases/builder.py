@@ -258,8 +258,9 @@ def _build_package(
         for dep in package.dependencies:
             have = built[dep]
             if have.go is not None:
-                compile.warm_go(have.go, arch)
-                dependencies.append(Dependency(dep, toolchains.view(have.go), go=have.go, asked=have.asked))
+                view = toolchains.view(have.go)
+                compile.warm_go(have.go, view, dep, arch)
+                dependencies.append(Dependency(dep, view, go=have.go, asked=have.asked))
             elif have.own_go:
                 directory = _unpack(store, have.entry, work / "deps" / dep)
                 toolchains.install_wrapper(directory)

@@ -93,22 +93,25 @@ def cross_tools(arch: Arch, into: Path) -> None:
         script.chmod(0o755)
 
 
-_warm: set[tuple[str, str]] = set()
+_warm: set[tuple[str, str, str]] = set()
 
 
-def warm_go(go: GoToolchain, arch: Arch) -> None:
-    """Compile Go's standard library for the target into the shared cache (a trusted step: it runs none of
-    the release's code), so a sandboxed compile starts from a warm cache."""
-    key = (str(go.goroot), arch)
+def warm_go(go: GoToolchain, view: Path, package: str, arch: Arch) -> None:
+    """Compile Go's standard library for the target into the shared cache, with the toolchain where packaging
+    scripts see it (`/var/vcap/packages/<package>`: older Go's cache entries depend on GOROOT's path). A
+    trusted step, it builds none of the release's code: the cache is writable to it alone."""
+    key = (str(go.goroot), package, arch)
     if key in _warm:
         return
-    env = {"PATH": SYSTEM_PATH, "HOME": str(go_cache().parent), "GOROOT": str(go.goroot), "GOOS": "linux",
-           "GOARCH": GOARCH[arch], "GOCACHE": str(go_cache()), "GOTOOLCHAIN": "local", "GOFLAGS": "",
-           "CGO_ENABLED": "0" if arch != "amd64" else "1"}  # fmt: skip
+    inside = f"/var/vcap/packages/{package}"
+    cgo = "0" if arch != "amd64" else "1"
+    env = {"GOROOT": inside, "GOOS": "linux", "GOARCH": GOARCH[arch], "GOCACHE": "/var/vcap/data/picf/go-build",
+           "GOTOOLCHAIN": "local", "GOFLAGS": "", "GOPROXY": "off", "CGO_ENABLED": cgo}  # fmt: skip
     if arch in GOARM:
         env["GOARM"] = GOARM[arch]
-    real = go.goroot / "bin" / "go"
-    subprocess.run([str(real), "build", "std"], env=env, capture_output=True, timeout=3600, check=False)
+    box = sandbox.Sandbox(writable=(), ro_binds={inside: view}, binds={"/var/vcap/data/picf/go-build": go_cache()})
+    argv = sandbox.command([f"{inside}/bin/go.real", "build", "std"], Path("/tmp"), env, box)
+    subprocess.run(argv, capture_output=True, timeout=3600, check=False)
     _warm.add(key)
 
 

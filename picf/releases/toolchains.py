@@ -200,11 +200,8 @@ def view(toolchain: GoToolchain) -> Path:
             return target
         partial = target.with_name(target.name + f".{os.getpid()}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        try:
-            shutil.copytree(toolchain.goroot, partial, symlinks=True, copy_function=_link_or_copy)
-        except OSError:
-            shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(toolchain.goroot, partial, symlinks=True)
+        shutil.copytree(toolchain.goroot, partial, symlinks=True, copy_function=_link_or_copy)
+        _inline_outside_links(toolchain.goroot, partial)
         install_wrapper(partial)
         (partial / "bosh").mkdir(exist_ok=True)
         (partial / ".picf-view").write_text(wrapper)
@@ -227,6 +224,27 @@ def install_wrapper(goroot: Path) -> None:
     go.chmod(0o755)
 
 
+def _inline_outside_links(goroot: Path, copy: Path) -> None:
+    """Replace each symlink of `copy` that leads outside `goroot` by what it points to (Debian's Go keeps
+    `src`, `api`, `misc`, `test` and `pkg/include` in /usr/share/go-*, linked from /usr/lib/go-*): the view is
+    bound alone into the sandbox, where such a link would point at nothing."""
+    root = goroot.resolve()
+    for directory, subdirs, files in os.walk(copy):
+        for name in [*subdirs, *files]:
+            link = Path(directory) / name
+            if not link.is_symlink():
+                continue
+            original = goroot / link.relative_to(copy)
+            target = original.resolve()
+            if target.is_relative_to(root) or not target.exists():
+                continue
+            link.unlink()
+            if target.is_dir():
+                shutil.copytree(target, link, symlinks=True, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(str(target), str(link))
+
+
 def _origin_tag(toolchain: GoToolchain) -> str:
     return re.sub(r"[^a-z0-9]+", "-", toolchain.origin.lower()).strip("-")
 
@@ -234,7 +252,7 @@ def _origin_tag(toolchain: GoToolchain) -> str:
 def _link_or_copy(source: str, target: str) -> None:
     try:
         os.link(source, target)
-    except OSError:
+    except OSError:  # another file system
         shutil.copy2(source, target)
 
 
