@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from picf.releases.archive import write_tarball
 from picf.releases.builder import cache_key, stemcell_arch
 from picf.releases.scaffold import scaffold
@@ -59,3 +61,27 @@ def test_compiled_packages_are_used_for_the_arch_their_stemcell_says() -> None:
     assert stemcell_arch("ubuntu-jammy/1.181") == "amd64"
     assert stemcell_arch("picf-armv7/1") == "armv7"
     assert stemcell_arch("windows2019/2019.2") is None
+
+
+def test_a_go_view_copies_what_links_outside_the_goroot_point_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's /usr/lib/go-1.19 links src, api, ... to /usr/share/go-1.19: bound alone in the sandbox, a link
+    would point at nothing (the standard library would be missing)."""
+    from picf.releases import toolchains
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    share, goroot = tmp_path / "share/go-1.19", tmp_path / "lib/go-1.19"
+    (share / "src/bufio").mkdir(parents=True)
+    (share / "src/bufio/bufio.go").write_text("package bufio\n")
+    (goroot / "bin").mkdir(parents=True)
+    (goroot / "bin/go").write_text("#!/bin/sh\n")
+    (goroot / "VERSION").write_text("go1.19.8\n")
+    (goroot / "src").symlink_to("../../share/go-1.19/src")
+    (goroot / "pkg").mkdir()
+    (goroot / "pkg/inner").symlink_to("../VERSION")  # inside the goroot: kept as a link
+    view = toolchains.view(toolchains.GoToolchain("1.19.8", goroot, "Debian"))
+    assert not (view / "src").is_symlink() and (view / "src/bufio/bufio.go").read_text() == "package bufio\n"
+    assert (view / "pkg/inner").is_symlink()
+    assert (view / "bin/go.real").read_text() == "#!/bin/sh\n" and "picf" in (view / "bin/go").read_text()
+    assert (goroot / "bin/go").read_text() == "#!/bin/sh\n"  # the toolchain itself is untouched
