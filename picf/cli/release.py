@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import typer
@@ -306,7 +307,7 @@ def render(
         found = release.job(job)
         if found is None:
             fail(f"{path}: no job {job!r} in {release.name} (its jobs: {', '.join(j.name for j in release.jobs)})", 2)
-        work = Store().tempdir("render-")
+        work = Path(tempfile.mkdtemp(prefix="picf-render-"))
         try:
             source.job_tarball(job, work / "job.tgz")
             templates = JobTemplates.from_tarball(work / "job.tgz", f"jobs/{job}")
@@ -318,6 +319,8 @@ def render(
         note(f"not declared by job {job}, dropped (as the director does): {', '.join(dropped)}")
     given = _yaml_file(spec, "--spec")
     group = str(given.get("name", job))
+    if not str(given.get("index", 0)).isdigit():
+        fail(f"{spec}: index {given.get('index')!r} is not a number", 1)
     instance = instance_spec(deployment=str(given.get("deployment", "picf")), group=group,
                              index=int(str(given.get("index", 0))), node=group, ip=str(given.get("ip", "127.0.0.1")),
                              address=str(given.get("address", given.get("ip", "127.0.0.1"))),

@@ -81,16 +81,30 @@ def switch_script(
     lines.append(f"  mv -T {links}.partial {links}")
     lines.append(f'  echo "links {deploy_id}"')
     lines.append("fi")
-    # The switch: one rename. The node then records the new state as not yet watched (the watch replaces it
-    # once the jobs run steadily), and monit loads the new jobs' stanzas. `monit reload` only signals the
-    # daemon, which reloads after its current cycle; until then it still answers as before, and drops a
-    # restart asked of it in between. So, as the BOSH agent does, wait for monit's incarnation (the second
-    # of its last load) to change; and reload in a later second than that one, or the two are equal.
+    # The BOSH agent's order: drain, then stop, what changes or goes (the old version's scripts); switch in one
+    # rename; record the new state as not yet watched (the watch replaces it once the jobs run steadily);
+    # pre-start the new version; then monit loads it. A rerun of a deploy whose pre-start failed switches
+    # nothing more but runs pre-start again: its own mark, not the switch, says it succeeded.
+    # `monit reload` only signals the daemon, which reloads after its current cycle; until then it still
+    # answers as before, and drops a restart asked of it in between. So, as the BOSH agent does, wait for
+    # monit's incarnation (the second of its last load) to change; and reload in a later second than that one.
+    stopping = [*changed, *removed]
     lines += [
         "incarnation() {",
         f"  {{ wget -q -T 2 -O - '{MONIT_STATUS_URL}' 2>/dev/null ||",
         f"    curl -sf -m 2 '{MONIT_STATUS_URL}' 2>/dev/null; }} |",
         "    sed -n 's:.*<incarnation>\\([0-9]*\\)</incarnation>.*:\\1:p'",
+        "}",
+        "stop_job() {  # monit stops the job's process; killed if it is still there 30 s later",
+        "  [ -e /var/vcap/monit/job/$1.monitrc ] || return 0",
+        "  pidfile=$(awk '/with pidfile/ {print $3; exit}' /var/vcap/monit/job/$1.monitrc 2>/dev/null)",
+        '  pid=$(cat "${pidfile:-/nonexistent}" 2>/dev/null || true)',
+        '  monit stop "$1" >/dev/null 2>&1 || true',
+        '  n=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $n -lt 150 ]; do',
+        "    sleep 0.2; n=$((n + 1))",
+        "  done",
+        '  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi',
+        '  echo "stopped $1"',
         "}",
         "was=",
         f'if [ "$(readlink /var/vcap/data/picf/current || true)" != "{links}" ]; then',
@@ -98,21 +112,15 @@ def switch_script(
     draining = [f"{job}=job_changed" for job in changed] + [f"{job}=job_shutdown" for job in removed]
     if draining:
         lines.append(f"  sh {bundle}/lifecycle.sh drain {' '.join(draining)}")
-    for gone in removed:  # monit forgets a job whose file goes: stop its process first
-        lines += [
-            f"  pidfile=$(awk '/with pidfile/ {{print $3; exit}}' /var/vcap/monit/job/{gone}.monitrc 2>/dev/null)",
-            '  pid=$(cat "${pidfile:-/nonexistent}" 2>/dev/null || true)',
-            f"  monit stop {gone} >/dev/null 2>&1 || true",
-            '  n=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $n -lt 150 ]; do',
-            "    sleep 0.2; n=$((n + 1))",
-            "  done",
-            f'  echo "stopped {gone}"',
-        ]
+    lines += [f"  stop_job {job}" for job in stopping]
     lines += [
         f"  ln -sfn {links} /var/vcap/data/picf/current.next",
         "  mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
         f"  install -m 0644 {bundle}/state.unverified.json /var/vcap/picf/state.json.partial",
         "  mv -f /var/vcap/picf/state.json.partial /var/vcap/picf/state.json",
+        f'  echo "switched to {deploy_id}"',
+        "fi",
+        f"if [ ! -e {bundle}/.loaded ]; then",
     ]
     if changed:
         lines.append(f"  sh {bundle}/lifecycle.sh pre-start {' '.join(changed)}")
@@ -120,7 +128,7 @@ def switch_script(
         "  was=$(incarnation)",
         '  while [ -n "$was" ] && [ "$(date +%s)" -le "$was" ]; do sleep 0.2; done',
         "  monit reload",
-        f'  echo "switched to {deploy_id}"',
+        '  echo "monit reloaded"',
         "fi",
         "tries=0",
         "now=$(incarnation)",
@@ -130,6 +138,7 @@ def switch_script(
         "  sleep 0.2",
         "  now=$(incarnation)",
         "done",
+        f"touch {bundle}/.loaded",
     ]
     return "\n".join(lines) + "\n"
 
@@ -149,8 +158,11 @@ def write_bundle(
     jobs it adds or updates, `removed` the ones it takes away (for the lifecycle scripts)."""
     root = stage / "bundle" / deploy_id
     for job in jobs:
+        (root / "jobs" / job.name / job.hash).mkdir(parents=True, exist_ok=True)  # a job may have no template
         for path, (content, mode) in job.files.items():
             target = root / "jobs" / job.name / job.hash / path
+            if not target.resolve().is_relative_to((root / "jobs" / job.name / job.hash).resolve()):
+                raise ValueError(f"job {job.name}: template destination {path!r} is outside the job")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
             target.chmod(mode)

@@ -29,6 +29,7 @@ def wanted_state(
     """The state a node will report after the deploy: packages its jobs need, and its jobs."""
     needed = {pkg for job in jobs.values() for pkg in job["packages"]}
     packages: dict[str, Any] = {}
+    shipped_by: dict[str, str] = {}
     for release in releases:
         if release.arch != arch:
             raise PlanError(f"{release.name}/{release.version} was built for {release.arch}, the node runs {arch}")
@@ -37,6 +38,11 @@ def wanted_state(
                 needed.discard(package.name)  # a Go picf provided for compiling: nothing to ship
                 continue
             if package.name in needed:
+                if package.name in shipped_by and shipped_by[package.name] != release.name:
+                    # One /var/vcap/packages/<name> per node, as on a BOSH VM: the director refuses this too.
+                    raise PlanError(f"package {package.name} comes from two releases ({shipped_by[package.name]} and "
+                                    f"{release.name}) on one node; a node can hold one package of a name")  # fmt: skip
+                shipped_by[package.name] = release.name
                 if package.arch != arch:
                     raise PlanError(f"package {package.name} is {package.arch}; the node runs {arch}")
                 packages[package.name] = {"fingerprint": package.fingerprint, "sha256": package.sha256, "arch": arch}

@@ -166,7 +166,11 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
             lines += render_rollout(rollout.groups, rollout.canaries, rollout.kind_of, rollout.per)
         # Root is needed only where something changes; checked before anything does.
         changing = [by_name[p.node] for p in plans if not p.empty]
-        refused = _privilege_problem(cluster.ssh.user, changing, reports, request.become_password is not None)
+        # A deploy that changes anything ends with every node's post-deploy scripts, as root too.
+        has_post_deploy = {n.name for n in scope if any("post-deploy" in j.lifecycle for j in rendered[n.name])}
+        post_deploy = [n for n in scope if changing and n not in changing and n.name in has_post_deploy]
+        refused = _privilege_problem(cluster.ssh.user, [*changing, *post_deploy], reports,
+                                     request.become_password is not None)  # fmt: skip
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -108,7 +108,8 @@ class JobLibrary:
         key = (release, entry.sha256)
         if key not in self._jobs:
             where = f"{built.name}/{built.version}: jobs/{name}"
-            self._jobs[key] = JobTemplates.from_tarball(self.store.blob(entry.sha256), where)
+            self._jobs[key] = JobTemplates.from_tarball(self.store.blob(entry.sha256), where,
+                                                        f"{built.name}/{built.version}")  # fmt: skip
         return self._jobs[key]
 
 

@@ -14,14 +14,29 @@ Job and package specs keep BOSH's field names; keys picf does not use are accept
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from picf.models.node import Arch
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+VERSION = r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,127}$"
+FINGERPRINT = r"^[0-9a-f]{40,128}$"
 Form = Literal["repository", "tarball", "compiled"]
+
+
+def _drop_nulls(data: Any, fields: tuple[str, ...]) -> Any:
+    """bosh-cli reads an empty YAML key (`packages:`) as an empty list or map: so does picf."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if not (k in fields and v is None)}
+    return data
+
+
+def relative_path(path: str) -> bool:
+    """A path that stays where it is put: relative, normalised, no `..`, not empty."""
+    return bool(path) and not path.startswith("/") and posixpath.normpath(path) == path and ".." not in path.split("/")
 
 
 class PropertySpec(BaseModel):
@@ -68,6 +83,24 @@ class JobSpec(BaseModel):
     consumes: tuple[LinkConsumes, ...] = ()
     provides: tuple[LinkProvides, ...] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        data = _drop_nulls(data, ("templates", "packages", "properties", "consumes", "provides", "description"))
+        if isinstance(data, dict) and isinstance(data.get("properties"), dict):
+            data["properties"] = {k: ({} if v is None else v) for k, v in data["properties"].items()}
+        return data
+
+    @field_validator("templates")
+    @classmethod
+    def _template_paths(cls, templates: dict[str, str]) -> dict[str, str]:
+        # A template is read from templates/SOURCE and written to /var/vcap/jobs/JOB/DESTINATION.
+        for source, destination in templates.items():
+            for path in (source, destination):
+                if not relative_path(str(path)):
+                    raise ValueError(f"{source}: {path!r} must be a relative path inside the job, without '..'")
+        return templates
+
 
 class PackageSpec(BaseModel):
     """A package's `spec` file."""
@@ -79,6 +112,11 @@ class PackageSpec(BaseModel):
     files: tuple[str, ...] = ()
     excluded_files: tuple[str, ...] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _drop_nulls(data, ("dependencies", "files", "excluded_files"))
+
 
 class SpecLock(BaseModel):
     """`packages/<pkg>/spec.lock`: a package vendored with `bosh vendor-package` (its tarball is in the final
@@ -87,7 +125,7 @@ class SpecLock(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     name: str = Field(pattern=NAME)
-    fingerprint: str = Field(pattern=r"^[0-9a-f]{40,128}$")
+    fingerprint: str = Field(pattern=FINGERPRINT)
     dependencies: tuple[str, ...] = ()
 
 
@@ -96,8 +134,8 @@ class ReleaseJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    fingerprint: str
+    name: str = Field(pattern=NAME)
+    fingerprint: str = Field(pattern=FINGERPRINT)
     sha1: str | None = Field(default=None, description="digest of the job's .tgz, where the release records one")
     spec: JobSpec
 
@@ -111,8 +149,8 @@ class ReleasePackage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    fingerprint: str | None = Field(description="None while a blob it needs is missing (sync-blobs)")
+    name: str = Field(pattern=NAME)
+    fingerprint: str | None = Field(pattern=FINGERPRINT, description="None while a blob it needs is missing")
     dependencies: tuple[str, ...] = ()
     sha1: str | None = Field(default=None, description="digest of the package's .tgz, where recorded")
     vendored: bool = Field(default=False, description="a spec.lock: the tarball comes from the final build index")
@@ -125,8 +163,8 @@ class Release(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    version: str
+    name: str = Field(pattern=NAME)
+    version: str = Field(pattern=VERSION)
     form: Form
     commit_hash: str | None = None
     uncommitted_changes: bool | None = None
@@ -162,9 +200,9 @@ class CompiledPackage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: str = Field(pattern=NAME)
     arch: Arch
-    fingerprint: str = Field(description="bosh-cli's fingerprint of the package's source")
+    fingerprint: str = Field(pattern=r"^([0-9a-f]{40,128})?$", description="bosh-cli's fingerprint of its source")
     key: str = Field(description="cache key: fingerprint + arch + dependencies' keys (+ the Go picf provided)")
     sha256: str = Field(description="of the compiled tarball")
     size: int
@@ -175,8 +213,8 @@ class CompiledPackage(BaseModel):
 class CompiledJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    fingerprint: str
+    name: str = Field(pattern=NAME)
+    fingerprint: str = Field(pattern=FINGERPRINT)
     sha256: str = Field(description="of the job's tarball (job.MF, monit, templates/) in the store")
     packages: tuple[str, ...] = ()
 
@@ -186,8 +224,8 @@ class CompiledRelease(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    version: str
+    name: str = Field(pattern=NAME)
+    version: str = Field(pattern=VERSION)
     arch: Arch
     patched: bool
     patches: tuple[str, ...] = Field(default=(), description="patch ids applied to the source")

@@ -51,6 +51,9 @@ def _escapes(path: str) -> bool:
     return path == ".." or path.startswith(("/", "../"))
 
 
+OPAQUE = "\0"  # a link whose target is an absolute path: it may exist, but nothing may go through it
+
+
 def _resolve(path: str, links: dict[str, str]) -> str | None:
     """`path` inside the archive with the archive's own symlinks followed, as the file system would follow them
     once unpacked; None when it leads outside (or loops)."""
@@ -68,7 +71,7 @@ def _resolve(path: str, links: dict[str, str]) -> str | None:
         if here in links:
             hops += 1
             target = links[here]
-            if hops > 40 or target.startswith("/"):
+            if hops > 40 or target.startswith("/") or target == OPAQUE:
                 return None
             parts = [p for p in target.split("/") if p not in ("", ".")] + parts
             done = []  # a link's target is kept relative to the archive's root
@@ -77,13 +80,18 @@ def _resolve(path: str, links: dict[str, str]) -> str | None:
     return "/".join(done)
 
 
-def check(archive: Path, limits: Limits | None = None, label: str | None = None) -> list[tarfile.TarInfo]:
-    """Every entry of `archive`, checked; ArchiveRefused naming the archive and the first bad entry."""
+def check(
+    archive: Path, limits: Limits | None = None, label: str | None = None, absolute_links: bool = False
+) -> list[tarfile.TarInfo]:
+    """Every entry of `archive`, checked; ArchiveRefused naming the archive and the first bad entry. With
+    `absolute_links` (a compiled package: `bin/tool -> /var/vcap/packages/x/bin/tool` is usual), a symlink
+    may point at an absolute path, but no entry may lie beyond one."""
     limits = limits or Limits.default()
     where = label or str(archive)
     total = 0
     members: list[tarfile.TarInfo] = []
     files: set[str] = set()
+    seen: set[str] = set()
     links: dict[str, str] = {}
     try:
         with tarfile.open(archive, "r:*") as tar:
@@ -94,6 +102,9 @@ def check(archive: Path, limits: Limits | None = None, label: str | None = None)
                         f"{where}: more than {limits.max_entries} entries (at {member.name!r}); refused"
                     )
                 path = _member_path(member.name)
+                if path and path in seen and not member.isdir():
+                    raise ArchiveRefused(f"{where}: entry {member.name!r} is in it twice; refused")
+                seen.add(path)
                 if _escapes(path) or member.name.startswith("/") or _resolve(path, links) is None:
                     raise ArchiveRefused(f"{where}: entry {member.name!r} is outside the archive; refused")
                 if member.isdev() or member.isfifo():
@@ -101,6 +112,10 @@ def check(archive: Path, limits: Limits | None = None, label: str | None = None)
                 if member.issym():
                     target = member.linkname
                     joined = posixpath.join(posixpath.dirname(path), target)
+                    if absolute_links and target.startswith("/"):
+                        links[path] = OPAQUE
+                        total += member.size
+                        continue
                     if target.startswith("/") or _resolve(joined, links) is None:
                         raise ArchiveRefused(
                             f"{where}: symlink {member.name!r} points outside the archive ({target}); refused"
@@ -137,13 +152,16 @@ def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def extract(archive: Path, into: Path, limits: Limits | None = None, label: str | None = None) -> None:
+def extract(
+    archive: Path, into: Path, limits: Limits | None = None, label: str | None = None, absolute_links: bool = False
+) -> None:
     """Check every entry of `archive` (see `check`), then unpack it into `into`."""
-    check(archive, limits, label)
+    check(archive, limits, label, absolute_links)
     into.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(into, filter="data")
+            # Python's own filter, a second guard: `data` refuses absolute links, `tar` allows them (checked above)
+            tar.extractall(into, filter="tar" if absolute_links else "data")
     except (tarfile.TarError, OSError) as exc:
         raise ArchiveRefused(f"{label or archive}: {exc}; refused") from None
 
@@ -175,7 +193,10 @@ def write_tarball(directory: Path, target: Path, compresslevel: int = 9, prefix:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
         for path in sorted(directory.rglob("*")):
-            info = tar.gettarinfo(str(path), arcname=prefix + str(path.relative_to(directory)))
+            # gettarinfo gives None for a socket (typeshed says otherwise)
+            info: tarfile.TarInfo | None = tar.gettarinfo(str(path), arcname=prefix + str(path.relative_to(directory)))
+            if info is None or not (info.isfile() or info.isdir() or info.issym() or info.islnk()):
+                continue  # a socket or fifo a build left behind: nothing a package can carry
             info.mtime = 0
             info.uid = info.gid = 0
             info.uname = info.gname = ""

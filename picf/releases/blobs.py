@@ -67,7 +67,10 @@ class Blobstore:
             if not host:
                 host = f"s3.{region}.amazonaws.com" if region and region != "us-east-1" else "s3.amazonaws.com"
             scheme = "http" if options.get("use_ssl") is False else "https"
-            port = int(options.get("port") or 0)
+            try:
+                port = int(options.get("port") or 0)
+            except (TypeError, ValueError):
+                raise BlobUnavailable(f"blobstore s3: port {options.get('port')!r} is not a number") from None
             netloc = host if port in (0, 80 if scheme == "http" else 443) else f"{host}:{port}"
             key = object_id
             if options.get("folder_name"):

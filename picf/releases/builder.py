@@ -103,6 +103,8 @@ def _patch(staged: Path, arch: Arch) -> list[str]:
         {(h.struct, h.struct_file) for h in hazards if h.id == "atomic64-misaligned" and h.struct_file}
     ):
         owner = staged / struct_file
+        if owner.is_symlink() or not owner.resolve().is_relative_to(staged.resolve()):
+            continue  # never written through a link: it may lead out of the staged source
         transform = Align64(kind="align64", file=owner.name, structs=(struct,))
         outcome = transforms.align64(owner, owner.read_text(), transform, AUTO_ALIGN, arch, {})
         if outcome.status == "apply":
@@ -112,7 +114,7 @@ def _patch(staged: Path, arch: Arch) -> list[str]:
 
 
 def _unpack(store: Store, entry: CompiledPackage, into: Path) -> Path:
-    archive.extract(store.blob(entry.sha256), into, label=f"compiled package {entry.name}")
+    archive.extract(store.blob(entry.sha256), into, label=f"compiled package {entry.name}", absolute_links=True)
     return into
 
 
@@ -234,12 +236,19 @@ def _build_package(
             progress(line)
             return PackageOutcome(name, True, 0.0, note=line)
         fp = package.fingerprint
-        if staged is None and (patch or fp is None):
+        # A fingerprint picf computed from a repository's files is the package; one a tarball or a vendored
+        # package claims is only a claim: its files are fingerprinted here, so a release cannot pass its own
+        # code off as another's cached package.
+        claimed = source.release.form != "repository" or package.vendored
+        if staged is None and (patch or fp is None or claimed):
             staged = work / "source"
             source.stage_package(name, staged)
             if patch:
                 applied += [f"{p}" for p in _patch(staged, arch)]
             fp = _staged_fingerprint(staged, package.dependencies)
+            if claimed and not patch and fp != package.fingerprint:
+                progress(f"{name}: its files give fingerprint {fp[:12]}..., not the {str(package.fingerprint)[:12]}... "
+                         "the release records; cached under what its files give")  # fmt: skip
         if fp is None:  # the release's own Go, staged above: its blob is here
             assert staged is not None
             fp = _staged_fingerprint(staged, package.dependencies)
@@ -305,7 +314,8 @@ def _take_compiled(
         raise BuildError(package.name, arch, f"{source.path}: compiled for {package.stemcell} "
                          f"({compiled_for or 'an unknown arch'}); build it for {arch} from the release's source "
                          "(its repository or release tarball)")  # fmt: skip
-    key = cache_key(package.fingerprint, arch, dep_keys)
+    # Nothing to fingerprint in a compiled package: its key holds the digest of the tarball it was checked against.
+    key = cache_key(f"{package.fingerprint}|compiled|{package.sha1}|{package.name}", arch, dep_keys)
     entry = store.compiled(key)
     if entry is None:
         tarball = source.compiled_tarball(package.name)

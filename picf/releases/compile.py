@@ -170,6 +170,9 @@ def compile_package(
     except subprocess.TimeoutExpired:
         raise BuildError(name, arch, "packaging ran for more than an hour; stopped") from None
     if done.returncode != 0:
+        refused = sandbox.did_not_start(log.read_text(errors="replace")[:2000])
+        if refused is not None:
+            raise refused
         tail = log.read_text(errors="replace").splitlines()[-OUTPUT_LINES:]
         raise BuildError(name, arch, "\n".join([*tail, f"packaging exited {done.returncode}", SANDBOX_NOTE]))
     return install

@@ -124,6 +124,8 @@ def _run(
             results.append(Rendered(text=str(answer["out"])))
         else:
             results.append(Rendered(error=TemplateError(name, answer.get("line"), str(answer.get("error")))))
+    if not results and done.returncode != 0 and (refused := sandbox.did_not_start(done.stderr)) is not None:
+        raise refused
     if len(results) < len(renders):
         why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         return results, why if done.returncode >= 0 else f"killed by signal {-done.returncode}"

@@ -130,3 +130,14 @@ def match(pattern: str, path: str) -> bool:
     """Whether `pattern` matches the relative path `path` (for files known by name only: blobs.yml entries
     not downloaded yet)."""
     return bool(_split(pattern)) and _path_regex(pattern).match(path) is not None
+
+
+def valid(pattern: str) -> bool:
+    """Whether every component of `pattern` is a glob picf (and bosh-cli) can read: `[z-a]`, `[]` are not."""
+    try:
+        for part in _split(pattern):
+            if part != "**":
+                _regex(part)
+    except re.error:
+        return False
+    return True

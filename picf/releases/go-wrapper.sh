@@ -16,15 +16,19 @@ if [ -n "${PICF_GOARM:-}" ] && [ -z "${GOARM:-}" ] && [ "${GOARCH:-}" = arm ]; t
 fi
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
-if [ "${1:-}" != install ]; then
-  exec "$real" "$@"
+case "$(uname -m)" in
+  x86_64) host=amd64 ;;
+  aarch64) host=arm64 ;;
+  armv*) host=arm ;;
+  *) host=$(uname -m) ;;
+esac
+if [ "${1:-}" != install ] || { [ "${GOARCH:-$host}" = "$host" ] && [ "$GOOS" = linux ]; }; then
+  exec "$real" "$@"  # not a cross-compiling install: Go does what the script expects
 fi
 
 bin="${GOBIN:-}"
 unset GOBIN
 "$real" "$@" || exit $?
-host_arch=$("$real" env GOHOSTARCH)
-[ "${GOARCH:-$host_arch}" != "$host_arch" ] || exit 0
 gopath=$("$real" env GOPATH)
 first="${gopath%%:*}"
 cross="$first/bin/${GOOS}_${GOARCH}"

@@ -29,9 +29,10 @@ from pydantic import BaseModel, ValidationError
 
 from picf import yamldoc
 from picf.models.problem import problems_from
-from picf.models.release import JobSpec, PackageSpec, Release, ReleaseJob, ReleasePackage, SpecLock
-from picf.releases import archive, blobs, fingerprint, globbing
+from picf.models.release import NAME, VERSION, JobSpec, PackageSpec, Release, ReleaseJob, ReleasePackage, SpecLock
+from picf.releases import archive, blobs, fingerprint, globbing, sandbox
 from picf.releases.blobs import BlobEntry, Blobstore, BlobUnavailable
+from picf.releases.compile import BuildError
 from picf.releases.fingerprint import Entry
 from picf.releases.source import ReleaseInvalid, ReleaseProblem, ReleaseSource
 from picf.releases.store import data_dir
@@ -164,6 +165,23 @@ class RepositorySource(ReleaseSource):
             else:
                 shutil.copyfile(source, target)
                 target.chmod(0o755 if os.access(source, os.X_OK) else 0o644)
+        if files.pre_packaging is not None:
+            self._pre_package(name, files.pre_packaging, into)
+
+    def _pre_package(self, name: str, script: Path, staged: Path) -> None:
+        """bosh-cli's create-release step: `bash -x pre_packaging` in the staged source, with BUILD_DIR and
+        RELEASE_DIR; the script itself is then dropped. In the sandbox, the release read-only."""
+        shutil.copyfile(script, staged / "pre_packaging")
+        build_dir = f"/var/vcap/data/pre_packaging/{name}"
+        env = {"BUILD_DIR": build_dir, "RELEASE_DIR": "/var/vcap/data/release", "LANG": "C.UTF-8"}
+        box = sandbox.Sandbox(writable=(), binds={build_dir: staged},
+                              ro_binds={"/var/vcap/data/release": self.path.resolve()})  # fmt: skip
+        argv = sandbox.command(["bash", "-x", "pre_packaging"], Path(build_dir), env, box)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
+        (staged / "pre_packaging").unlink(missing_ok=True)
+        if done.returncode != 0:
+            tail = (done.stderr + done.stdout).strip().splitlines()[-20:]
+            raise BuildError(name, "any arch", "\n".join([*tail, f"pre_packaging exited {done.returncode}"]))
 
     def vendored_tarball(self, name: str) -> Path:
         """The tarball of a vendored package (spec.lock), from picf's download cache or the blobstore."""
@@ -172,8 +190,8 @@ class RepositorySource(ReleaseSource):
         build = _final_build(index, lock.fingerprint)
         if build is None:
             raise BlobUnavailable(
-                f"{index}: no build {lock.fingerprint[:12]}... of vendored package {name}; "
-                "vendor it again (`bosh vendor-package`)"
+                f"{index}: no build {lock.fingerprint[:12]}... of vendored package {name} with a blobstore id "
+                "and a digest; vendor it again (`bosh vendor-package`)"
             )
         blobstore_id, digest = build
         algorithm, value = fingerprint.strongest(digest)
@@ -192,9 +210,15 @@ def _final_build(index: Path, wanted: str) -> tuple[str, str] | None:
         data = yamldoc.to_plain(yamldoc.load(yamldoc.decode(index.read_bytes())))
     except (OSError, yamldoc.YamlProblem):
         return None
-    for build in (data or {}).get("builds", {}).values():
+    builds = data.get("builds") if isinstance(data, dict) else None
+    for build in builds.values() if isinstance(builds, dict) else ():
         if isinstance(build, dict) and str(build.get("version")) == wanted and build.get("blobstore_id"):
-            return str(build["blobstore_id"]), str(build.get("sha1", ""))
+            digest = str(build.get("sha1") or "")
+            try:
+                fingerprint.parse_digests(digest)
+            except ValueError:
+                return None
+            return str(build["blobstore_id"]), digest
     return None
 
 
@@ -216,15 +240,24 @@ def read_final_config(reader: _Reader, root: Path) -> tuple[str | None, Blobstor
     chosen = name or final_name
     if not chosen:
         reader.problem(path, "no 'name' (or 'final_name'): the release needs a name")
+    elif not re.match(NAME, str(chosen)):
+        reader.problem(path, f"{chosen!r} is not a release name (letters, digits, '.', '_', '-')", doc,
+                       ("name" if name else "final_name",))  # fmt: skip
+        chosen = None
     blobstore = None
     config = data.get("blobstore")
     if isinstance(config, dict) and config.get("provider"):
+        if not isinstance(config.get("options") or {}, dict):
+            reader.problem(path, "blobstore.options should be a mapping", doc, ("blobstore", "options"))
+            return (str(chosen) if chosen else None), None
         options = dict(config.get("options") or {})
         private = root / "config" / "private.yml"
         if private.is_file():
             with contextlib.suppress(OSError, yamldoc.YamlProblem, AttributeError):
                 extra = yamldoc.to_plain(yamldoc.load(yamldoc.decode(private.read_bytes())))
-                options.update(((extra or {}).get("blobstore") or {}).get("options") or {})
+                extra_options = ((extra or {}).get("blobstore") or {}).get("options") or {}
+                if isinstance(extra_options, dict):
+                    options.update(extra_options)
         blobstore = Blobstore(str(config["provider"]), options, root)
     return (str(chosen) if chosen else None), blobstore
 
@@ -260,6 +293,15 @@ def read_blob_entries(reader: _Reader, root: Path) -> list[BlobEntry]:
     return out
 
 
+def _outside(root: Path, path: Path) -> bool:
+    """Whether `path` (a spec, a template, a packaging script) resolves outside the release: a symlink to the
+    controller's files would be read into a job or a compile."""
+    try:
+        return not path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return True
+
+
 def _packageable(base: Path, rel: str) -> bool:
     """bosh-cli's test: not a directory, and not reached through a symlinked directory."""
     path = base / rel
@@ -278,6 +320,10 @@ def _read_job(reader: _Reader, job_dir: Path) -> ReleaseJob | None:
     if not spec_path.is_file():
         reader.problem(job_dir, "no spec file: a job directory holds spec, monit and templates/")
         return None
+    for file in (spec_path, job_dir / "monit", job_dir / "properties_schema.json"):
+        if file.exists() and _outside(reader.root, file):
+            reader.problem(file, "a symlink to a file outside the release; refused")
+            return None
     loaded = reader.yaml(spec_path)
     if loaded is None:
         return None
@@ -297,6 +343,11 @@ def _read_job(reader: _Reader, job_dir: Path) -> ReleaseJob | None:
         template = job_dir / "templates" / src
         if not template.is_file():
             reader.problem(spec_path, f"template {src}: no such file under templates/", doc, ("templates", src))
+            ok = False
+            continue
+        if _outside(reader.root, template):
+            reader.problem(spec_path, f"template {src}: a symlink to a file outside the release; refused", doc,
+                           ("templates", src))  # fmt: skip
             ok = False
             continue
         entries.append(Entry(template, f"templates/{src}", follow_symlinks=True))
@@ -334,11 +385,18 @@ def _read_package(
     pre_packaging = package_dir / "pre_packaging"
     if not packaging.is_file():
         reader.problem(package_dir, f"no packaging script for package {spec.name}")
+    for script in (packaging, pre_packaging):
+        if script.exists() and _outside(root, script):
+            reader.problem(script, "a symlink to a file outside the release; refused")
+            return None
     files = _PackageFiles(packaging if packaging.is_file() else None,
                           pre_packaging if pre_packaging.is_file() else None)  # fmt: skip
     src, blobs_dir = root / "src", root / "blobs"
     for i, pattern in enumerate(spec.files):
         found = False
+        if not globbing.valid(pattern):
+            reader.problem(spec_path, f"{pattern!r} is not a glob bosh-cli reads", doc, ("files", i))
+            continue
         for base in (src, blobs_dir):
             for rel in globbing.glob(base, pattern):
                 if _packageable(base, rel):
@@ -356,7 +414,7 @@ def _read_package(
                 reader.unfetched.add(submodule)
                 why = f"{submodule} is a git submodule that is not checked out (no file matches {pattern!r}); run "
                 reader.problem(spec_path, why + "`git submodule update --init --recursive`", doc, ("files", i))
-    for pattern in spec.excluded_files:
+    for pattern in (p for p in spec.excluded_files if globbing.valid(p)):
         for rel in [r for r in [*files.files, *files.absent_blobs] if globbing.match(pattern, r)]:
             files.files.pop(rel, None)
             files.absent_blobs.pop(rel, None)
@@ -392,7 +450,7 @@ def _final_versions(root: Path, name: str) -> list[tuple[str, dict[str, Any]]]:
         with contextlib.suppress(OSError, yamldoc.YamlProblem):
             doc = yamldoc.load(yamldoc.decode(path.read_bytes()))
             data = yamldoc.to_plain(doc)
-            if isinstance(data, dict) and data.get("version") is not None:
+            if isinstance(data, dict) and data.get("version") is not None and re.match(VERSION, scalar(doc["version"])):
                 found.append((scalar(doc["version"]), data))
     return sorted(found, key=lambda item: _version_key(item[0]), reverse=True)
 
@@ -431,11 +489,30 @@ def _cycles(packages: dict[str, ReleasePackage]) -> list[list[str]]:
     return cycles
 
 
-def _git(root: Path, *args: str) -> str | None:
-    if not (root / ".git").exists() or shutil.which("git") is None:
+def _commit(root: Path) -> str | None:
+    """The short commit hash of the repository's HEAD, read from its files: running git on a downloaded
+    repository would run what its .git/config says (fsmonitor, filters), outside any sandbox."""
+    top = next((d for d in (root.resolve(), *root.resolve().parents) if (d / ".git").exists()), None)
+    if top is None:
         return None
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30, check=False)
-    return done.stdout.strip() if done.returncode == 0 else None
+    git = top / ".git"
+    try:
+        if git.is_file():  # a worktree or submodule: `gitdir: PATH`
+            git = (top / git.read_text().split(":", 1)[1].strip()).resolve()
+        head = (git / "HEAD").read_text().strip()
+        if head.startswith("ref: "):
+            ref = head[5:].strip()
+            if ".." in ref.split("/"):
+                return None
+            loose = git / ref
+            if loose.is_file():
+                head = loose.read_text().strip()
+            else:
+                packed = (git / "packed-refs").read_text() if (git / "packed-refs").is_file() else ""
+                head = next((line.split()[0] for line in packed.splitlines() if line.endswith(" " + ref)), "")
+    except (OSError, IndexError):
+        return None
+    return head[:7] if re.fullmatch(r"[0-9a-f]{40,64}", head) else None
 
 
 def read_repository(root: Path) -> RepositorySource:
@@ -500,8 +577,7 @@ def read_repository(root: Path) -> RepositorySource:
         license_fp = fingerprint.fingerprint([Entry(p, p.name, with_mode=False) for p in license_files if p.is_file()])
     release = Release(
         name=name, version=_version(root, name, jobs, package_list), form="repository",
-        commit_hash=_git(root, "rev-parse", "--short", "HEAD"),
-        uncommitted_changes=(lambda s: None if s is None else bool(s))(_git(root, "status", "--porcelain")),
+        commit_hash=_commit(root),
         jobs=tuple(sorted(jobs, key=lambda j: j.name)), packages=tuple(package_list), license=license_fp,
     )  # fmt: skip
     return RepositorySource(root, release, blobstore, blob_entries, files, locks)

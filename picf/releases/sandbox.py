@@ -57,6 +57,17 @@ def check_available() -> None:
                                      f"run `make setup` (or apt-get install {package})")  # fmt: skip
 
 
+def did_not_start(output: str) -> SandboxUnavailable | None:
+    """The error to raise when a sandboxed step's output says the sandbox itself failed (not the step)."""
+    first = next((line for line in output.splitlines() if line.strip()), "")
+    if first.startswith(("bwrap:", "unshare:", "mount:", "sh: 1: cannot create /proc")):
+        return SandboxUnavailable(
+            f"picf's sandbox did not start ({first.strip()}): it needs unprivileged user namespaces "
+            "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0)"
+        )
+    return None
+
+
 def command(argv: list[str], cwd: Path, env: Mapping[str, str], sandbox: Sandbox) -> list[str]:
     """The command line that runs `argv` in `cwd` with exactly `env` (plus HOME=/tmp and a system PATH),
     inside the sandbox."""
@@ -70,9 +81,13 @@ def command(argv: list[str], cwd: Path, env: Mapping[str, str], sandbox: Sandbox
         for i, (_, shared) in enumerate(sorted(sandbox.copy_on_write.items())):
             layer = sandbox.scratch / str(i)
             upper, work, merged = layer / "upper", layer / "work", layer / "merged"
+            for path in (shared, upper):
+                if any(c in str(path) for c in ",:\\"):
+                    raise SandboxUnavailable(f"{path}: a ',', ':' or '\\' in it cannot be in an overlay mount; "
+                                             "set XDG_CACHE_HOME and PICF_DATA_DIR to paths without them")  # fmt: skip
             options = f"lowerdir={shared},upperdir={upper},workdir={work}"
-            mounts.append(f"mkdir -p {upper} {work} {merged}")
-            mounts.append(f"mount -t overlay picf-sandbox -o {shlex.quote(options)} {merged}")
+            mounts.append(f"mkdir -p {shlex.join([str(upper), str(work), str(merged)])}")
+            mounts.append(f"mount -t overlay picf-sandbox -o {shlex.quote(options)} {shlex.quote(str(merged))}")
     bwrap = [
         "bwrap", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--cap-drop", "ALL",
         "--die-with-parent", "--new-session", "--clearenv",

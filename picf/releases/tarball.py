@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from picf import yamldoc
 from picf.models.problem import problems_from
-from picf.models.release import NAME, JobSpec, Release, ReleaseJob, ReleasePackage
+from picf.models.release import FINGERPRINT, NAME, VERSION, JobSpec, Release, ReleaseJob, ReleasePackage
 from picf.releases import archive, fingerprint
 from picf.releases.source import ReleaseInvalid, ReleaseProblem, ReleaseSource, remove, work_directory
 from picf.releases.versions import scalar
@@ -69,7 +69,7 @@ class TarballSource(ReleaseSource):
         if package is None or package.stemcell is None:
             return None
         inner = self._inner("compiled_packages", name, package.sha1)
-        archive.check(inner, label=f"{self.path}: compiled_packages/{name}.tgz")
+        archive.check(inner, label=f"{self.path}: compiled_packages/{name}.tgz", absolute_links=True)
         return inner
 
 
@@ -94,6 +94,9 @@ def read_tarball(path: Path) -> TarballSource:
         problems: list[ReleaseProblem] = []
         if not isinstance(data, dict) or not data.get("name") or data.get("version") is None:
             raise ReleaseInvalid(str(path), [_problem(path, "needs name and version")])
+        if not re.match(NAME, str(data["name"])) or not re.match(VERSION, scalar(doc["version"])):
+            raise ReleaseInvalid(str(path), [_problem(path, "name or version is not a release's (letters, digits, "
+                                                      "'.', '_', '-', '+')", doc, ("name",))])  # fmt: skip
         jobs: list[ReleaseJob] = []
         for i, entry in enumerate(data.get("jobs") or []):
             job = _job(path, work, entry, doc, i, problems)
@@ -146,6 +149,9 @@ def _entry_problem(entry: Any, compiled: bool = False) -> str | None:
         return f"name {name!r} is not a job or package name (letters, digits, '.', '_', '-')"
     if not (entry.get("fingerprint") or entry.get("version")):
         return f"{name}: needs a version (or fingerprint)"
+    claimed = str(entry.get("fingerprint") or entry.get("version"))
+    if not re.match(FINGERPRINT, claimed):
+        return f"{name}: fingerprint {claimed[:80]!r} is not one (40 to 128 hex digits)"
     if not entry.get("sha1"):
         return f"{name}: needs a sha1 digest (sha256:<hex> or 40-hex SHA-1)"
     if compiled and not entry.get("stemcell"):
@@ -167,6 +173,7 @@ def _job(path: Path, work: Path, entry: Any, doc: Any, i: int, problems: list[Re
     if not inner.is_file():
         problems.append(_problem(path, f"job {name}: jobs/{name}.tgz is missing", doc, ("jobs", i)))
         return None
+    archive.check(inner, label=f"{path}: jobs/{name}.tgz")  # one job.MF, nothing escaping: what is shown is used
     text = archive.read_member(inner, "job.MF", label=f"{path}: jobs/{name}.tgz")
     if text is None:
         problems.append(_problem(path, f"job {name}: jobs/{name}.tgz has no job.MF", doc, ("jobs", i)))

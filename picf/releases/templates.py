@@ -32,9 +32,10 @@ class JobTemplates:
     monit: str
     templates: dict[str, str]
     where: str  # how messages name the job's directory: `jobs/logfwd` or `release.tgz: jobs/logfwd.tgz`
+    release: str = ""  # NAME/VERSION: templates of different releases never share a Ruby process
 
     @classmethod
-    def from_files(cls, files: dict[str, bytes], where: str) -> JobTemplates:
+    def from_files(cls, files: dict[str, bytes], where: str, release: str = "") -> JobTemplates:
         spec_text = files.get("job.MF", files.get("spec"))
         if spec_text is None:
             raise RenderFailed(f"{where}: no spec (job.MF)")
@@ -49,11 +50,11 @@ class JobTemplates:
                 raise RenderFailed(f"{where}/templates/{src}: no such file (listed in the job's spec)")
             templates[src] = text.decode("utf-8", errors="replace")
         monit = files.get("monit", b"").decode("utf-8", errors="replace")
-        return cls(spec, monit, templates, where)
+        return cls(spec, monit, templates, where, release)
 
     @classmethod
-    def from_tarball(cls, tarball: Path, where: str) -> JobTemplates:
-        return cls.from_files(archive.read_all(tarball, label=where), where)
+    def from_tarball(cls, tarball: Path, where: str, release: str = "") -> JobTemplates:
+        return cls.from_files(archive.read_all(tarball, label=where), where, release)
 
     @classmethod
     def from_directory(cls, job_dir: Path) -> JobTemplates:
@@ -87,7 +88,26 @@ class RenderedJob:
 
 
 def render_instances(instances: list[Instance]) -> list[RenderedJob]:
-    """Render every instance in one Ruby run; RenderFailed listing each template that failed."""
+    """Render every instance, one Ruby run per release (templates of one release may see each other's data,
+    as in the director; another release's may not); RenderFailed listing each template that failed."""
+    by_release: dict[str, list[int]] = {}
+    for n, instance in enumerate(instances):
+        by_release.setdefault(instance.job.release, []).append(n)
+    rendered: dict[int, RenderedJob] = {}
+    problems: list[str] = []
+    for members in by_release.values():
+        done, failed = _render_run([instances[n] for n in members])
+        rendered.update(zip(members, done, strict=True))
+        problems += failed
+    if problems:
+        failed_count = f"{len(problems)} template{'s' if len(problems) > 1 else ''}"
+        raise RenderFailed(f"{failed_count} did not render; fix the template or the properties it reads",
+                           problems=problems)  # fmt: skip
+    return [rendered[n] for n in range(len(instances))]
+
+
+def _render_run(instances: list[Instance]) -> tuple[list[RenderedJob], list[str]]:
+    """One Ruby run: each instance's result (placeholders where it failed) and the problem lines."""
     templates: list[erb.Template] = []
     index: dict[tuple[int, str], int] = {}
     jobs: dict[int, JobTemplates] = {}
@@ -119,8 +139,6 @@ def render_instances(instances: list[Instance]) -> list[RenderedJob]:
         if all(r.error is None for r in chunk):
             files = {dst: chunk[1 + i].value() for i, dst in enumerate(instance.job.spec.templates.values())}
             out.append(RenderedJob(files, chunk[0].value()))
-    if problems:
-        failed = f"{len(problems)} template{'s' if len(problems) > 1 else ''}"
-        raise RenderFailed(f"{failed} did not render; fix the template or the properties it reads",
-                           problems=problems)  # fmt: skip
-    return out
+        else:
+            out.append(RenderedJob({}, ""))
+    return out, problems

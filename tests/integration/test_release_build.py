@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -249,3 +250,94 @@ def test_lint_flags_the_example_and_validate_accepts_it(picf_bin: Path, data_dir
     assert "picf release build --patch" in lint.stdout
     assert picf(picf_bin, data_dir, "release", "lint", str(EXAMPLE), "--arch", "arm64").returncode == 0
     assert picf(picf_bin, data_dir, "release", "validate", str(EXAMPLE)).returncode == 0
+
+
+def _tarball_claiming(root: Path, name: str, package: str, content: str, fingerprint: str) -> Path:
+    """A release tarball in bosh's layout whose one package claims `fingerprint` whatever its files are."""
+    stage = root / f"{name}-stage"
+    (stage / "pkg").mkdir(parents=True)
+    (stage / "pkg/packaging").write_text(f'echo {content} > "$BOSH_INSTALL_TARGET/what"\n')
+    (stage / "packages").mkdir()
+    with tarfile.open(stage / "packages" / f"{package}.tgz", "w:gz") as tar:
+        tar.add(stage / "pkg/packaging", arcname="./packaging")
+    digest = hashlib.sha256((stage / "packages" / f"{package}.tgz").read_bytes()).hexdigest()
+    (stage / "release.MF").write_text(
+        f"name: {name}\nversion: '1'\npackages:\n- name: {package}\n  version: {fingerprint}\n"
+        f"  fingerprint: {fingerprint}\n  sha1: sha256:{digest}\n  dependencies: []\n"
+    )
+    out = root / f"{name}.tgz"
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(stage / "release.MF", arcname="release.MF")
+        tar.add(stage / "packages", arcname="packages")
+    return out
+
+
+def test_a_release_cannot_pass_its_package_off_as_another_releases_cached_one(picf_bin: Path, tmp_path: Path) -> None:
+    """A tarball's fingerprints are claims: picf fingerprints the files, so an evil release claiming a good
+    one's fingerprint is compiled on its own and the good release gets its own package."""
+    data, claim = tmp_path / "data", "f" * 64
+    evil = build(picf_bin, data, _tarball_claiming(tmp_path, "evil", "whatever", "EVIL", claim), "arm64")
+    good = build(picf_bin, data, _tarball_claiming(tmp_path, "good", "guardian", "good", claim), "arm64")
+    assert evil["compiled"] == ["whatever"] and good["compiled"] == ["guardian"]
+    entry = good["release"]["packages"][0]
+    with tarfile.open(Store(data / "store").blob(entry["sha256"])) as tar:
+        member = tar.extractfile("./what")
+        assert member is not None and member.read() == b"good\n"
+    assert entry["fingerprint"] != claim  # what its files give
+
+
+def test_pre_packaging_runs_in_the_sandbox_with_build_dir_and_release_dir(picf_bin: Path, tmp_path: Path) -> None:
+    release = _two_package_release(tmp_path / "pre")
+    (release / "packages/lib/pre_packaging").write_text(
+        'echo "made by pre_packaging from $(cat "$RELEASE_DIR/config/final.yml" | head -2 | tail -1)" '
+        '> "$BUILD_DIR/lib/generated.txt"\n'
+    )
+    (release / "packages/lib/packaging").write_text(
+        'mkdir -p "$BOSH_INSTALL_TARGET/share"; cp lib/generated.txt "$BOSH_INSTALL_TARGET/share/"\n'
+        '[ ! -e pre_packaging ] || { echo "pre_packaging reached the compile" >&2; exit 1; }\n'
+    )
+    done = build(picf_bin, tmp_path / "data", release, "armv7", "--package", "lib")
+    entry = next(p for p in done["release"]["packages"] if p["name"] == "lib")
+    with tarfile.open(Store(tmp_path / "data" / "store").blob(entry["sha256"])) as tar:
+        member = tar.extractfile("./share/generated.txt")
+        assert member is not None and member.read() == b"made by pre_packaging from final_name: two\n"
+
+
+def test_a_dependency_with_an_absolute_symlink_and_a_store_path_with_a_space_still_build(
+    picf_bin: Path, tmp_path: Path
+) -> None:
+    release = _two_package_release(tmp_path / "links")
+    (release / "packages/lib/packaging").write_text(
+        'mkdir -p "$BOSH_INSTALL_TARGET/share" "$BOSH_INSTALL_TARGET/bin"\n'
+        'cp lib/lib.txt "$BOSH_INSTALL_TARGET/share"\n'
+        'ln -s /var/vcap/packages/lib/share/lib.txt "$BOSH_INSTALL_TARGET/bin/lib.txt"\n'
+    )
+    done = build(picf_bin, tmp_path / "data with space", release, "armv7")
+    assert done["compiled"] == ["lib", "app"]
+
+
+def test_go_install_puts_binaries_where_the_script_expects_natively_and_cross_compiling(tmp_path: Path) -> None:
+    """The Go wrapper: a cross-compiling `go install` (GOBIN refused by Go) and a native one (GOBIN kept)."""
+    wrapper = Path(__file__).resolve().parents[2] / "picf/releases/go-wrapper.sh"
+    goroot = tmp_path / "go"
+    (goroot / "bin").mkdir(parents=True)
+    shutil.copy(wrapper, goroot / "bin/go")
+    (goroot / "bin/go.real").write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = env ] && {{ echo {tmp_path}/gopath; exit 0; }}\n'
+        'if [ -n "$GOBIN" ]; then d=$GOBIN; elif [ "$GOARCH" = amd64 ]; then d=$GOPATH/bin; '
+        "else d=$GOPATH/bin/${GOOS}_$GOARCH; fi\n"
+        'mkdir -p "$d" && echo "$GOARCH" > "$d/tool"\n'
+    )
+    for tool in ("go", "go.real"):
+        (goroot / "bin" / tool).chmod(0o755)
+    for arch, out in (("arm", "cross"), ("amd64", "native")):
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PICF_GOARCH": arch,
+            "GOBIN": str(tmp_path / out),
+            "GOPATH": f"{tmp_path}/gopath",
+        }
+        subprocess.run([str(goroot / "bin/go"), "install", "./cmd/tool"], env=env, check=True, timeout=30)
+        assert (tmp_path / out / "tool").read_text() == f"{arch}\n"
+    assert not (tmp_path / "gopath/bin/linux_arm").exists()

@@ -828,3 +828,119 @@ def test_a_well_formed_archive_extracts_with_its_links_and_modes(tmp_path: Path)
     assert archive.read_member(path, "src/a.c") == b"int a;\n"
     assert everything_under(out) == {"packaging", "bin", "bin/run", "src", "src/a.c", "src/current.c", "src/b.c", "up"}
     assert everything_under(tmp_path / "in") == {"evil.tgz"}
+
+
+# --- a release is untrusted input: what it names stays inside it ----------------------------------------------
+
+
+@pytest.mark.parametrize("destination", ["/home/pi/.ssh/authorized_keys", "../../etc/cron.d/x", "bin/../../x", ""])
+def test_a_template_destination_outside_the_job_is_refused(demo: Path, destination: str) -> None:
+    edit(demo / "jobs/web/spec", "ctl.erb: bin/ctl", f"ctl.erb: {destination!r}")
+    [found] = problems(demo)
+    assert "must be a relative path inside the job, without '..'" in found
+
+
+def test_a_template_source_that_climbs_out_of_templates_is_refused(demo: Path) -> None:
+    (demo / "payload").write_text("x\n")
+    edit(demo / "jobs/web/spec", "ctl.erb: bin/ctl", "../../../payload: bin/ctl")
+    [found] = problems(demo)
+    assert "must be a relative path inside the job" in found
+
+
+def test_a_template_that_is_a_symlink_to_a_controller_file_is_refused(demo: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY----- decoy\n")
+    (demo / "jobs/web/templates/ctl.erb").unlink()
+    (demo / "jobs/web/templates/ctl.erb").symlink_to(secret)
+    [found] = problems(demo)
+    assert found.startswith(f"{demo / 'jobs/web/spec'}:") and "symlink to a file outside the release" in found
+
+
+def test_a_packaging_script_that_is_a_symlink_out_of_the_release_is_refused(demo: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.sh").write_text("echo\n")
+    (demo / "packages/app/packaging").unlink()
+    (demo / "packages/app/packaging").symlink_to(tmp_path / "elsewhere.sh")
+    assert any("symlink to a file outside the release" in p for p in problems(demo))
+
+
+@pytest.mark.parametrize("name", ["../../../../tmp/escape", "a b", "$(touch x)"])
+def test_a_release_name_that_is_not_a_name_is_refused(demo: Path, name: str) -> None:
+    edit(demo / "config/final.yml", "name: demo", f"name: {name!r}")
+    [found] = problems(demo)
+    assert "is not a release name" in found
+
+
+def test_reading_a_repository_runs_nothing_its_git_config_names(demo: Path, tmp_path: Path) -> None:
+    """`git status` would run a repository's core.fsmonitor (or filters) outside any sandbox: picf reads HEAD
+    from the files instead."""
+    ran = tmp_path / "FSMONITOR_RAN"
+    git = demo / ".git"
+    (git / "refs/heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs/heads/main").write_text("0123456789abcdef0123456789abcdef01234567\n")
+    (git / "config").write_text(f"[core]\n\tfsmonitor = touch {ran}; echo\n\thooksPath = /nonexistent\n")
+    with open_release(demo) as source:
+        assert source.release.commit_hash == "0123456"
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("claim", ["abc$(touch /tmp/pwned)", "../../x", "0" * 39, "g" * 64])
+def test_a_fingerprint_in_release_mf_that_is_not_hex_is_a_problem(tmp_path: Path, claim: str) -> None:
+    path = rewrite(tmp_path, lambda text: re.sub(r"(- name: lineprobe\n  version: )\S+\n  fingerprint: \S+",
+                                                 rf"\g<1>'{claim}'\n  fingerprint: '{claim}'", text))  # fmt: skip
+    with pytest.raises(ReleaseInvalid) as caught:
+        open_release(path).close()
+    assert any("is not one (40 to 128 hex digits)" in p for p in caught.value.problems)
+
+
+def test_an_archive_with_an_entry_twice_is_refused(tmp_path: Path) -> None:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for content in (b"name: shown\n", b"name: used\n"):
+            info = tarfile.TarInfo("./job.MF")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    path = tmp_path / "twice.tgz"
+    path.write_bytes(raw.getvalue())
+    with pytest.raises(ArchiveRefused, match=re.escape("'./job.MF' is in it twice")):
+        archive.check(path)
+
+
+def test_a_compiled_packages_absolute_symlink_is_kept_but_nothing_goes_through_it(tmp_path: Path) -> None:
+    with tarfile.open(tmp_path / "links.tgz", "w:gz") as tar:
+        info = tarfile.TarInfo("./bin/tool")
+        info.type, info.linkname = tarfile.SYMTYPE, "/var/vcap/packages/app/bin/real"
+        tar.addfile(info)
+    archive.extract(tmp_path / "links.tgz", tmp_path / "out", absolute_links=True)
+    assert os.readlink(tmp_path / "out/bin/tool") == "/var/vcap/packages/app/bin/real"
+    with pytest.raises(ArchiveRefused, match="points outside the archive"):
+        archive.check(tmp_path / "links.tgz")  # a source package: no absolute link
+    with tarfile.open(tmp_path / "through.tgz", "w:gz") as tar:
+        info = tarfile.TarInfo("./etc")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc"
+        tar.addfile(info)
+        data = b"owned\n"
+        info = tarfile.TarInfo("./etc/cron.d/x")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(ArchiveRefused, match="outside the archive"):
+        archive.check(tmp_path / "through.tgz", absolute_links=True)
+
+
+@pytest.mark.parametrize("pattern", ["[z-a]*.go", "app/[]"])
+def test_a_files_glob_picf_cannot_read_is_a_problem_not_a_crash(demo: Path, pattern: str) -> None:
+    edit(demo / "packages/app/spec", "- app/**/*", f"- {pattern!r}")
+    assert any("is not a glob bosh-cli reads" in p for p in problems(demo))
+
+
+def test_blobstore_options_that_are_not_a_mapping_are_a_problem(demo: Path) -> None:
+    edit(demo / "config/final.yml", "  options:\n    blobstore_path: /var/tmp/demo-blobs", "  options: nope")
+    [found] = problems(demo)
+    assert "blobstore.options should be a mapping" in found
+
+
+def test_empty_keys_in_a_spec_read_as_bosh_cli_reads_them(demo: Path) -> None:
+    (demo / "jobs/web/spec").write_text(WEB_SPEC + "consumes:\nprovides:\nproperties:\n  web.port:\n")
+    with open_release(demo) as source:
+        job = source.release.job("web")
+    assert job is not None and job.spec.consumes == () and job.spec.properties["web.port"].default is None

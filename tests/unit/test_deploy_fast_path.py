@@ -141,11 +141,12 @@ def test_the_switch_drains_the_old_jobs_before_the_rename_and_pre_starts_the_new
     script = switch_script("d1", [], [job], changed=["logfwd"], removed=["oldjob"])
     order = [script.index(step) for step in (
         "lifecycle.sh drain logfwd=job_changed oldjob=job_shutdown",
-        "monit stop oldjob",
+        "stop_job logfwd",
+        "stop_job oldjob",
         "mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
         "lifecycle.sh pre-start logfwd",
         "monit reload",
     )]  # fmt: skip
     assert order == sorted(order)
     quiet = switch_script("d1", [], [job])  # nothing changes: no lifecycle step at all
-    assert "lifecycle.sh" not in quiet and "monit stop" not in quiet
+    assert "lifecycle.sh" not in quiet and "stop_job " not in quiet.split("}", 2)[-1]

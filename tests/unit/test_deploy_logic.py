@@ -61,7 +61,7 @@ def test_canaries_go_first_then_batches() -> None:
 
 def release(arch: str, fingerprint: str = "f" * 64) -> CompiledRelease:
     package = CompiledPackage(name="logfwd", arch=arch, fingerprint=fingerprint, key="k", sha256="s" * 64, size=1)  # type: ignore[arg-type]
-    job = CompiledJob(name="logfwd", fingerprint="j" * 64, sha256="j" * 64, packages=("logfwd",))
+    job = CompiledJob(name="logfwd", fingerprint="e" * 64, sha256="e" * 64, packages=("logfwd",))
     return CompiledRelease(name="logfwd", version="0.1.0", arch=arch, patched=True, packages=(package,),  # type: ignore[arg-type]
                            jobs=(job,), built_at="now")  # fmt: skip
 
@@ -299,3 +299,22 @@ def test_deploy_timings_split_a_batch_into_start_up_tasks_by_phase_and_wrap_up()
     assert phase_of("base", "Install monit from the OS's packages") == "prepare node"
     assert phase_of(None, "Prepare the node") == "prepare node"  # the include that a prepared node skips
     assert phase_of("release", "Upload this deploy's bundle") == "upload"
+
+
+def test_two_releases_with_a_package_of_the_same_name_on_one_node_are_refused() -> None:
+    other = release("armv7").model_copy(update={"name": "other"})
+    both = {"logfwd": {**jobs()["logfwd"]}, "x": {**jobs()["logfwd"], "release": "other/0.1.0"}}
+    with pytest.raises(PlanError, match="package logfwd comes from two releases"):
+        wanted_state("d", "armv7", [release("armv7"), other], both, 2)
+
+
+def test_a_job_without_templates_gets_its_directory_in_the_bundle(tmp_path: Path) -> None:
+    from picf.deploy.bundle import write_bundle
+    from picf.deploy.render import RenderedJob
+
+    job = RenderedJob(name="empty", release="r/1", files={}, monit="", properties={}, packages=(), hash="a" * 64)
+    tarball = write_bundle(tmp_path / "stage", "d1", [], [], [job], {"jobs": {}})
+    import tarfile
+
+    with tarfile.open(tarball) as tar:
+        assert "d1/jobs/empty/" + "a" * 64 in tar.getnames()

@@ -85,3 +85,13 @@ def test_a_go_view_copies_what_links_outside_the_goroot_point_at(
     assert (view / "pkg/inner").is_symlink()
     assert (view / "bin/go.real").read_text() == "#!/bin/sh\n" and "picf" in (view / "bin/go").read_text()
     assert (goroot / "bin/go").read_text() == "#!/bin/sh\n"  # the toolchain itself is untouched
+
+
+def test_a_sandbox_that_does_not_start_is_named_with_what_to_do() -> None:
+    from picf.releases.sandbox import did_not_start
+
+    refused = did_not_start("bwrap: setting up uid map: Permission denied\n")
+    assert (
+        refused is not None and "unprivileged user namespaces" in str(refused) and "bwrap: setting up" in str(refused)
+    )
+    assert did_not_start("+ set -e\nmake: *** [all] Error 1\n") is None  # the package's own failure
