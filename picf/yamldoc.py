@@ -93,6 +93,19 @@ def load(text: str) -> Any:
     return doc
 
 
+def load_plain(text: str) -> Any:
+    """Plain data from YAML, with libyaml (C) when it reads it, for files picf reads many of and edits none
+    (release specs); YamlProblem, located by the round-trip parser, when it does not."""
+    import yaml as libyaml  # PyYAML, with its C loader
+
+    try:
+        data = libyaml.load(text, Loader=getattr(libyaml, "CSafeLoader", libyaml.SafeLoader))
+    except libyaml.YAMLError:
+        return to_plain(load(text))  # raises the located YamlProblem (or reads what libyaml would not)
+    _check_shape(data)
+    return data
+
+
 def _check_shape(doc: Any) -> None:
     """Refuse absurd nesting and alias bombs before anything walks the expanded tree."""
     count = 0

@@ -18,6 +18,7 @@ build cache is shared copy-on-write, so a compile reuses what trusted steps comp
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -101,7 +102,8 @@ def warm_go(go: GoToolchain, view: Path, package: str, arch: Arch) -> None:
     scripts see it (`/var/vcap/packages/<package>`: older Go's cache entries depend on GOROOT's path). A
     trusted step, it builds none of the release's code: the cache is writable to it alone."""
     key = (str(go.goroot), package, arch)
-    if key in _warm:
+    marker = go_cache() / f".picf-std-{hashlib.sha256(repr((*key, go.version)).encode()).hexdigest()[:16]}"
+    if key in _warm or marker.exists():  # warmed before (Go trims what it has not used for days: then again)
         return
     inside = f"/var/vcap/packages/{package}"
     cgo = "0" if arch != "amd64" else "1"
@@ -111,7 +113,8 @@ def warm_go(go: GoToolchain, view: Path, package: str, arch: Arch) -> None:
         env["GOARM"] = GOARM[arch]
     box = sandbox.Sandbox(writable=(), ro_binds={inside: view}, binds={"/var/vcap/data/picf/go-build": go_cache()})
     argv = sandbox.command([f"{inside}/bin/go.real", "build", "std"], Path("/tmp"), env, box)
-    subprocess.run(argv, capture_output=True, timeout=3600, check=False)
+    if subprocess.run(argv, capture_output=True, timeout=3600, check=False).returncode == 0:
+        marker.touch()
     _warm.add(key)
 
 

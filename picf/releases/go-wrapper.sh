@@ -29,7 +29,7 @@ fi
 bin="${GOBIN:-}"
 unset GOBIN
 "$real" "$@" || exit $?
-gopath=$("$real" env GOPATH)
+gopath="${GOPATH:-${HOME:-/tmp}/go}"  # what `go env GOPATH` says, without starting Go again
 first="${gopath%%:*}"
 cross="$first/bin/${GOOS}_${GOARCH}"
 [ -d "$cross" ] || exit 0

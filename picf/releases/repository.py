@@ -36,7 +36,6 @@ from picf.releases.compile import BuildError
 from picf.releases.fingerprint import Entry
 from picf.releases.source import ReleaseInvalid, ReleaseProblem, ReleaseSource
 from picf.releases.store import data_dir
-from picf.releases.versions import scalar
 
 
 @dataclass
@@ -67,20 +66,26 @@ class _Reader:
         return str(path)
 
     def problem(self, path: Path, message: str, doc: Any = None, loc: tuple[str | int, ...] = ()) -> None:
+        if isinstance(doc, Path):  # parsed again, round-trip, only now that a line is needed
+            try:
+                doc = yamldoc.load(yamldoc.decode(doc.read_bytes()))
+            except (OSError, yamldoc.YamlProblem):
+                doc = None
         line = yamldoc.position(doc, loc)[0] if doc is not None and loc else 0
         self.problems.append(ReleaseProblem(self.where(path), line, message))
 
     def yaml(self, path: Path) -> tuple[Any, Any] | None:
-        """(plain data, round-trip document) of a YAML file, or None with a problem."""
+        """(plain data, where to find positions) of a YAML file, or None with a problem. Specs are parsed with
+        libyaml; the round-trip parser, slower, only runs when a problem needs its line."""
         try:
-            doc = yamldoc.load(yamldoc.decode(path.read_bytes()))
+            data = yamldoc.load_plain(yamldoc.decode(path.read_bytes()))
         except yamldoc.YamlProblem as exc:
             self.problems.append(ReleaseProblem(self.where(path), exc.line, exc.message))
             return None
         except OSError as exc:
             self.problems.append(ReleaseProblem(self.where(path), 0, exc.strerror or str(exc)))
             return None
-        return yamldoc.to_plain(doc), doc
+        return data, path
 
     def model(self, path: Path, model: type[BaseModel], data: Any, doc: Any) -> Any:
         if not isinstance(data, dict):
@@ -207,7 +212,7 @@ class RepositorySource(ReleaseSource):
 def _final_build(index: Path, wanted: str) -> tuple[str, str] | None:
     """(blobstore_id, sha1) of the build of `index` whose version is `wanted`."""
     try:
-        data = yamldoc.to_plain(yamldoc.load(yamldoc.decode(index.read_bytes())))
+        data = yamldoc.load_plain(yamldoc.decode(index.read_bytes()))
     except (OSError, yamldoc.YamlProblem):
         return None
     builds = data.get("builds") if isinstance(data, dict) else None
@@ -254,7 +259,7 @@ def read_final_config(reader: _Reader, root: Path) -> tuple[str | None, Blobstor
         private = root / "config" / "private.yml"
         if private.is_file():
             with contextlib.suppress(OSError, yamldoc.YamlProblem, AttributeError):
-                extra = yamldoc.to_plain(yamldoc.load(yamldoc.decode(private.read_bytes())))
+                extra = yamldoc.load_plain(yamldoc.decode(private.read_bytes()))
                 extra_options = ((extra or {}).get("blobstore") or {}).get("options") or {}
                 if isinstance(extra_options, dict):
                     options.update(extra_options)
@@ -448,10 +453,12 @@ def _final_versions(root: Path, name: str) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for path in (root / "releases" / name).glob(f"{name}-*.yml"):
         with contextlib.suppress(OSError, yamldoc.YamlProblem):
-            doc = yamldoc.load(yamldoc.decode(path.read_bytes()))
-            data = yamldoc.to_plain(doc)
-            if isinstance(data, dict) and data.get("version") is not None and re.match(VERSION, scalar(doc["version"])):
-                found.append((scalar(doc["version"]), data))
+            text = yamldoc.decode(path.read_bytes())
+            data = yamldoc.load_plain(text)
+            # The version as written (`1.10` is not the float 1.1): from the text, as bosh-cli writes it.
+            written = re.search(r"^version:[ \t]*['\"]?([^'\"\s]+)", text, re.MULTILINE)
+            if isinstance(data, dict) and written and re.match(VERSION, written.group(1)):
+                found.append((written.group(1), data))
     return sorted(found, key=lambda item: _version_key(item[0]), reverse=True)
 
 
