@@ -230,11 +230,7 @@ def _build_package(
         else:
             own_blob = False
         if go_version is not None and not own_blob:
-            toolchain, note = toolchains.provide(go_version, progress)
-            built[name] = _Built(_toolchain_entry(package, arch, toolchain), go=toolchain, asked=go_version)
-            line = f"{name}: a Go toolchain; picf provides {toolchain.label}" + (f" ({note})" if note else "")
-            progress(line)
-            return PackageOutcome(name, True, 0.0, note=line)
+            return _provide_go(package, arch, go_version, built, "a Go toolchain", progress)
         fp = package.fingerprint
         # A fingerprint picf computed from a repository's files is the package; one a tarball or a vendored
         # package claims is only a claim: its files are fingerprinted here, so a release cannot pass its own
@@ -279,11 +275,7 @@ def _build_package(
         install = compile.compile_package(name, fp, arch, staged, dependencies, work)
         own_go = go_version is not None and toolchains.runs_here(install)
         if go_version is not None and not own_go:
-            toolchain, note = toolchains.provide(go_version, progress)
-            built[name] = _Built(_toolchain_entry(package, arch, toolchain), go=toolchain, asked=go_version)
-            line = f"{name}: its Go does not run here; picf provides {toolchain.label}" + (f" ({note})" if note else "")
-            progress(line)
-            return PackageOutcome(name, False, 0.0, note=line)
+            return _provide_go(package, arch, go_version, built, "its Go does not run here", progress)
         tarball = work / "package.tgz"
         archive.write_tarball(install, tarball, compresslevel=PACKAGE_COMPRESSION, prefix="./")
         sha, size = store.put_blob(tarball)
@@ -296,6 +288,17 @@ def _build_package(
         return PackageOutcome(name, False, 0.0)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _provide_go(
+    package: ReleasePackage, arch: Arch, asked: str, built: dict[str, _Built], why: str, progress: Progress
+) -> PackageOutcome:
+    """A Go toolchain package for which picf provides the Go it names (nothing compiled, nothing stored)."""
+    toolchain, note = toolchains.provide(asked, progress)
+    built[package.name] = _Built(_toolchain_entry(package, arch, toolchain), go=toolchain, asked=asked)
+    line = f"{package.name}: {why}; picf provides {toolchain.label}" + (f" ({note})" if note else "")
+    progress(line)
+    return PackageOutcome(package.name, True, 0.0, note=line)
 
 
 def _take_compiled(

@@ -87,6 +87,11 @@ class _Reader:
             return None
         return data, path
 
+    def spec(self, path: Path, model: type[BaseModel]) -> Any:
+        """The YAML file at `path` as `model`, or None with its problems."""
+        loaded = self.yaml(path)
+        return None if loaded is None else self.model(path, model, *loaded)
+
     def model(self, path: Path, model: type[BaseModel], data: Any, doc: Any) -> Any:
         if not isinstance(data, dict):
             self.problem(path, f"should be a YAML mapping (a {model.__name__})")
@@ -329,13 +334,10 @@ def _read_job(reader: _Reader, job_dir: Path) -> ReleaseJob | None:
         if file.exists() and _outside(reader.root, file):
             reader.problem(file, "a symlink to a file outside the release; refused")
             return None
-    loaded = reader.yaml(spec_path)
-    if loaded is None:
-        return None
-    data, doc = loaded
-    spec: JobSpec | None = reader.model(spec_path, JobSpec, data, doc)
+    spec: JobSpec | None = reader.spec(spec_path, JobSpec)
     if spec is None:
         return None
+    doc = spec_path  # where the round-trip parser finds a problem's line
     ok = True
     if spec.name != job_dir.name:
         reader.problem(spec_path, f"job name {spec.name!r} differs from its directory {job_dir.name!r}", doc, ("name",))
@@ -366,26 +368,20 @@ def _read_package(
 ) -> tuple[ReleasePackage, _PackageFiles | None, SpecLock | None, Any] | None:
     lock_path = package_dir / "spec.lock"
     if lock_path.is_file():
-        loaded = reader.yaml(lock_path)
-        if loaded is None:
-            return None
-        lock: SpecLock | None = reader.model(lock_path, SpecLock, *loaded)
+        lock: SpecLock | None = reader.spec(lock_path, SpecLock)
         if lock is None:
             return None
         package = ReleasePackage(name=lock.name, fingerprint=lock.fingerprint, dependencies=lock.dependencies,
                                  vendored=True)  # fmt: skip
-        return package, None, lock, loaded[1]
+        return package, None, lock, lock_path
     spec_path = package_dir / "spec"
     if not spec_path.is_file():
         reader.problem(package_dir, "no spec (or spec.lock): a package directory holds spec and packaging")
         return None
-    loaded = reader.yaml(spec_path)
-    if loaded is None:
-        return None
-    data, doc = loaded
-    spec: PackageSpec | None = reader.model(spec_path, PackageSpec, data, doc)
+    spec: PackageSpec | None = reader.spec(spec_path, PackageSpec)
     if spec is None:
         return None
+    doc = spec_path
     packaging = package_dir / "packaging"
     pre_packaging = package_dir / "pre_packaging"
     if not packaging.is_file():
@@ -569,9 +565,8 @@ def read_repository(root: Path) -> RepositorySource:
         spec_path = job_docs[job.name]
         for i, package_name in enumerate(job.spec.packages):
             if package_name not in packages:
-                loaded = reader.yaml(spec_path)
-                reader.problem(spec_path, f"job {job.name} needs unknown package {package_name!r}",
-                               loaded[1] if loaded else None, ("packages", i))  # fmt: skip
+                reader.problem(spec_path, f"job {job.name} needs unknown package {package_name!r}", spec_path,
+                               ("packages", i))  # fmt: skip
     if not (root / "jobs").is_dir() and not (root / "packages").is_dir():
         reader.problem(root, "no jobs/ and no packages/: nothing to release")
     if reader.problems:
