@@ -139,6 +139,54 @@ class NodeConnection:
             raise RemoteError(self.address, "command", f"command failed: {tail[0][:200]}")
         return str(result.stdout)
 
+    def execute(self, command: str, timeout: float, stdin: str | None = None) -> tuple[int, str, str]:
+        """Run a shell command and return (exit code, stdout, stderr), whatever the exit code; RemoteError only
+        for a timeout or a lost link."""
+        stream: Any = io.StringIO(stdin) if stdin is not None else False
+        with self.deadline(timeout, "command"):
+            result = self.connection.run(command, hide=True, warn=True, in_stream=stream)
+        return int(result.exited), str(result.stdout), str(result.stderr)
+
+    def stream(self, command: str, out: Any, err: Any, stdin: str | None = None) -> int:
+        """Run a command for as long as it runs, writing its output to `out` and `err` (objects with `write`
+        and `flush`) as it comes; its exit code. A lost link is a RemoteError."""
+        feed: Any = io.StringIO(stdin) if stdin is not None else False
+        try:
+            result = self.connection.run(
+                command, hide=False, warn=True, in_stream=feed, out_stream=out, err_stream=err, pty=False
+            )
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise RemoteError(
+                self.address, "unreachable", f"connection lost: {str(exc) or type(exc).__name__}"
+            ) from None
+        return int(result.exited)
+
+    def read_to(self, command: str, sink: Any, timeout: float, stdin: str | None = None) -> tuple[int, str]:
+        """Run a command whose stdout is bytes (a tarball), written to the binary file `sink`; return (exit
+        code, stderr's last lines). Within `timeout` seconds."""
+        transport = self.connection.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise RemoteError(self.address, "unreachable", "connection lost")
+        errors = bytearray()
+        with self.deadline(timeout, "download"):
+            channel = transport.open_session(timeout=timeout)
+            channel.exec_command(command)
+            if stdin is not None:
+                channel.sendall(stdin.encode())
+            channel.shutdown_write()
+            while True:
+                if channel.recv_stderr_ready():
+                    errors += channel.recv_stderr(65536)[: 1 << 16]
+                chunk = channel.recv(65536)
+                if not chunk:
+                    break
+                sink.write(chunk)
+            while channel.recv_stderr_ready():
+                errors += channel.recv_stderr(65536)[: 1 << 16]
+            code = channel.recv_exit_status()
+            channel.close()
+        return code, errors.decode("utf-8", "replace").strip()
+
     def known_hosts_line(self) -> str:
         """`IP KEYTYPE BASE64` for an OpenSSH known_hosts file (the key this connection verified)."""
         transport = self.connection.client.get_transport()

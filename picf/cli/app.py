@@ -11,6 +11,7 @@ import typer
 from picf import __version__, prompts
 from picf.cli import inventory as inventory_cli
 from picf.cli import longrun
+from picf.cli import ops as ops_cli
 from picf.cli import release as release_cli
 from picf.cli import sim as sim_cli
 from picf.cli.dashboard import dashboard_command
@@ -37,6 +38,12 @@ app.command("deployments")(deployments_command)
 app.command("status")(status_command)
 app.command("dashboard")(dashboard_command)
 app.command("demo")(demo_command)
+app.command("ssh")(ops_cli.ssh_command)
+app.command("logs")(ops_cli.logs_command)
+app.command("restart")(ops_cli.restart_command)
+app.command("stop")(ops_cli.stop_command)
+app.command("start")(ops_cli.start_command)
+app.command("recreate")(ops_cli.recreate_command)
 
 
 def _version(value: bool) -> None:

@@ -65,6 +65,9 @@ def deploy_command(
     connection: str = typer.Option(
         "auto", "--connection", help="How Ansible reaches the nodes: auto (Mitogen when installed), mitogen, ssh."
     ),
+    start: bool = typer.Option(
+        False, "--start", help="Also start the jobs `picf stop` stopped (a deploy keeps them stopped)."
+    ),
 ) -> None:
     """Plan, then roll out the releases with Ansible: canaries first, then batches; stop at the first failure."""
     become_password = become_password_from(ask_become_pass)
@@ -80,24 +83,57 @@ def deploy_command(
         request, previous = rollback_request(request)
         note(f"rolling back to deployment {previous.id} ({previous.manifest_hash[:12]})")
     with prepare_deploy(request, say=note) as prepared:
-        if export is not None:
-            _finish(_export(prepared, export), json, [])
-            return
-        if dry_run or prepared.nothing_to_do:
-            _finish(_without_changes(prepared, dry_run), json, prepared.plan_lines, shown=not dry_run)
-            return
-        if not json:
-            _show_plan(prepared.plan_lines)
-        if prepared.refused is None and not _confirmed(yes):
-            _finish(DeployResult(1, "not deployed"), json, prepared.plan_lines, shown=True)
-            return
-        cancelled = threading.Event()
-        with _cancel_on_signals(cancelled):
-            result = execute(prepared, _event_printer(json), cancelled, say=note)
-        if timings and result.timings is not None and not json:
-            for line in result.timings.lines():
-                note(line)
-        _finish(result, json, prepared.plan_lines, shown=True)
+        _deploy(prepared, export, dry_run, yes, json, timings)
+        stopped = prepared.stopped_jobs() if dry_run is False and export is None else {}
+    if stopped and start:
+        _start_stopped(prepared, stopped, become_password)
+
+
+def deploy_recreation(request: DeployRequest, yes: bool, json: bool, timings: bool) -> None:
+    """`picf recreate`'s deploy: decided, confirmed and rolled out as any deploy."""
+    with prepare_deploy(request, say=note) as prepared:
+        if prepared.nothing_to_do:
+            fail(f"{request.only}: not in the deployment's roles; nothing to recreate", 2)
+        _deploy(prepared, None, False, yes, json, timings)
+
+
+def _deploy(prepared: PreparedDeploy, export: Path | None, dry_run: bool, yes: bool, json: bool,
+            timings: bool) -> None:  # fmt: skip
+    """The deploy itself, once decided: returns when it succeeded (or had nothing to do), raises otherwise."""
+    if export is not None:
+        _finish(_export(prepared, export), json, [])
+        return
+    if dry_run or prepared.nothing_to_do:
+        _finish(_without_changes(prepared, dry_run), json, prepared.plan_lines, shown=not dry_run)
+        return
+    if not json:
+        _show_plan(prepared.plan_lines)
+    if prepared.refused is None and not _confirmed(yes):
+        _finish(DeployResult(1, "not deployed"), json, prepared.plan_lines, shown=True)
+        return
+    cancelled = threading.Event()
+    with _cancel_on_signals(cancelled):
+        result = execute(prepared, _event_printer(json), cancelled, say=note)
+    if timings and result.timings is not None and not json:
+        for line in result.timings.lines():
+            note(line)
+    _finish(result, json, prepared.plan_lines, shown=True)
+
+
+def _start_stopped(prepared: PreparedDeploy, stopped: dict[str, tuple[str, ...]], password: str | None) -> None:
+    """`--start`: the jobs `picf stop` stopped, started once the deploy is done, as `picf start` does."""
+    from picf.ops.jobs import control
+    from picf.ops.targets import Target
+
+    targets = [Target(prepared.node(name), jobs, False) for name, jobs in stopped.items()]
+    note("starting the jobs picf stop stopped (--start): " + "; ".join(f"{t.name}: {', '.join(t.jobs)}"
+                                                                        for t in targets))  # fmt: skip
+    outcomes = control(prepared.cluster, prepared.request.inventory, prepared.manifest, targets, "start", password,
+                       note)  # fmt: skip
+    failed = [o for o in outcomes if o.result != "ok"]
+    if failed:
+        fail("; ".join(o.message for o in failed), 3 if all(o.result == "unreachable" for o in failed) else 1)
+    note("started: " + "; ".join(f"{o.node}: {', '.join(o.jobs)}" for o in outcomes))
 
 
 def _confirmed(yes: bool) -> bool:
@@ -123,7 +159,9 @@ def _event_printer(json: bool) -> Callable[[dict[str, Any]], None]:
 
 def _without_changes(prepared: PreparedDeploy, dry_run: bool) -> DeployResult:
     if prepared.nothing_to_do:
-        return DeployResult(0, "nothing to do: every node runs what the manifest wants")
+        stopped = "; ".join(f"{node}: {', '.join(jobs)}" for node, jobs in prepared.stopped_jobs().items())
+        kept = f" (stopped with picf stop: {stopped})" if stopped else ""
+        return DeployResult(0, f"nothing to do: every node runs what the manifest wants{kept}")
     refused = f"; a deploy would stop: {prepared.refused[1]}" if prepared.refused else ""
     return DeployResult(0, "dry run: nothing changed" + refused)
 

@@ -34,7 +34,7 @@ def quiet(_: str) -> None:
 
 
 class ClusterLocked(PicfError):
-    """Another deploy of this cluster is running."""
+    """Another deploy of this cluster (or a day-2 command that changes it) is running."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Holder:
     pid: int
     since: float
     command: str
+    activity: str = "deploy"  # what holds the cluster: a deploy, or a day-2 command such as `picf stop`
 
     def describe(self) -> str:
         """`root@ctl pid 4242 since 15:02:11 (picf deploy -i cluster.yml)`"""
@@ -69,8 +70,9 @@ def _holder(text: str) -> Holder | None:
     try:
         data: dict[str, Any] = json.loads(text)
         return Holder(
-            str(data["user"]), str(data["host"]), int(data["pid"]), float(data["since"]), str(data["command"])
-        )
+            str(data["user"]), str(data["host"]), int(data["pid"]), float(data["since"]), str(data["command"]),
+            str(data.get("activity", "deploy")),
+        )  # fmt: skip
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -89,8 +91,9 @@ def process_alive(pid: int) -> bool:
 class ClusterLock:
     """The deploy lock of one cluster, held until `release()`."""
 
-    def __init__(self, inventory: Path) -> None:
+    def __init__(self, inventory: Path, activity: str = "deploy") -> None:
         self.inventory = inventory
+        self.activity = activity
         self.path = lock_file(inventory)
         self._fd: int | None = None
 
@@ -108,7 +111,8 @@ class ClusterLock:
                 who = holder.describe() if holder else "another picf process"
                 if not wait:
                     os.close(fd)
-                    raise ClusterLocked(f"{self.inventory}: a deploy of this cluster is running: {who}; "
+                    what = f"a {holder.activity if holder else 'deploy'}"
+                    raise ClusterLocked(f"{self.inventory}: {what} of this cluster is running: {who}; "
                                         "wait for it, or pass --wait to start when it ends") from None  # fmt: skip
                 if not told:
                     say(f"waiting for the deploy of {who} to end ...")
@@ -120,7 +124,7 @@ class ClusterLock:
                 "cleanly; the nodes converge on this deploy)")  # fmt: skip
         command = " ".join(["picf", *sys.argv[1:]])[:200] if sys.argv[0].endswith("picf") else "picf"
         me = {"user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
-              "command": command}  # fmt: skip
+              "command": command, "activity": self.activity}  # fmt: skip
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         os.fsync(fd)

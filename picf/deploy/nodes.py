@@ -33,6 +33,7 @@ _READ = f"""
 _cat() {{ [ -r "$1" ] && while IFS= read -r _l || [ -n "$_l" ]; do printf '%s\\n' "$_l"; done < "$1"; }}
 echo @@state; _cat {STATE_FILE}
 echo @@prepared; _cat {PREPARED_FILE}; pgrep -x monit >/dev/null 2>&1 && echo monit-running
+echo @@stopped; for _s in /var/vcap/picf/stopped/*; do [ -e "$_s" ] && printf '%s\\n' "${{_s##*/}}"; done
 echo @@packages; for _p in {PACKAGES_DIR}/*/*; do [ -e "$_p" ] && printf '%s\\n' "$_p"; done
 echo @@controllers; _cat /sys/fs/cgroup/cgroup.controllers
 echo @@cgroups; _cat /proc/cgroups
@@ -60,6 +61,7 @@ class NodeReport:
     prepared_mark: str | None = None  # what the base role last recorded (its fingerprint), if anything
     monit_running: bool = False
     packages: frozenset[str] = frozenset()  # NAME/FINGERPRINT of each package version the node holds
+    stopped: frozenset[str] = frozenset()  # jobs `picf stop` stopped: a deploy keeps them stopped
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -124,6 +126,7 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
         prepared_mark=_prepared_mark(sections.get("prepared", "")),
         monit_running="monit-running" in sections.get("prepared", "").split(),
         packages=_packages(sections.get("packages", "")),
+        stopped=frozenset(sections.get("stopped", "").split()),
     )
     text = sections.get("state", "")
     if text.strip():

@@ -8,6 +8,7 @@ doing are two calls, so the CLI and the dashboard can show the plan and ask in t
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import shutil
@@ -52,6 +53,7 @@ class DeployRequest:
     lock: bool = True  # hold the cluster's deploy lock from planning to the end (not for a dry run or an export)
     wait_for_lock: bool = False  # wait for a running deploy of the cluster to end instead of refusing
     connection: str = "auto"  # how Ansible reaches the nodes: auto (Mitogen when installed), mitogen or ssh
+    recreate: bool = False  # picf recreate: what picf put on the nodes in scope is cleared and deployed afresh
 
 
 @dataclass
@@ -81,12 +83,23 @@ class PreparedDeploy:
     @property
     def nothing_to_do(self) -> bool:
         """Every node already runs what the manifest wants."""
-        return not self.plan_lines
+        return all(p.empty for p in self.plans)
 
     @property
     def changing(self) -> list[str]:
         """The nodes this deploy changes, in inventory order."""
         return [p.node for p in self.plans if not p.empty]
+
+    def stopped_jobs(self) -> dict[str, tuple[str, ...]]:
+        """Per node, the jobs `picf stop` stopped that this deploy still runs there (it keeps them stopped)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for node in self.scope:
+            report = self.reports.get(node.name)
+            wanted = self.wanted.get(node.name, {}).get("jobs", {})
+            jobs = tuple(sorted(j for j in (report.stopped if report else ()) if j in wanted))
+            if jobs:
+                out[node.name] = jobs
+        return out
 
     def node(self, name: str) -> Node:
         """The inventory's node `name` (one this deploy covers)."""
@@ -154,6 +167,9 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
         for report in reports.values():
             for line in report.notes:
                 say(line)
+        if request.recreate:  # planned as a first deploy: every package shipped, the node prepared again
+            reports = {name: dataclasses.replace(r, state=None, packages=frozenset(), prepared_mark=None)
+                       for name, r in reports.items()}  # fmt: skip
         rendered, wanted = _render(manifest, cluster, scope, compiled, variables, reports, secrets)
         by_name = {n.name: n for n in scope}
         plans = [plan_node(n.name, reports[n.name].state, wanted[n.name]) for n in scope]
@@ -164,6 +180,10 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
         lines = render_plan(plans)
         if lines:
             lines += render_rollout(rollout.groups, rollout.canaries, rollout.kind_of, rollout.per)
+        stopped = [f"{n.name}/{j}" for n in scope for j in sorted(reports[n.name].stopped)
+                   if j in wanted[n.name].get("jobs", {})]  # fmt: skip
+        if stopped:
+            lines.append(f"stopped with picf stop, kept stopped: {', '.join(stopped)} (--start starts them)")
         # Root is needed only where something changes; checked before anything does.
         changing = [by_name[p.node] for p in plans if not p.empty]
         # A deploy that changes anything ends with every node's post-deploy scripts, as root too.

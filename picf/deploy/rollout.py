@@ -109,6 +109,7 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
             "picf_post_deploy": post_deploy[name],
             "picf_deploy_id": deploy_id,
             "picf_monit_interval": manifest.monit_interval,
+            "picf_recreate": prepared.request.recreate,
         }
     for name in reached:
         if name not in hosts:

@@ -22,6 +22,8 @@ def phase_of(role: str | None, task: str) -> str:
         return "lock"
     if role == "base" or task == "Prepare the node":
         return "prepare node"
+    if role == "recreate" or task == "Clear the node for its recreation":
+        return "clear node"
     if role == "release":
         return "upload" if task.startswith("Upload") else "switch"
     if role == "start":

@@ -2,7 +2,9 @@
 # watch_jobs BUNDLE LOW_MS HIGH_MS STABLE_S JOB...: watch every JOB at once; when all of them run steadily,
 # run the changed jobs' post-start scripts, then record BUNDLE's state as what the node runs (prints
 # "recorded"). A node that already records that state
-# has nothing to watch: a second run of the same deploy changes nothing.
+# has nothing to watch: a second run of the same deploy changes nothing. A job `picf stop` stopped stays stopped
+# (BOSH's `stop` outlives a deploy): it is neither watched nor post-started. Without BUNDLE/state.json (picf
+# restart|start) nothing is recorded and post-start is left to the caller.
 #
 # One job's watch: wait LOW, then until HIGH for the job to run under monit with a pid at least STABLE seconds
 # old (a crash loop keeps replacing it), counting only monit cycles that ran after the watch began and had no
@@ -67,6 +69,11 @@ watch_one() {
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for job in "$@"; do
+  if [ -e "/var/vcap/picf/stopped/$job" ]; then  # `picf stop` stopped it: a deploy keeps it stopped
+    echo "$job stays stopped (picf stop); picf start starts it" > "$out/$job.log"
+    echo 0 > "$out/$job.rc"
+    continue
+  fi
   ( watch_one "$job" > "$out/$job.log" 2>&1; echo $? > "$out/$job.rc" ) &
 done
 wait
@@ -79,8 +86,12 @@ if [ -n "$failed" ]; then
   echo "not running steadily:$failed"
   exit 1
 fi
+[ -e "$bundle/state.json" ] || exit 0  # picf restart|start watches with no deploy to record
 # The jobs run steadily: their post-start scripts (the BOSH agent's order), then the node records what it runs.
-post_start=$(cat "$bundle/post-start.jobs" 2>/dev/null)
+post_start=""
+for job in $(cat "$bundle/post-start.jobs" 2>/dev/null); do
+  [ -e "/var/vcap/picf/stopped/$job" ] || post_start="$post_start $job"
+done
 if [ -n "$post_start" ]; then
   # shellcheck disable=SC2086
   sh "$bundle/lifecycle.sh" post-start $post_start || exit 1

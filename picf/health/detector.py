@@ -133,6 +133,8 @@ class CrashLoopDetector:
         stable = steady_seconds(sample.monit_poll_s) if sample.monit_poll_s else rule.stable_s
         if up and (uptime is None or uptime >= stable):
             return verdict(JobState.RUNNING, f"up {duration(uptime)}", with_diagnosis=False)
+        if process.monitor == 0 and name in (sample.stopped or ()):
+            return verdict(JobState.STOPPED, "stopped (picf stop; picf start starts it)", with_diagnosis=False)
         if process.monitor == 0:
             if gave_up or restarts >= rule.restarts:
                 return verdict(JobState.CRASH_LOOP, f"{loop}; monit gave up (not monitored)")

@@ -347,6 +347,9 @@ def parse_sample(text: str, nonce: str, at: float) -> NodeSample:
     arch: str | None = None
     if "state" in sections:  # sent when monit was asked; absent means "unchanged"
         releases, arch = parse_state(_quoted(section("state")))
+    stopped: frozenset[str] | None = None
+    if "stopped" in sections:
+        stopped = frozenset(_printable(x.strip())[:100] for x in _quoted(section("stopped")) if x.strip())
     logs = {
         _printable(name.removeprefix("log ").strip())[:100]: tuple(_printable(x) for x in _quoted(lines))
         for name, lines in sections.items()
@@ -362,6 +365,7 @@ def parse_sample(text: str, nonce: str, at: float) -> NodeSample:
         monit_events=parse_monit_log(_quoted(section("monitlog")), year),
         logs=logs,
         releases=releases,
+        stopped=stopped,
         node_arch=arch,
         problems=tuple(problems),
     )

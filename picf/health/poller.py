@@ -158,7 +158,9 @@ class Poller:
             if update:
                 sample = sample.model_copy(update={"vitals": sample.vitals.model_copy(update=update)})
             if sample.releases is None:  # the state file is re-read with monit's view; until then, unchanged
-                sample = sample.model_copy(update={"releases": previous.releases, "node_arch": previous.node_arch})
+                sample = sample.model_copy(
+                    update={"releases": previous.releases, "node_arch": previous.node_arch, "stopped": previous.stopped}
+                )
         slot.sample, slot.error, slot.failed, slot.poll_ms = sample, None, False, elapsed
         slot.jobs = self.detector.observe(slot.node.name, sample)
 

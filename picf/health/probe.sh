@@ -65,6 +65,8 @@ picf_probe() {
     _picf_at=$_now
     echo "@@picf:state"
     [ -r /var/vcap/picf/state.json ] && _picf_lines /var/vcap/picf/state.json '| '
+    echo "@@picf:stopped" # the jobs `picf stop` stopped
+    for _s in /var/vcap/picf/stopped/*; do [ -e "$_s" ] && printf '| %s\n' "${_s##*/}"; done
   fi
   echo "@@picf:monit $((_now - _picf_at))" # seconds since monit was asked
   printf '%s\n' "$_picf_x"

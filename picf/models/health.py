@@ -195,6 +195,7 @@ class NodeSample(_Frozen):
     monit_events: tuple[MonitEvent, ...] = ()
     logs: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # job -> last log lines (jobs not running)
     releases: dict[str, str] | None = None  # job -> release (picf's state file); None: not re-read this poll
+    stopped: frozenset[str] | None = None  # jobs `picf stop` stopped (re-read with the state file)
     node_arch: str | None = None
     problems: tuple[str, ...] = ()  # what could not be parsed; never fatal
 

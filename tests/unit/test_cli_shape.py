@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Commands that read the inventory.
 READS_INVENTORY = {
     "discover", "deploy", "status", "dashboard", "inventory validate", "inventory show", "inventory add",
-    "inventory set", "inventory roles", "inventory rm", "inventory pin",
+    "inventory set", "inventory roles", "inventory rm", "inventory pin", "ssh", "logs", "restart", "stop",
+    "start", "recreate",
 }  # fmt: skip
 # Commands that only act (a terminal UI, a shell, YAML on stdout, a scaffold's files): no report to put in JSON.
 NO_JSON = {"dashboard", "demo", "sim shell", "sim inventory"}
