@@ -86,6 +86,7 @@ bench: setup
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/deadlines.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/preflight.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

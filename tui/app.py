@@ -26,6 +26,7 @@ from tui.main_screen import MainScreen
 from tui.messages import PollDone, PollFailed
 from tui.model import DashboardModel
 from tui.node_screen import NodeScreen
+from tui.operating import Operator
 from tui.source import HealthSource
 
 
@@ -50,9 +51,10 @@ class DashboardApp(App[int]):
         clock: Callable[[], float] = time.time,
         poll: bool = True,
         welcome: str | None = None,
+        operator: Operator | None = None,
     ) -> None:
         super().__init__()
-        self.dashboard = Dashboard(source, deployer, fixer, clock)
+        self.dashboard = Dashboard(source, deployer, fixer, clock, operator=operator)
         self.interval = interval
         self.polling = poll
         self.main = MainScreen(self.dashboard, welcome)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from tui.deploying import Deployer
 from tui.model import DashboardModel
+from tui.operating import Operator
 from tui.source import HealthSource
 
 
@@ -21,6 +22,7 @@ class Dashboard:
     fixer: Deployer | None = None
     clock: Callable[[], float] = time.time
     model: DashboardModel = field(default_factory=DashboardModel)
+    operator: Operator | None = None  # logs, restart, stop/start and shell on a real cluster
 
     def now(self) -> float:
         """The clock the dashboard shows times with."""

@@ -17,8 +17,10 @@ from picf.models.health import THROTTLE_TEMP_C, ClusterHealth
 from tui.context import Dashboard
 from tui.deploy_screen import DeployScreen
 from tui.deploying import Outcome
+from tui.messages import OperationDone
 from tui.model import COLUMNS, Alert, Severity
 from tui.node_screen import NodeScreen
+from tui.verbs import ask_and_do, open_shell, operation_done
 
 _ALERT_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "green"}
 
@@ -63,6 +65,9 @@ class MainScreen(Screen[None]):
         Binding("S", "sort_reverse", "Reverse sort", show=False),
         Binding("d", "deploy", "Deploy"),
         Binding("p", "fix", "Patch+redeploy"),
+        Binding("l", "follow_logs", "Follow node's logs"),
+        Binding("R", "restart", "Restart node's jobs"),
+        Binding("x", "shell", "Shell"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -191,6 +196,29 @@ class MainScreen(Screen[None]):
     @on(DataTable.RowSelected, "#nodes")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         self.open_node(str(event.row_key.value))
+
+    def action_follow_logs(self) -> None:
+        """Open the node under the cursor, following every job's logs."""
+        name = self._selected()
+        if name is not None:
+            self.app.push_screen(NodeScreen(self.dashboard, name, follow_all=True))
+
+    def action_restart(self) -> None:
+        """Restart every job of the node under the cursor (asks first)."""
+        name = self._selected()
+        if name is not None:
+            ask_and_do(self, self.dashboard, "restart", name, None)
+
+    def action_shell(self) -> None:
+        """A shell on the node under the cursor (the dashboard comes back when it ends)."""
+        name = self._selected()
+        if name is not None:
+            open_shell(self, self.dashboard, name)
+
+    @on(OperationDone)
+    def _operation_done(self, message: OperationDone) -> None:
+        operation_done(self, self.dashboard, message)
+        self.render_all()
 
     def action_filter(self) -> None:
         """Show the filter box."""

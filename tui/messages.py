@@ -35,6 +35,21 @@ class LogRead(Message):
 
 
 @dataclass
+class LogFollowed(Message):
+    """A line of a followed log (`l` on the node screen)."""
+
+    line: str
+
+
+@dataclass
+class OperationDone(Message):
+    """A restart, stop or start asked with a key ended."""
+
+    title: str
+    outcome: Outcome
+
+
+@dataclass
 class DeploySaid(Message):
     """A progress line of a deploy (reading nodes, building, a batch starting)."""
 

@@ -16,7 +16,7 @@ from picf.cli import release as release_cli
 from picf.cli import sim as sim_cli
 from picf.cli.dashboard import dashboard_command
 from picf.cli.demo import demo_command
-from picf.cli.deploy import deploy_command, deployments_command
+from picf.cli.deploy import deploy_command, deployments_command, preflight_command
 from picf.cli.discover import discover_command
 from picf.cli.output import err, report_error
 from picf.cli.status import status_command
@@ -35,6 +35,7 @@ app.add_typer(release_cli.app, name="release")
 app.command("discover")(discover_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deployments_command)
+app.command("preflight")(preflight_command)
 app.command("status")(status_command)
 app.command("dashboard")(dashboard_command)
 app.command("demo")(demo_command)

@@ -35,10 +35,12 @@ def dashboard_command(
         fail("the dashboard needs a terminal; for scripts use `picf status --watch --json`", 2)
     from tui.app import DashboardApp
     from tui.deploying import PicfDeployer
+    from tui.operating import PicfOperator
 
     become = become_password_from(ask_become_pass)
     options = {"become_password": become} if become is not None else {}
     deployer = PicfDeployer(inventory, manifest, options=options) if manifest.is_file() else None
-    app = DashboardApp(Poller(cluster, timeout=timeout), interval=interval, deployer=deployer)
+    operator = PicfOperator(inventory, manifest if manifest.is_file() else None, become, timeout)
+    app = DashboardApp(Poller(cluster, timeout=timeout), interval=interval, deployer=deployer, operator=operator)
     app.run()
     raise typer.Exit(app.return_code or 0)

@@ -1,11 +1,12 @@
 """`picf demo`: the whole story on the simulated LAN, step by step, as the commands a person would type.
 
 Pis come up (3B+ armv7 and 4B arm64) as stock Raspberry Pi OS cards (a first user with sudo, root SSH locked,
-no monit, the memory cgroup off), mDNS finds them into a demo inventory, the example release is built without
-the ARM patches and deployed (monit installed from the OS's packages, pi-1 rebooted to turn the memory cgroup
-on for its cell role): on the armv7 Pis its 64-bit atomic is not 8-aligned and it crash-loops.
-The dashboard (or, with --headless, `picf status`) shows the loop and its diagnosis; one key (or the next step)
-builds with the patches and redeploys, and the loop clears.
+no monit, the memory cgroup off), mDNS finds them into a demo inventory, and the example release is built
+without the ARM patches and deployed: on armv7 its 64-bit atomic is not 8-aligned and it crash-loops. The
+deploy's pre-flight finds that on an emulated armv7 node and stops before any Pi is touched; with
+--no-preflight the deploy goes on (monit installed from the OS's packages, pi-1 rebooted to turn the memory
+cgroup on for its cell role) and the armv7 Pis crash-loop, which the dashboard (or, with --headless,
+`picf status`) shows with its diagnosis. One key (or the next step) builds with the patches and deploys.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Demo:
     bridge: str = "picf0"
     directory: Path = Path("inventory")
     subnet: str = "10.231.0.0/24"
+    preflight: bool = True  # the unpatched deploy is stopped by the pre-flight; without it, the Pis crash-loop
 
     @property
     def inventory(self) -> Path:
@@ -126,16 +128,23 @@ def setup_story(demo: Demo) -> None:
         _picf("release", "build", str(EXAMPLE), "--arch", arch)
     write_manifest(False, demo.manifest)
     note(f"\n{demo.manifest}: the example deployment with the unpatched build (patched: false)")
+    if demo.preflight:
+        # the pre-flight starts the changed jobs on emulated nodes of each arch first: the armv7 crash loop is
+        # found there, diagnosed, and no Pi is touched
+        _picf("deploy", "-i", str(demo.inventory), "-m", str(demo.manifest), "--yes", expect=(1,))
+        note("\nthe pre-flight caught the crash loop on an emulated armv7 node: no Pi was touched")
+        return
     # all nodes at once (no canary), so the arm64 Pi gets the same build and the armv7 ones show the loop
-    _picf("deploy", "-i", str(demo.inventory), "-m", str(demo.manifest), "--yes", "--canaries", "0",
-          "--max-in-flight", "100%", expect=(0, 1))  # fmt: skip
+    _picf("deploy", "-i", str(demo.inventory), "-m", str(demo.manifest), "--yes", "--no-preflight", "--canaries",
+          "0", "--max-in-flight", "100%", expect=(0, 1))  # fmt: skip
 
 
 def headless(demo: Demo) -> int:
     """The story without the TUI: each step, the crash loop and its diagnosis, the fix, the final status."""
     setup_story(demo)
-    wait_for(demo.inventory, "the crash loop on the armv7 Pis", _crash_looping, timeout=120)
-    _picf("status", "-i", str(demo.inventory), expect=(1, 0, 3))
+    if not demo.preflight:
+        wait_for(demo.inventory, "the crash loop on the armv7 Pis", _crash_looping, timeout=120)
+        _picf("status", "-i", str(demo.inventory), expect=(1, 0, 3))
     for arch in ARCHES:
         _picf("release", "build", str(EXAMPLE), "--arch", arch, "--patch")
     write_manifest(True, demo.manifest)
@@ -143,7 +152,8 @@ def headless(demo: Demo) -> int:
     _picf("deploy", "-i", str(demo.inventory), "-m", str(demo.manifest), "--yes")
     wait_for(demo.inventory, "every job running", _all_running, timeout=90)
     final = _picf("status", "-i", str(demo.inventory), expect=(0, 1, 3))
-    note("\nthe crash loop is gone: the same source, built with picf's ARM patches, runs on armv7 and arm64.")
+    gone = "is gone" if not demo.preflight else "never reached a Pi"
+    note(f"\nthe crash loop {gone}: the same source, built with picf's ARM patches, runs on armv7 and arm64.")
     note(f"next: `picf dashboard -i {demo.inventory} -m {demo.manifest}` | `picf demo --down` removes the LAN")
     return final.returncode
 
@@ -167,7 +177,12 @@ def interactive(demo: Demo) -> int:
     cluster = read_inventory(demo.inventory).cluster
     fixer = PicfDeployer(demo.inventory, demo.manifest, title="patch and redeploy", build_first=build_patched)
     deployer = PicfDeployer(demo.inventory, demo.manifest)
-    welcome = "the armv7 Pis crash-loop (see the alerts): press p to build with the ARM patches and redeploy"
+    welcome = (
+        "the pre-flight stopped the unpatched deploy: logfwd crash-loops on armv7 (emulated); press p to build "
+        "with the ARM patches and deploy"
+        if demo.preflight
+        else "the armv7 Pis crash-loop (see the alerts): press p to build with the ARM patches and redeploy"
+    )
     app = DashboardApp(Poller(cluster), interval=1.0, deployer=deployer, fixer=fixer, welcome=welcome)
     app.run()
     return app.return_code or 0
@@ -179,11 +194,15 @@ def demo_command(
     bridge: str = typer.Option("picf0", "--bridge", "-b", help="The demo LAN's bridge."),
     directory: Path = typer.Option(Path("inventory"), "--dir", help="Where the demo inventory and manifest go."),
     subnet: str = typer.Option("10.231.0.0/24", "--subnet", help="The demo LAN's IPv4 subnet."),
+    no_preflight: bool = typer.Option(
+        False, "--no-preflight", help="Deploy the unpatched build without the pre-flight: the Pis crash-loop."
+    ),
 ) -> None:
-    """The whole story on the simulated LAN: a crash loop on armv7, diagnosed, patched, gone."""
+    """The whole story on the simulated LAN: a crash loop on armv7 caught by the pre-flight (or, with
+    --no-preflight, on the Pis), diagnosed, patched, gone."""
     if sys.platform != "linux" or os.geteuid() != 0:
         fail(f"the demo builds a simulated LAN: run it as root on Linux: {as_root_command()}", 2)
-    demo = Demo(bridge, directory, subnet)
+    demo = Demo(bridge, directory, subnet, preflight=not no_preflight)
     if down:
         simlan.down(demo.bridge)
         for path in (demo.inventory, demo.inventory.with_suffix(".yml.bak"), demo.manifest):

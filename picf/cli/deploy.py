@@ -65,6 +65,9 @@ def deploy_command(
     connection: str = typer.Option(
         "auto", "--connection", help="How Ansible reaches the nodes: auto (Mitogen when installed), mitogen, ssh."
     ),
+    no_preflight: bool = typer.Option(
+        False, "--no-preflight", help="Skip the pre-flight: changed jobs are not tried on emulated nodes first."
+    ),
     start: bool = typer.Option(
         False, "--start", help="Also start the jobs `picf stop` stopped (a deploy keeps them stopped)."
     ),
@@ -78,7 +81,7 @@ def deploy_command(
         in_flight = int(max_in_flight) if max_in_flight.isdigit() else max_in_flight
     request = DeployRequest(inventory=inventory, manifest=manifest, canaries=canaries, max_in_flight=in_flight,
                             only=only, become_password=become_password, lock=not dry_run and export is None,
-                            wait_for_lock=wait, connection=connection)  # fmt: skip
+                            wait_for_lock=wait, connection=connection, preflight=not no_preflight)  # fmt: skip
     if rollback:
         request, previous = rollback_request(request)
         note(f"rolling back to deployment {previous.id} ({previous.manifest_hash[:12]})")
@@ -210,6 +213,35 @@ def _finish(result: DeployResult, json: bool, plan_lines: list[str], shown: bool
         note(result.message)
         return
     fail(result.message, result.exit_code)
+
+
+def preflight_command(
+    inventory_given: Path | None = inventory_option(),
+    manifest_given: Path | None = manifest_option(),
+    every_job: bool = typer.Option(False, "--all", help="Try every job of the deployment, not only the changed."),
+    json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """The deploy's pre-flight alone: each job the next deploy changes, started on an emulated node of its arch
+    on this machine (qemu-user, monit) and watched; nothing on the nodes changes. Exit 1 when one does not run."""
+    from picf.deploy.preflight import run_preflight
+
+    inventory = inventory_path(inventory_given)
+    request = DeployRequest(inventory=inventory, manifest=manifest_path(manifest_given, inventory), lock=False)
+    with prepare_deploy(request, say=note) as prepared:
+        result = run_preflight(prepared, note, every_job)
+    if json:
+        jobs = [{"job": v.job, "arch": v.arch, "rendered_for": v.node, "ok": v.ok, "watch": list(v.watch),
+                 "log": list(v.log), "last_exit": v.last_exit,
+                 "diagnosis": v.diagnosis.model_dump() if v.diagnosis else None} for v in result.verdicts]  # fmt: skip
+        print_json({"ok": result.ok, "seconds": round(result.seconds, 3), "summary": result.summary(),
+                    "skipped": result.skipped, "broken": result.broken, "jobs": jobs})  # fmt: skip
+    else:
+        for line in result.lines():
+            err.print(line, markup=False, highlight=False)
+    if not result.ok:
+        fail(result.summary())
+    if not json:
+        note(result.summary())
 
 
 def deployments_command(json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:

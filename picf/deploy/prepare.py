@@ -54,6 +54,7 @@ class DeployRequest:
     wait_for_lock: bool = False  # wait for a running deploy of the cluster to end instead of refusing
     connection: str = "auto"  # how Ansible reaches the nodes: auto (Mitogen when installed), mitogen or ssh
     recreate: bool = False  # picf recreate: what picf put on the nodes in scope is cleared and deployed afresh
+    preflight: bool = True  # try each changed job on an emulated node of its arch before touching any node
 
 
 @dataclass

@@ -30,6 +30,7 @@ from picf.deploy.plays import (
     prepared_nodes,
     rollout_plays,
 )
+from picf.deploy.preflight import run_preflight
 from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
 from picf.deploy.timings import DeployTimings
 from picf.models.health import steady_seconds
@@ -158,6 +159,17 @@ def execute(
     if prepared.refused is not None:
         return DeployResult(*prepared.refused)
     cancelled = cancelled or threading.Event()
+    preflight_seconds = 0.0
+    if prepared.request.preflight:
+        checked = run_preflight(prepared, say)
+        preflight_seconds = checked.seconds
+        on_event({"event": "preflight", "ok": checked.ok, "seconds": round(checked.seconds, 3),
+                  "summary": checked.summary(), "lines": checked.lines(), "skipped": checked.skipped})  # fmt: skip
+        if not checked.ok:
+            for line in checked.lines():
+                say(line)
+            return DeployResult(1, checked.summary(), timings=DeployTimings(prepared.plan_seconds, preflight_seconds))
+        say(checked.summary())
     history = History()
     manifest = prepared.manifest
     releases_json = [{"name": r.name, "version": r.version, "patched": r.patched} for r in manifest.releases]
@@ -184,6 +196,8 @@ def execute(
         with ssh_agent_for(remote.load_identity(prepared.cluster.ssh), prepared.work / "agent") as agent_env:
             env.update(agent_env)
             result = _roll_out(prepared, inputs, env, history, deployment, record, cancelled, say)
+            if result.timings is not None:
+                result.timings.preflight_seconds = preflight_seconds
     except BaseException as exc:
         history.finish(deployment, "failed", f"picf stopped: {type(exc).__name__}: {exc}")
         raise

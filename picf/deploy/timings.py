@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Phases in the order a deploy goes through them.
-PHASES = ("plan", "ansible start-up", "lock", "prepare node", "upload", "switch", "restart", "watch",
+PHASES = ("plan", "pre-flight", "ansible start-up", "lock", "prepare node", "upload", "switch", "restart", "watch",
           "between batches", "ansible wrap-up")  # fmt: skip
 
 
@@ -46,6 +46,7 @@ class DeployTimings:
     """Wall time per phase and per task of a deploy."""
 
     plan_seconds: float = 0.0
+    preflight_seconds: float = 0.0
     tasks: list[TaskTime] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     _open: tuple[int, str, str, float] | None = None
@@ -94,6 +95,8 @@ class DeployTimings:
     def as_dict(self) -> dict[str, Any]:
         """For --json: phases in order (plan first), then the tasks."""
         phases = {"plan": round(self.plan_seconds, 3)}
+        if self.preflight_seconds:
+            phases["pre-flight"] = round(self.preflight_seconds, 3)
         phases.update({p: round(self.phases[p], 3) for p in PHASES if p in self.phases})
         return {"phases": phases, "tasks": [
             {"batch": t.batch + 1, "task": t.task, "phase": t.phase, "seconds": round(t.seconds, 3)} for t in self.tasks

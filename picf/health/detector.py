@@ -9,6 +9,7 @@ it do not count against the new version.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -103,8 +104,10 @@ class CrashLoopDetector:
         release = (sample.releases or {}).get(name)
         log = list(sample.logs.get(name, ()))
         diagnosis = diagnose_job([*log, *failures], sample.node_arch, name, release) if log or failures else None
-        last_exit = diagnosis.evidence if diagnosis else (failures[-1] if failures else _last_failure(log))
+        # A diagnosis holds for the chapter: a poll without the job's log (monit only said `failed to start`)
+        # keeps it, and its evidence stays the last exit shown.
         diagnosis = track.diagnosis = diagnosis or track.diagnosis
+        last_exit = diagnosis.evidence if diagnosis else (failures[-1] if failures else last_failure(log))
         last_exit = track.last_exit = last_exit or track.last_exit
         common = {
             "job": name,
@@ -159,7 +162,8 @@ def _uptime_now(process: MonitProcess, node_time: float | None) -> float | None:
     return process.uptime_s + max(0.0, since)
 
 
-def _last_failure(log: list[str]) -> str | None:
+def last_failure(log: Sequence[str]) -> str | None:
+    """The last line of a log that says how a process ended (a panic, a fatal error, a signal)."""
     for line in reversed(log):
         text = line.strip()
         if text.startswith(("panic:", "fatal error:", "Segmentation fault", "Killed", "error:", "Error:")):

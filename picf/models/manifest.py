@@ -99,6 +99,11 @@ class JobRef(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict, description="nested maps, as BOSH reads them")
     consumes: dict[str, Any] = Field(default_factory=dict, description="link name -> {from: ALIAS} or nil")
     provides: dict[str, Any] = Field(default_factory=dict, description="link name -> {as: ALIAS} or nil")
+    preflight: bool = Field(
+        default=True,
+        description="false: the job needs what an emulated node cannot give (a device, a kernel feature); "
+        "the deploy's pre-flight skips it, saying so",
+    )
 
 
 class RoleJobs(BaseModel):

@@ -47,6 +47,7 @@ class Sandbox:
     ro_binds: Mapping[str, Path] = field(default_factory=dict)  # path inside -> file or dir outside, read-only
     path: str = PATH  # the PATH the step sees
     emulate: tuple[str, ...] = ()  # qemu binfmt entries (qemu-arm, qemu-aarch64): ARM programs run under qemu-user
+    addresses: tuple[str, ...] = ()  # IPv4 addresses of the sandbox's own loopback (a node's, for a job binding it)
 
 
 def check_available() -> None:
@@ -88,8 +89,16 @@ def command(argv: list[str], cwd: Path, env: Mapping[str, str], sandbox: Sandbox
             options = f"lowerdir={shared},upperdir={upper},workdir={work}"
             mounts.append(f"mkdir -p {shlex.join([str(upper), str(work), str(merged)])}")
             mounts.append(f"mount -t overlay picf-sandbox -o {shlex.quote(options)} {shlex.quote(str(merged))}")
+    # Still no network: with addresses, the empty network namespace is the outer one (its loopback up and
+    # holding them: only root in a namespace may add them), shared by bwrap instead of a new one of its own.
+    unshare = ["--unshare-all"] if not sandbox.addresses else [
+        "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"
+    ]  # fmt: skip
+    if sandbox.addresses:
+        adds = " && ".join(f"ip addr add {shlex.quote(a)}/32 dev lo" for a in sandbox.addresses)
+        mounts.insert(0, f"ip link set lo up && {adds}")
     bwrap = [
-        "bwrap", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--cap-drop", "ALL",
+        "bwrap", *unshare, "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--cap-drop", "ALL",
         "--die-with-parent", "--new-session", "--clearenv",
         "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
     ]  # fmt: skip
@@ -127,5 +136,6 @@ def command(argv: list[str], cwd: Path, env: Mapping[str, str], sandbox: Sandbox
     # bwrap then builds the sandbox inside it.
     script = " && ".join([*mounts, "exec " + shlex.join(bwrap)])
     pid = ["--pid", "--fork", "--kill-child"] if sandbox.emulate else []
-    return ["unshare", "--user", "--map-root-user", "--mount", *pid, "--propagation", "private", "--", "sh", "-c",
-            script]  # fmt: skip
+    net = ["--net"] if sandbox.addresses else []
+    return ["unshare", "--user", "--map-root-user", "--mount", *net, *pid, "--propagation", "private", "--", "sh",
+            "-c", script]  # fmt: skip

@@ -5,15 +5,17 @@ during a deploy, a damaged node and a re-flashed one)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from picf.models.sim import SimLan
 from picf.sim import lan as simlan
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.integration
 def setup(
     sim_lan: SimLan, picf_bin: Path, tmp_path_factory: pytest.TempPathFactory, on_node: SshRunner
 ) -> Iterator[Setup]:
-    s = prepare(tmp_path_factory.mktemp("ops"), picf_bin, unpatched=())
+    s = prepare(tmp_path_factory.mktemp("ops"), picf_bin, unpatched=("armv7", "arm64"))
     done = s.deploy("--yes")
     assert done.returncode == 0, done.stderr
     yield s
@@ -277,3 +279,134 @@ def test_recreate_rebuilds_a_damaged_node_and_refuses_a_new_host_key(setup: Setu
     last = reflashed.stderr.strip().splitlines()[-1]
     assert last.startswith("picf: pi-2 (") and "a re-flashed card has a new key" in last
     assert "picf inventory pin pi-2" in last and len(reflashed.stderr.strip().splitlines()) == 1
+
+
+def _recorded(on_node: SshRunner) -> dict[str, str]:
+    return {
+        n: on_node(n, "cat /var/vcap/picf/state.json; ls /var/vcap/data/picf/bundles").stdout for n in ("pi-1", "pi-2")
+    }
+
+
+def test_preflight_finds_the_armv7_crash_loop_on_an_emulated_node_and_the_deploy_touches_no_pi(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    unpatched = setup.unpatched_manifest()
+    before = _recorded(on_node)
+    alone = setup.run("preflight", "-i", str(setup.inventory), "-m", str(unpatched), "--json", "--all")
+    assert alone.returncode == 1, alone.stderr
+    report = json.loads(alone.stdout)
+    verdicts = {(j["job"], j["arch"]): j for j in report["jobs"]}
+    assert verdicts[("logfwd", "arm64")]["ok"] is True  # the same unpatched build runs on 64-bit ARM
+    armv7 = verdicts[("logfwd", "armv7")]
+    assert armv7["ok"] is False and armv7["rendered_for"] == "pi-1"
+    assert armv7["diagnosis"]["signature"] == "unaligned-atomic-64" and armv7["diagnosis"]["patch"] == "align64"
+    assert any("panicUnaligned" in line or "unaligned 64-bit atomic" in line for line in armv7["log"])
+    deployed = setup.deploy("--yes", "--timings", manifest=unpatched, preflight=True)
+    assert deployed.returncode == 1
+    err = deployed.stderr
+    assert "pre-flight: logfwd does not run on armv7 (emulated, as rendered for pi-1); no node was touched" in err
+    assert "  last exit: panic: unaligned 64-bit atomic operation" in err
+    assert "fix: picf release build <logfwd source> --arch armv7 --patch" in err
+    assert err.strip().splitlines()[-1] == "picf: pre-flight failed: logfwd on armv7 (emulated); no node was touched"
+    assert "canary" not in err and "Take this node's deploy lock" not in err
+    assert _recorded(on_node) == before  # no node was touched
+    skip = setup.run("deploy", "-i", str(setup.inventory), "-m", str(unpatched), "--dry-run")
+    assert skip.returncode == 0  # a dry run never starts the emulated nodes
+
+
+def test_a_job_marked_preflight_false_is_skipped_with_a_line_and_a_passing_preflight_is_timed(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    marked = setup.root / "marked.yml"
+    yaml = YAML()
+    doc = yaml.load(setup.unpatched_manifest().read_text())
+    for group in doc["roles"].values():
+        for job in group["jobs"]:
+            if job["name"] == "logfwd":
+                job["preflight"] = False
+    with marked.open("w") as out:
+        yaml.dump(doc, out)
+    assert marked.read_text().count("preflight: false") == 2
+    done = setup.run("preflight", "-i", str(setup.inventory), "-m", str(marked), "--all")
+    assert done.returncode == 0, done.stderr
+    assert "pre-flight: skipped logfwd on armv7: the manifest marks it `preflight: false`" in done.stderr
+    assert "pre-flight: logsink on arm64 ran steadily in" in done.stderr
+    setup.set_port(7072)  # a change, patched: the pre-flight passes and the deploy goes on, timed
+    deployed = setup.deploy("--yes", "--timings", preflight=True)
+    assert deployed.returncode == 0, deployed.stderr
+    assert re.search(r"pre-flight: logfwd on arm64, logfwd on armv7 ran steadily in [\d.]+ s", deployed.stderr)
+    assert re.search(r"^pre-flight +[\d.]+ +\d+%$", deployed.stderr, flags=re.M), deployed.stderr
+
+
+def test_an_emulated_node_that_cannot_start_stops_the_deploy_in_one_line(setup: Setup, on_node: SshRunner) -> None:
+    from picf.sim import repo
+
+    cache = setup.root / "cache"
+    monit = cache / "picf" / "monit" / repo.ensure_debs()[0].stem / "usr" / "bin" / "monit"
+    monit.parent.mkdir(parents=True)
+    monit.write_text("#!/bin/sh\necho 'monit: cannot run here' >&2\nexit 1\n")
+    monit.chmod(0o755)
+    setup.set_port(7073)
+    before = _recorded(on_node)
+    env = {**setup.env, "XDG_CACHE_HOME": str(cache)}
+    done = subprocess.run([str(setup.picf), "deploy", *inv(setup), "--yes"], capture_output=True, text=True,
+                          timeout=300, env=env)  # fmt: skip
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("picf: pre-flight could not run: the emulated ") and "did not start" in last, done.stderr
+    assert _recorded(on_node) == before
+
+
+async def test_the_dashboard_stops_and_starts_a_job_and_follows_its_logs_on_the_nodes(
+    setup: Setup, on_node: SshRunner
+) -> None:
+    """The keys through the real verbs: `t` on pi-2's logsink row stops it on the node (after `y`), `t` again
+    starts it; `l` follows its logs."""
+    from textual.widgets import DataTable, RichLog
+
+    from picf.health.poller import Poller
+    from picf.inventory import read_inventory
+    from tui.app import DashboardApp
+    from tui.node_screen import NodeScreen
+    from tui.operating import PicfOperator
+
+    saved = {k: os.environ.get(k) for k in ("PICF_DATA_DIR", "PICF_STATE_DIR")}
+    os.environ.update({k: setup.env[k] for k in saved})  # the verbs run in this process
+    operator = PicfOperator(setup.inventory, setup.manifest, setup.env["PICF_BECOME_PASSWORD"])
+    app = DashboardApp(Poller(read_inventory(setup.inventory).cluster, timeout=3), interval=1.0, operator=operator)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+
+            async def until(check: Callable[[], bool], timeout: float) -> None:
+                started = time.monotonic()
+                while not check():
+                    assert time.monotonic() - started < timeout
+                    await pilot.pause(0.25)
+
+            await until(lambda: app.model.node("pi-2") is not None and bool(app.model.node("pi-2").jobs), 30)  # type: ignore[union-attr]
+            app.push_screen(NodeScreen(app.dashboard, "pi-2"))
+            await pilot.pause()
+            table = app.screen.query_one("#jobs", DataTable)
+            table.move_cursor(row=[str(k.value) for k in table.rows].index("logsink"))
+            await pilot.press("t", "y")
+            await until(lambda: job_state(app, "logsink") == "stopped", 60)
+            assert re.search(r"logsink\s+Not monitored", on_node("pi-2", "monit summary").stdout)
+            assert on_node("pi-2", "ls /var/vcap/picf/stopped").stdout.split() == ["logsink"]
+            table.move_cursor(row=[str(k.value) for k in table.rows].index("logsink"))
+            await pilot.press("t", "y")
+            await until(lambda: job_state(app, "logsink") == "running", 60)
+            await pilot.press("l")
+            on_node("pi-2", "echo FROM-THE-DASHBOARD-TEST >> /var/vcap/sys/log/logsink/extra.log")
+            log = app.screen.query_one("#log", RichLog)
+            await until(lambda: any("FROM-THE-DASHBOARD-TEST" in line.text for line in log.lines), 30)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def job_state(app: object, job: str) -> str | None:
+    node = app.model.node("pi-2")  # type: ignore[attr-defined]
+    return next((j.state.value for j in node.jobs if j.job == job), None) if node else None

@@ -48,3 +48,27 @@ class ScriptedDeployer:
 
     def discard(self, planned: PlannedDeploy) -> None:
         self.discarded.append(planned)
+
+
+@dataclass
+class ScriptedOperator:
+    """Day-2 verbs that record what they were asked and answer from a script: the keys' behaviour (which job,
+    which verb, the question first) without a LAN. The real verbs run on the simulated LAN in test_ops.py."""
+
+    asked: list[tuple[str, str, str | None]] = field(default_factory=list)
+    lines: tuple[str, ...] = ("logfwd.stderr.log: starts=1 lines=1", "logfwd.stderr.log: starts=1 lines=2")
+    shells: list[str] = field(default_factory=list)
+
+    def follow_log(self, node: str, job: str | None, emit: Say, stop: threading.Event) -> None:
+        self.asked.append(("follow", node, job))
+        for line in self.lines:
+            emit(line)
+        stop.wait(5)
+
+    def control(self, action: str, node: str, job: str | None, say: Say) -> Outcome:
+        self.asked.append((action, node, job))
+        return Outcome(0, f"{node}: {job or 'every job'} {action}ed")
+
+    def shell(self, node: str) -> int:
+        self.shells.append(node)
+        return 0

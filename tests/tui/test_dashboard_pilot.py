@@ -7,9 +7,10 @@ import threading
 
 from textual.widgets import DataTable, Input, RichLog, Sparkline, Static
 
-from picf.models.health import ClusterHealth
-from tests.tui.scripted import PLAN, ScriptedDeployer
+from picf.models.health import ClusterHealth, JobState
+from tests.tui.scripted import PLAN, ScriptedDeployer, ScriptedOperator
 from tui.app import DashboardApp
+from tui.confirm_screen import ConfirmScreen
 from tui.deploy_screen import DeployScreen
 from tui.help_screen import HelpScreen
 from tui.node_screen import NodeScreen
@@ -305,3 +306,69 @@ async def test_poll_now_when_the_poll_raises_keeps_the_dashboard_up_and_says_why
         assert any("the probe fell over" in n.message for n in app._notifications)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+
+
+async def test_day2_keys_ask_first_then_act_on_the_job_or_node_under_the_cursor() -> None:
+    operator = ScriptedOperator()
+    app, source = app_with(operator=operator)
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, source)
+        await pilot.press("s", "s", "s", "s", "s", "s", *["up"] * 5)  # sort by name: pi-1 first, cursor on it
+        await pilot.press("R")  # restart every job of pi-1: asked first
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "restart every job on pi-1?" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert operator.asked == []  # declined: nothing done
+        await pilot.press("enter")  # pi-1's node screen; its first job row is logfwd, crash-looping
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "stop pi-1/logfwd?" in app.screen.question
+        await pilot.press("y")
+        await pilot.pause(0.3)
+        assert operator.asked == [("stop", "pi-1", "logfwd")]
+        assert "STOP PI-1/LOGFWD ok" in " ".join(a.text for a in app.model.alerts())
+        await pilot.press("R", "y")
+        await pilot.pause(0.3)
+        assert operator.asked[-1] == ("restart", "pi-1", "logfwd")
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, NodeScreen)
+        assert operator.asked[-1] == ("follow", "pi-1", "logfwd")
+        log = screen.query_one("#log", RichLog)
+        assert [line.text for line in log.lines][-2:] == list(operator.lines)
+        await pilot.press("escape")
+
+
+async def test_t_starts_a_stopped_job_and_the_shell_needs_a_terminal_that_can_suspend() -> None:
+    operator = ScriptedOperator()
+    app, source = app_with(operator=operator)
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, source)
+        health = source.poll()  # pi-2's first job stopped (with picf stop)
+        nodes = list(health.nodes)
+        pi2 = next(i for i, n in enumerate(nodes) if n.name == "pi-2")
+        stopped = nodes[pi2].jobs[0].model_copy(update={"state": JobState.STOPPED})
+        nodes[pi2] = nodes[pi2].model_copy(update={"jobs": (stopped, *nodes[pi2].jobs[1:])})
+        app.show(health.model_copy(update={"nodes": tuple(nodes)}))
+        app.push_screen(NodeScreen(app.dashboard, "pi-2"))
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and f"start pi-2/{stopped.job}?" in app.screen.question
+        await pilot.press("y")
+        await pilot.pause(0.3)
+        assert operator.asked[-1] == ("start", "pi-2", stopped.job)
+        await pilot.press("x")  # the test harness cannot suspend: said, and the dashboard stays
+        await pilot.pause()
+        assert isinstance(app.screen, NodeScreen)
+
+
+async def test_day2_keys_without_a_cluster_say_so() -> None:
+    app, source = app_with()
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, source)
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 READS_INVENTORY = {
     "discover", "deploy", "status", "dashboard", "inventory validate", "inventory show", "inventory add",
     "inventory set", "inventory roles", "inventory rm", "inventory pin", "ssh", "logs", "restart", "stop",
-    "start", "recreate",
+    "start", "recreate", "preflight",
 }  # fmt: skip
 # Commands that only act (a terminal UI, a shell, YAML on stdout, a scaffold's files): no report to put in JSON.
 NO_JSON = {"dashboard", "demo", "sim shell", "sim inventory"}
