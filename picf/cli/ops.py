@@ -25,7 +25,7 @@ from picf.ops import jobs as jobctl
 from picf.ops import logs as joblogs
 from picf.ops import shell
 from picf.ops.access import NodeSession, open_session, unreachable
-from picf.ops.targets import Target, check_deployed, resolve
+from picf.ops.targets import Target, as_recorded, resolve
 
 TARGET_HELP = "NODE, NODE/JOB, ROLE or JOB (every node running it); node:, role:, job: settle a shared name."
 AskBecome = typer.Option(False, "--ask-become-pass", "-K", help="Ask once for sudo's password (or set "
@@ -103,13 +103,8 @@ def _sessions(
     problems: list[str] = []
     for target, session in opened:
         if session is not None:
-            state = session.recorded_state()
-            if target.whole_node:
-                running = state.get("jobs") if state else None
-                target = Target(target.node, tuple(sorted(running)) if isinstance(running, dict) else (), True)
-                if not target.jobs:
-                    problems.append(f"{target.name}: runs no job picf deployed; deploy first (picf deploy)")
-            problems += check_deployed(target, state)
+            target, missing = as_recorded(target, session.recorded_state())
+            problems += missing
         out_.append((target, session))
     if problems:
         for _, session in out_:

@@ -24,7 +24,7 @@ from picf.errors import PicfError, UsageError
 from picf.models.cluster import Cluster
 from picf.models.manifest import Manifest, Update, parse_watch_time
 from picf.ops.access import NodeSession, open_session, script, unreachable
-from picf.ops.targets import Target, check_deployed
+from picf.ops.targets import Target, as_recorded
 
 Action = Literal["restart", "stop", "start"]
 NODE_LOCK = Path(__file__).resolve().parents[2] / "playbooks" / "roles" / "node_lock" / "files" / "node_lock.sh"
@@ -123,15 +123,9 @@ def _control(
                 outcomes[target.name].result = "unreachable"
                 outcomes[target.name].message = unreachable(target.name, session)
                 continue
-            state = session.recorded_state()
-            recorded[target.name] = state
-            running = state.get("jobs") if state else None
-            if target.whole_node:
-                named = tuple(sorted(running)) if isinstance(running, dict) else ()
-                if not named:
-                    problems.append(f"{target.name}: runs no job picf deployed; deploy first (picf deploy)")
-                target = Target(target.node, named, True)
-            problems += check_deployed(target, state)
+            state = recorded[target.name] = session.recorded_state()
+            target, missing = as_recorded(target, state)
+            problems += missing
             jobs[target.name] = target.jobs
         if problems:
             raise UsageError(problems[-1], problems=problems[:-1])

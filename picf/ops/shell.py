@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -163,8 +162,3 @@ def combined_exit(runs: list[NodeRun]) -> int:
         return UNREACHABLE
     codes = {r.exit_code for r in runs}
     return codes.pop() if len(codes) == 1 and None not in codes else 1  # type: ignore[return-value]
-
-
-def quote_command(command: list[str]) -> str:
-    """How a command is shown to a person."""
-    return shlex.join(command)

@@ -115,13 +115,18 @@ def _one(spec: str, cluster: Cluster, manifest: Manifest | None, where: str) -> 
     return [(n.name, [name], False) for n in nodes]
 
 
-def check_deployed(target: Target, recorded: Mapping[str, object] | None) -> list[str]:
-    """The target's jobs the node does not run by its recorded state (`/var/vcap/picf/state.json`'s jobs),
-    as one-line problems; a node picf never deployed to runs none."""
+def as_recorded(target: Target, recorded: Mapping[str, object] | None) -> tuple[Target, list[str]]:
+    """The target as the node records it (`/var/vcap/picf/state.json`'s jobs): a whole node means every job it
+    runs; and, as one-line problems, each job named that the node does not run (a node picf never deployed to
+    runs none)."""
     jobs = recorded.get("jobs") if recorded else None
-    running = set(jobs) if isinstance(jobs, Mapping) else set()
-    return [
-        f"{target.name}/{job}: not deployed on {target.name} (it runs: {', '.join(sorted(running)) or 'nothing'}); "
+    running = sorted(jobs) if isinstance(jobs, Mapping) else []
+    if target.whole_node:
+        if not running:
+            return target, [f"{target.name}: runs no job picf deployed; deploy first (picf deploy)"]
+        return Target(target.node, tuple(running), True), []
+    return target, [
+        f"{target.name}/{job}: not deployed on {target.name} (it runs: {', '.join(running) or 'nothing'}); "
         "deploy first (picf deploy)"
         for job in target.jobs
         if job not in running

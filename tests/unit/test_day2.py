@@ -17,7 +17,7 @@ from picf.models.manifest import Manifest
 from picf.ops.logs import FileMark, parse_answer, parse_duration
 from picf.ops.logs import line_time as stamp
 from picf.ops.shell import NodeRun, combined_exit
-from picf.ops.targets import Target, check_deployed, resolve
+from picf.ops.targets import Target, as_recorded, resolve
 
 
 def _cluster() -> Cluster:
@@ -100,12 +100,16 @@ def test_an_unknown_target_is_one_line_naming_it(spec: str, message: str) -> Non
 
 
 def test_a_job_the_node_does_not_record_is_named_with_what_it_runs() -> None:
-    target = resolve(["pi-2"], _cluster(), _manifest(), "here")[0]
-    assert check_deployed(target, {"jobs": {"logsink": {}, "logfwd": {}}}) == []
-    assert check_deployed(target, {"jobs": {"logfwd": {}}}) == [
+    both = resolve(["pi-2/logsink", "pi-2/logfwd"], _cluster(), _manifest(), "here")[0]
+    assert as_recorded(both, {"jobs": {"logsink": {}, "logfwd": {}}}) == (both, [])
+    assert as_recorded(both, {"jobs": {"logfwd": {}}})[1] == [
         "pi-2/logsink: not deployed on pi-2 (it runs: logfwd); deploy first (picf deploy)"
     ]
-    assert check_deployed(target, None)[0].startswith("pi-2/logsink: not deployed on pi-2 (it runs: nothing)")
+    assert as_recorded(both, None)[1][0].startswith("pi-2/logsink: not deployed on pi-2 (it runs: nothing)")
+    # a whole node is what it records, whatever the manifest says now
+    node = resolve(["pi-2"], _cluster(), _manifest(), "here")[0]
+    assert as_recorded(node, {"jobs": {"old": {}, "logfwd": {}}})[0].jobs == ("logfwd", "old")
+    assert as_recorded(node, {})[1] == ["pi-2: runs no job picf deployed; deploy first (picf deploy)"]
 
 
 def test_a_log_round_moves_each_file_on_and_says_when_one_was_replaced() -> None:
