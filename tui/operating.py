@@ -61,8 +61,7 @@ class PicfOperator:
     def follow_log(self, node: str, job: str | None, emit: Say, stop: threading.Event) -> None:
         cluster, manifest = self._load()
         target = self._target(cluster, manifest, node, job)
-        jobs = target.jobs if job else tuple(j for j in target.jobs) or ()
-        reader = joblogs.NodeLogs(cluster, target, jobs, self.become_password, lines=100)
+        reader = joblogs.NodeLogs(cluster, target, target.jobs, self.become_password, lines=100)
 
         def line(item: joblogs.LogLine | joblogs.LogNote) -> None:
             if isinstance(item, joblogs.LogNote):

@@ -25,6 +25,19 @@ BUNDLES = "/var/vcap/data/picf/bundles"
 MONIT_STATUS_URL = "http://127.0.0.1:2822/_status?format=xml"  # picf's monitrc (playbooks/roles/base)
 
 
+def write_job_files(directory: Path, job: str, files: dict[str, tuple[str, int]]) -> None:
+    """A job's rendered files (path under the job dir -> content and mode) written under `directory`; a
+    destination outside it is refused."""
+    directory.mkdir(parents=True, exist_ok=True)  # a job may have no template
+    for path, (content, mode) in files.items():
+        target = directory / path
+        if not target.resolve().is_relative_to(directory.resolve()):
+            raise ValueError(f"job {job}: template destination {path!r} is outside the job")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+        target.chmod(mode)
+
+
 def package_file(package: dict[str, str]) -> str:
     """Where a shipped package version sits in the bundle."""
     return f"packages/{package['name']}-{package['fingerprint']}.tgz"
@@ -158,14 +171,7 @@ def write_bundle(
     jobs it adds or updates, `removed` the ones it takes away (for the lifecycle scripts)."""
     root = stage / "bundle" / deploy_id
     for job in jobs:
-        (root / "jobs" / job.name / job.hash).mkdir(parents=True, exist_ok=True)  # a job may have no template
-        for path, (content, mode) in job.files.items():
-            target = root / "jobs" / job.name / job.hash / path
-            if not target.resolve().is_relative_to((root / "jobs" / job.name / job.hash).resolve()):
-                raise ValueError(f"job {job.name}: template destination {path!r} is outside the job")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-            target.chmod(mode)
+        write_job_files(root / "jobs" / job.name / job.hash, job.name, job.files)
         monit = root / "monit" / f"{job.name}.monitrc"
         monit.parent.mkdir(parents=True, exist_ok=True)
         monit.write_text(job.monit)

@@ -22,6 +22,7 @@ from picf.deploy.lock import ClusterLock, node_lock_owner
 from picf.deploy.plan import batches
 from picf.errors import PicfError, UsageError
 from picf.models.cluster import Cluster
+from picf.models.health import steady_seconds
 from picf.models.manifest import Manifest, Update, parse_watch_time
 from picf.ops.access import NodeSession, open_session, script, unreachable
 from picf.ops.targets import Target, as_recorded
@@ -59,11 +60,11 @@ def command(action: Action, owner: str, watch: tuple[int, int], stable: int, job
 
 
 def _stable(manifest: Manifest | None, recorded: dict[str, object] | None) -> int:
-    """Seconds of one pid that make "running steadily": a monit cycle and one (the deploy's rule)."""
+    """Seconds of one pid that make "running steadily", with the node's monit interval (the deploy's rule)."""
     interval = recorded.get("monit_interval") if recorded else None
     if not isinstance(interval, int):
         interval = manifest.monit_interval if manifest is not None else 10
-    return interval + 1
+    return steady_seconds(interval)
 
 
 def control(

@@ -245,7 +245,7 @@ def download(session: NodeSession, jobs: tuple[str, ...], directory: Path, timeo
     present = [j for j in jobs if j]
     names = " ".join(shlex.quote(j) for j in present)
     check = f'cd {LOG_ROOT} && for j in {names}; do [ -e "$j" ] && echo "$j"; done'
-    code, out, _ = session.run(check, 30.0)
+    _, out, _ = session.run(check, 30.0)
     there = out.split()
     if not there:
         raise UsageError(f"{session.name}: no logs of {', '.join(present)} under {LOG_ROOT}")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import platformdirs
 
-from picf.deploy.bundle import LIFECYCLE, WATCHER
+from picf.deploy.bundle import LIFECYCLE, WATCHER, write_job_files
 from picf.errors import PicfError
 from picf.releases import sandbox
 from picf.releases.compile import QEMU
@@ -105,15 +105,7 @@ def _lay_out(vcap: Path, jobs: list[JobFiles], packages: list[PackageBlob], moni
         subprocess.run(["tar", "-xzf", str(package.blob), "-C", str(target)], check=True, capture_output=True)
         (vcap / "packages" / package.name).symlink_to(f"/var/vcap/data/packages/{package.name}/{package.fingerprint}")
     for job in jobs:
-        root = vcap / "jobs" / job.name
-        root.mkdir(parents=True, exist_ok=True)
-        for path, (content, mode) in job.files.items():
-            target = root / path
-            if not target.resolve().is_relative_to(root.resolve()):
-                raise ValueError(f"job {job.name}: template destination {path!r} is outside the job")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-            target.chmod(mode)
+        write_job_files(vcap / "jobs" / job.name, job.name, job.files)
         (vcap / "monit" / "job" / f"{job.name}.monitrc").write_text(job.monit)
     rc = vcap / "monit" / "monitrc"
     rc.write_text(
