@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
 from picf.deploy.rollout import execute
 from picf.errors import PicfError
+from picf.progress import Say
 
-Say = Callable[[str], None]
 OnEvent = Callable[[dict[str, Any]], None]
 
 

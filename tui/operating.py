@@ -4,7 +4,6 @@ one place each (picf.ops), so the keys and the commands cannot disagree."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -18,10 +17,10 @@ from picf.ops import jobs as jobctl
 from picf.ops import logs as joblogs
 from picf.ops import shell
 from picf.ops.targets import Target, resolve
+from picf.progress import Say
 from tui.deploying import Outcome
 
 Action = Literal["restart", "stop", "start"]
-Say = Callable[[str], None]
 
 
 class Operator(Protocol):

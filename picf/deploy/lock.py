@@ -17,20 +17,13 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from picf.deploy.history import state_dir
 from picf.errors import PicfError
-
-Say = Callable[[str], None]  # how a deploy tells the person what it is doing
-
-
-def quiet(_: str) -> None:
-    """A Say that says nothing."""
-    return None
+from picf.progress import Say, quiet
 
 
 class ClusterLocked(PicfError):

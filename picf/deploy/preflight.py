@@ -21,13 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from picf.deploy.lock import Say, quiet
 from picf.deploy.prepare import PreparedDeploy
 from picf.deploy.render import RenderedJob
 from picf.health.detector import last_failure
 from picf.health.diagnosis import diagnose_job
 from picf.models.health import Diagnosis, steady_seconds
 from picf.models.manifest import parse_watch_time
+from picf.progress import Say, quiet
 from picf.releases.store import Store
 from picf.sim.emulated import EmulatedNodeFailed, JobFiles, PackageBlob, run_jobs
 

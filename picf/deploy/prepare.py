@@ -25,7 +25,7 @@ from picf.deploy import vars as varstore
 from picf.deploy.connection import Connection, mitogen_strategies
 from picf.deploy.connection import choose as choose_connection
 from picf.deploy.links import Group
-from picf.deploy.lock import ClusterLock, Say, process_alive, quiet
+from picf.deploy.lock import ClusterLock, process_alive
 from picf.deploy.manifest_file import read_manifest
 from picf.deploy.plan import PlanError, Rollout, decide_rollout, plan_node, render_plan, render_rollout, wanted_state
 from picf.deploy.render import JobLibrary, RenderedJob, check_processes, render_deployment
@@ -35,6 +35,7 @@ from picf.models.cluster import Cluster
 from picf.models.manifest import JobRef, Manifest, NodePlan
 from picf.models.node import Node
 from picf.models.release import CompiledRelease
+from picf.progress import Say, quiet
 from picf.releases.store import Store
 
 

@@ -21,7 +21,7 @@ from picf.deploy.agent import ssh_agent_for
 from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
-from picf.deploy.lock import Say, node_lock_owner, quiet
+from picf.deploy.lock import node_lock_owner
 from picf.deploy.plays import (
     BOOKKEEPING,
     POST_DEPLOY_TASK,
@@ -35,6 +35,7 @@ from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
 from picf.deploy.timings import DeployTimings
 from picf.models.health import steady_seconds
 from picf.models.manifest import parse_watch_time
+from picf.progress import Say, quiet
 from picf.releases.store import Store
 
 EventSink = Callable[[dict[str, Any]], None]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from picf import remote
@@ -18,8 +17,7 @@ from picf.models.discovery import Candidate
 from picf.models.pi import is_pi_mac
 from picf.pool import DaemonPool
 from picf.probe import PROBE_COMMAND, parse_probe
-
-Progress = Callable[[str], None]
+from picf.progress import Say, quiet
 
 
 @dataclass
@@ -101,7 +99,7 @@ class _Collector:
     """Folds sightings into one candidate per host and starts each probe once an address is known."""
 
     def __init__(
-        self, cluster: Cluster | None, options: DiscoveryOptions, pool: DaemonPool, progress: Progress, deadline: float
+        self, cluster: Cluster | None, options: DiscoveryOptions, pool: DaemonPool, progress: Say, deadline: float
     ):
         self.deadline = deadline
         self.cluster = cluster
@@ -167,9 +165,7 @@ class _Collector:
         return sorted(out, key=lambda c: (c.name or "~", c.hostname))
 
 
-def discover(
-    cluster: Cluster | None, options: DiscoveryOptions, progress: Progress = lambda _: None
-) -> DiscoveryResult:
+def discover(cluster: Cluster | None, options: DiscoveryOptions, progress: Say = quiet) -> DiscoveryResult:
     """Browse, identify and (unless told not to) probe every host that answers; MdnsError if it cannot listen."""
     started = time.monotonic()
     deadline = started + options.timeout

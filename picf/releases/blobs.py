@@ -22,15 +22,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from picf.errors import PicfError, UsageError
+from picf.progress import Say, quiet
 from picf.releases import fingerprint
 
-Progress = Callable[[str], None]
 TIMEOUT = 30.0
 
 
@@ -88,7 +87,7 @@ def fetch(
     target: Path,
     what: str,
     size: int | None = None,
-    progress: Progress = lambda _: None,
+    progress: Say = quiet,
 ) -> None:
     """Put object `object_id` at `target`, checked against `digest` (and `size`); BlobUnavailable (one line:
     what, its size, where it was looked for, why) when it cannot be had."""
@@ -163,9 +162,7 @@ class SyncReport:
     unlisted: list[str] = field(default_factory=list)  # in blobs/ but not in blobs.yml (left alone)
 
 
-def sync(
-    release_dir: Path, store: Blobstore, entries: list[BlobEntry], progress: Progress = lambda _: None
-) -> SyncReport:
+def sync(release_dir: Path, store: Blobstore, entries: list[BlobEntry], progress: Say = quiet) -> SyncReport:
     """`bosh sync-blobs`: every blob of `entries` in `release_dir/blobs`, verified; fetched where missing or
     different. BlobUnavailable for the first one that cannot be had (the ones already fetched stay)."""
     blobs_dir = release_dir / "blobs"

