@@ -11,8 +11,6 @@ from picf import yamldoc
 from picf.models.manifest import JobRef, Manifest, ReleaseRef, RoleJobs, Update, Variable
 from picf.models.problem import Loc, Problem
 
-DEFAULT_MANIFEST = Path("inventory/deployment.yml")
-
 
 class ManifestInvalid(yamldoc.FileInvalid):
     """The manifest has problems; each is located in the file."""
