@@ -9,6 +9,7 @@ and identified (model, arch, memory, host key) in under 2 s. Baselines, side by 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -36,20 +37,22 @@ disable-publishing=yes
 SSH_PROBE = "tr -d '\\0' < /sys/firmware/devicetree/base/model; grep ^Revision /proc/cpuinfo; dpkg --print-architecture"
 
 
-def time_picf_library(lan_key: str, nodes: int) -> tuple[float, int]:
-    options = DiscoveryOptions(interfaces=[BRIDGE], ssh=SshDefaults(user="root", private_key=lan_key))
+def time_picf_library(user: str, lan_key: str) -> tuple[float, int]:
+    options = DiscoveryOptions(interfaces=[BRIDGE], ssh=SshDefaults(user=user, private_key=lan_key))
     result = discover(None, options)
     identified = sum(1 for c in result.candidates if c.probed and c.model and c.arch and c.host_key)
     return result.seconds, identified
 
 
-def time_picf_cli(lan_key: str) -> float:
+def time_picf_cli(user: str, lan_key: str) -> tuple[float, int]:
     start = time.perf_counter()
-    subprocess.run(
-        [str(PICF), "discover", "-I", BRIDGE, "--user", "root", "--key", lan_key, "--json"],
+    done = subprocess.run(
+        [str(PICF), "discover", "-I", BRIDGE, "--user", user, "--key", lan_key, "--json"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    candidates = json.loads(done.stdout)["candidates"]
+    return elapsed, sum(1 for c in candidates if c.get("model") and c.get("arch") and c.get("host_key"))
 
 
 def time_avahi_browse(nodes: int) -> tuple[float, int]:
@@ -80,7 +83,7 @@ kill $(cat /run/dbus/pid) || true
     return end - start, len(resolved)
 
 
-def time_sequential_ssh(lan_key: str, addresses: list[str]) -> tuple[float, int]:
+def time_sequential_ssh(user: str, lan_key: str, addresses: list[str]) -> tuple[float, int]:
     known_dir = tempfile.mkdtemp()
     known = Path(known_dir, "known_hosts")
     ok = 0
@@ -88,7 +91,7 @@ def time_sequential_ssh(lan_key: str, addresses: list[str]) -> tuple[float, int]
     for address in addresses:
         done = subprocess.run(
             ["ssh", "-i", lan_key, "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=accept-new",
-             "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"root@{address}", SSH_PROBE],
+             "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"{user}@{address}", SSH_PROBE],
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         ok += done.returncode == 0 and "Raspberry Pi" in done.stdout
@@ -101,7 +104,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="2 nodes, 1 round: every tool must find every node; "
+                        "the target is shown, not enforced")  # fmt: skip
     args = parser.parse_args()
+    if args.smoke:
+        args.nodes, args.rounds = 2, 1
     if os.geteuid() != 0:
         print("bench/discover.py needs root (it builds the simulated LAN)", file=sys.stderr)
         return 2
@@ -112,17 +119,19 @@ def main() -> int:
     simlan.down(BRIDGE)
     try:
         report = simlan.up(args.nodes, ["3b+", "4b", "zerow", "5"], BRIDGE, SUBNET)
-        key = report.lan.controller_key
+        # a stock image: the first user with the LAN's key (root may not log in over SSH)
+        user, key = report.lan.user, report.lan.controller_key
         addresses = [n.address for n in report.lan.nodes]
         picf_s, picf_cli_s, avahi_s, ssh_s = [], [], [], []
-        found = avahi_found = ssh_found = 0
+        found = cli_found = avahi_found = ssh_found = 0
         for _ in range(args.rounds):
-            seconds, found = time_picf_library(key, args.nodes)
+            seconds, found = time_picf_library(user, key)
             picf_s.append(seconds)
-            picf_cli_s.append(time_picf_cli(key))
+            seconds, cli_found = time_picf_cli(user, key)
+            picf_cli_s.append(seconds)
             seconds, avahi_found = time_avahi_browse(args.nodes)
             avahi_s.append(seconds)
-            seconds, ssh_found = time_sequential_ssh(key, addresses)
+            seconds, ssh_found = time_sequential_ssh(user, key, addresses)
             ssh_s.append(seconds)
     finally:
         simlan.down(BRIDGE)
@@ -130,15 +139,20 @@ def main() -> int:
     print(f"{args.nodes} simulated Pis, median of {args.rounds} rounds on {os.cpu_count()} cores")
     print(f"{'tool':42} {'seconds':>8} {'found':>6} {'vs picf':>8}")
     print(f"{'picf discover (library: find + identify)':42} {ours:8.2f} {found:6d} {'1.0x':>8}")
-    print(f"{'picf discover (CLI, incl. Python start-up)':42} {cli:8.2f} {found:6d} {cli / ours:7.1f}x")
+    print(f"{'picf discover (CLI, incl. Python start-up)':42} {cli:8.2f} {cli_found:6d} {cli / ours:7.1f}x")
     for name, value, count in (
         ("avahi-browse -artp (find + resolve only)", statistics.median(avahi_s), avahi_found),
         ("sequential ssh probe (identify only)", statistics.median(ssh_s), ssh_found),
     ):
         print(f"{name:42} {value:8.2f} {count:6d} {value / ours:7.1f}x")
-    met = ours < TARGET_S and found == args.nodes
+    short = [name for name, count in (("picf (library)", found), ("picf (CLI)", cli_found),
+             ("avahi-browse", avahi_found), ("ssh", ssh_found)) if count != args.nodes]  # fmt: skip
+    if short:
+        print(f"incomplete: {', '.join(short)} did not find all {args.nodes} nodes", file=sys.stderr)
+        return 1
+    met = ours < TARGET_S
     print(f"target: all {args.nodes} found and identified in under {TARGET_S:.0f} s: {'met' if met else 'MISSED'}")
-    return 0 if met else 1
+    return 0 if met or args.smoke else 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Run as root: `.venv/bin/python bench/poll.py [--nodes 20] [--rounds 15]`. Target (issue #8): a warm round in
 under 50 ms. Each node first gets what a deployed node has for the probe to read (monit on 127.0.0.1:2822
-supervising one job, picf's state file), so every variant runs the same full probe. Side by side:
+supervising its jobs, picf's state file: the example release deployed by `picf deploy`), so every variant
+runs the same full probe. Side by side:
 - picf: `Poller.poll()`, one persistent fabric connection and one open shell per node, 16 in parallel;
 - the same, one node at a time; and the same asking monit on every poll (the probe otherwise re-reads monit's
   view only when a job's pid died or changed or half a monit cycle has passed: between two of monit's cycles its
@@ -33,35 +34,34 @@ from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
 from picf.sim import lan as simlan
 
-BRIDGE, SUBNET = "picfp", "10.231.8.0/24"
+REPO = Path(__file__).resolve().parents[1]
+BRIDGE, SUBNET, PREFIX = "picfp", "10.231.8.0/24", "poll"
 TARGET_MS = 50.0
-DEPLOYED = r"""
-mkdir -p /var/vcap/monit/job /var/vcap/sys/run/sleeper /var/vcap/sys/log/sleeper /var/vcap/picf
-cat > /var/vcap/monit/monitrc <<'RC'
-set daemon 2
-set logfile /var/vcap/monit/monit.log
-set pidfile /var/vcap/monit/monit.pid
-set idfile /var/vcap/monit/monit.id
-set statefile /var/vcap/monit/monit.state
-set httpd port 2822 and use address 127.0.0.1
-  allow 127.0.0.1
-include /var/vcap/monit/job/*.monitrc
-RC
-chmod 600 /var/vcap/monit/monitrc
-cat > /var/vcap/monit/job/sleeper.monitrc <<'RC'
-check process sleeper
-  with pidfile /var/vcap/sys/run/sleeper/sleeper.pid
-  start program "/bin/sh -c 'sleep 100000 & echo $! > /var/vcap/sys/run/sleeper/sleeper.pid'"
-  stop program "/bin/sh -c 'kill $(cat /var/vcap/sys/run/sleeper/sleeper.pid)'"
-RC
-echo '{"arch": "armv7", "jobs": {"sleeper": {"release": "bench/1"}}}' > /var/vcap/picf/state.json
-monit -c /var/vcap/monit/monitrc
-for i in $(seq 100); do
-  wget -q -O - 'http://127.0.0.1:2822/_status?format=xml' 2>/dev/null | grep -q '<pid>' && exit 0
-  sleep 0.2
-done
-echo "monit did not start the job" >&2; exit 1
-"""
+PICF = Path(sys.executable).with_name("picf")
+EXAMPLE = REPO / "examples" / "releases" / "logfwd"
+
+
+def picf(env: dict[str, str], *argv: str) -> str:
+    done = subprocess.run([str(PICF), *argv], env=env, capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"picf {' '.join(argv[:3])} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def deploy_example(nodes: int, root: Path) -> Path:
+    """A LAN of stock cards running the example release as picf deploys it (monit installed from the OS's
+    packages, the jobs under it, picf's state file): what the probe reads on a real cluster. Its inventory."""
+    env = dict(os.environ)
+    picf(env, "sim", "up", "--nodes", str(nodes), "--models", "3b+,4b", "--bridge", BRIDGE, "--subnet", SUBNET,
+         "--hostname-prefix", PREFIX)  # fmt: skip
+    env["PICF_BECOME_PASSWORD"] = simlan.require(BRIDGE).password  # a Trixie card's sudo asks for it
+    for arch in ("armv7", "arm64"):
+        picf(env, "release", "build", str(EXAMPLE), "--arch", arch, "--patch")
+    inventory, manifest = root / "cluster.yml", root / "deployment.yml"
+    inventory.write_text(picf(env, "sim", "inventory", "--bridge", BRIDGE).replace("roles: []", "roles: [doppler]"))
+    manifest.write_text((REPO / "inventory" / "deployment.yml").read_text())
+    picf(env, "deploy", "-i", str(inventory), "-m", str(manifest), "--yes", "--no-preflight")
+    return inventory
 
 
 def median_ms(rounds: int, one_round: Callable[[], None]) -> float:
@@ -109,10 +109,10 @@ def bench_fabric(cluster: Cluster, rounds: int, parallel: int) -> float:
             conn.close()
 
 
-def bench_ssh(cluster: Cluster, key: str, known_hosts: str, rounds: int, parallel: bool) -> float:
+def bench_ssh(cluster: Cluster, user: str, key: str, known_hosts: str, rounds: int, parallel: bool) -> float:
     def argv(address: str) -> list[str]:
         return ["ssh", "-i", key, "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
-                "-o", "BatchMode=yes", f"root@{address}", "sh"]  # fmt: skip
+                "-o", "BatchMode=yes", f"{user}@{address}", "sh"]  # fmt: skip
 
     def one() -> None:
         nonce, script = probe_line()
@@ -134,29 +134,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", help="2 nodes, 2 rounds: every variant must read every "
+                        "node's jobs; the target is shown, not enforced")  # fmt: skip
     args = parser.parse_args()
+    if args.smoke:
+        args.nodes, args.rounds = 2, 2
     if os.geteuid() != 0:
         print("bench/poll.py needs root (it builds the simulated LAN)", file=sys.stderr)
         return 2
     simlan.down(BRIDGE)
     try:
-        report = simlan.up(args.nodes, ["3b+", "4b", "zerow", "5"], BRIDGE, SUBNET)
-        lan = report.lan
         with tempfile.TemporaryDirectory() as tmp:
-            inventory = Path(tmp, "cluster.yml")
-            inventory.write_text(simlan.inventory_text(BRIDGE))
-            cluster = read_inventory(inventory).cluster
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda n: remote.connect(n.address, cluster.ssh, n.host_key).run(DEPLOYED, timeout=60),
-                          cluster.nodes))  # fmt: skip
+            cluster = read_inventory(deploy_example(args.nodes, Path(tmp))).cluster
+        lan = simlan.require(BRIDGE)
+        login = (lan.user, lan.controller_key, lan.known_hosts)
         results = [
             ("picf Poller, kept-open shells, 16 parallel", bench_picf(cluster, args.rounds, 16)),
             ("picf Poller, kept-open shells, sequential", bench_picf(cluster, args.rounds, 1)),
             ("picf Poller, asking monit every poll, 16 par.", bench_picf(cluster, args.rounds, 16, fresh=True)),
             ("fabric run per node, live conn, 16 parallel", bench_fabric(cluster, args.rounds, 16)),
             ("fabric run per node, live conn, sequential", bench_fabric(cluster, max(3, args.rounds // 3), 1)),
-            ("fresh ssh per node, all at once", bench_ssh(cluster, lan.controller_key, lan.known_hosts, 5, True)),
-            ("fresh ssh per node, sequential", bench_ssh(cluster, lan.controller_key, lan.known_hosts, 3, False)),
+            ("fresh ssh per node, all at once", bench_ssh(cluster, *login, 5, True)),
+            ("fresh ssh per node, sequential", bench_ssh(cluster, *login, 3, False)),
         ]
     finally:
         simlan.down(BRIDGE)

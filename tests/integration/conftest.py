@@ -18,11 +18,13 @@ from picf.models.sim import SimLan
 from picf.sim import lan as simlan
 from tests.conftest import in_ci
 
-# A bridge and subnet of the tests' own, so a LAN someone started by hand is left alone.
-# PICF_TEST_BRIDGE / PICF_TEST_SUBNET give a second run its own LAN, but not its own mDNS names: both LANs'
-# nodes answer for pi-3.local, so tests that resolve a .local name need the suite to run alone.
-TEST_BRIDGE = os.environ.get("PICF_TEST_BRIDGE", "picft")
-TEST_SUBNET = os.environ.get("PICF_TEST_SUBNET", "10.231.9.0/24")
+# A bridge and subnet of the tests' own, so a LAN someone started by hand is left alone; each pytest-xdist
+# worker (`make test` runs two) has its own. PICF_TEST_BRIDGE / PICF_TEST_SUBNET give a second run its own LAN,
+# but not its own mDNS names: every LAN's nodes answer for pi-3.local, so a test that resolves a .local name is
+# marked `alone` and `make test` runs it after the others, with no other LAN up.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+TEST_BRIDGE = os.environ.get("PICF_TEST_BRIDGE", "picft" if _WORKER == 0 else f"picft{_WORKER}")
+TEST_SUBNET = os.environ.get("PICF_TEST_SUBNET", "10.231.9.0/24" if _WORKER == 0 else f"10.231.{20 + _WORKER}.0/24")
 TEST_BOARDS = ["3b+", "4b", "zerow"]
 # Stock Raspberry Pi OS cards: pi-1 and pi-3 Bookworm (sudo without a password), pi-2 a 2026 Trixie image
 # (sudo asks for the password set at imaging).

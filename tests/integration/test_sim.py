@@ -420,9 +420,9 @@ def _leftovers(bridge: str) -> dict[str, list[str]]:
 
 def test_down_leaves_nothing_behind_even_after_a_crash() -> None:
     require_root_linux()
-    bridge = "picfd"
+    bridge = "picfc"
     try:
-        simlan.up(2, ["3b+"], bridge, "10.231.8.0/24")
+        simlan.up(2, ["3b+"], bridge, "10.231.16.0/24")
         assert _leftovers(bridge)["processes"]
         # A crash: the state file is gone, a node died, and a half-built node's namespace lingers.
         lan = simlan.require(bridge)
