@@ -61,12 +61,19 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/pytest tests/integration
 
+# Two workers (pytest-xdist), a test module at a time each, each with a simulated LAN of its own; then the tests
+# that resolve a .local name, alone (every LAN's nodes answer for pi-N.local). Nothing is skipped.
+PYTEST_PARALLEL := -n 2 --dist loadfile -m "not alone"
+PYTEST_ALONE := -m alone
+
 test: setup lint typecheck ansible-lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest $(PYTEST_PARALLEL) tests
+	$(BIN)/pytest $(PYTEST_ALONE) tests
 
 # The suite on a busy machine: a CPU hog on every core beside pytest (tests must not depend on speed).
 test-loaded: setup lint typecheck ansible-lint
-	$(BIN)/python tests/loaded.py -- $(BIN)/pytest tests
+	$(BIN)/python tests/loaded.py -- $(BIN)/pytest $(PYTEST_PARALLEL) tests
+	$(BIN)/python tests/loaded.py -- $(BIN)/pytest $(PYTEST_ALONE) tests
 
 # The main job on the simulated LAN (`picf demo`): three Pis (3B+ armv7, 4B arm64, 3B+ armv7) found by mDNS,
 # the example release built without the ARM patches and deployed, the armv7 crash loop shown and diagnosed,

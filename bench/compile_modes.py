@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+import smoke
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "releases" / "logfwd"
 CACHE = Path(platformdirs.user_cache_dir("picf")) / "bench-armhf"
@@ -309,7 +310,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=CACHE, help="where the armhf userland is kept")
     parser.add_argument("--setup-again", action="store_true", help="set the userland up again (and measure it)")
+    smoke.add_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds = 1
     needed = ("apt-get", "dpkg-deb", "tar", "unshare", "chroot", "qemu-arm-static", CROSS_CC, "make")
     missing = [tool for tool in needed if shutil.which(tool) is None] + [BINFMT] * (not Path(BINFMT).exists())
     if missing:

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import smoke
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET_CPU, TARGET_PAINT = 25.0, 1.0
 
@@ -107,7 +109,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0)
+    smoke.add_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.nodes, args.seconds = 6, 2.0
     ours_cpu, ours_paint = measure("tui", args.nodes, args.seconds)
     base_cpu, base_paint = measure("rich", args.nodes, args.seconds)
     print(f"{args.nodes} synthetic nodes refreshed every second, {args.seconds:.0f} s each, 120x40 pty")
@@ -118,7 +123,7 @@ def main() -> int:
     met = ours_cpu < TARGET_CPU and ours_paint < TARGET_PAINT
     print(f"target: under {TARGET_CPU:.0f}% of one core and first paint under {TARGET_PAINT:.0f} s: "
           f"{'met' if met else 'MISSED'}")  # fmt: skip
-    return 0
+    return smoke.exit_code(met, args.smoke)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import smoke
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PICF = BIN / "picf"
@@ -96,7 +98,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=10)
     parser.add_argument("--small", type=int, default=3)
+    smoke.add_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.nodes, args.small = 2, 1
     if os.geteuid() != 0:
         print("bench/deploy.py needs root (it builds the simulated LAN)", file=sys.stderr)
         return 2
@@ -173,7 +178,7 @@ def main() -> int:
         f"1 of {args.nodes} nodes changed:                                   {one_of_all:6.1f} s   "
         f"against the same change with --only {PREFIX}-1: {only_one:.1f} s ({one_of_all / only_one:.2f}x)"
     )
-    return 0 if first_small <= first_target and change_small <= small_target and speedup >= 2 else 1
+    return smoke.exit_code(first_small <= first_target and change_small <= small_target and speedup >= 2, args.smoke)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import smoke
+
 REPO = Path(__file__).resolve().parents[1]
 PICF = Path(sys.executable).parent / "picf"
 EXAMPLE = REPO / "examples" / "releases" / "logfwd"
@@ -85,6 +87,7 @@ def on_the_pis(env: dict[str, str], inventory: Path, manifest: Path) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
+    smoke.add_flag(parser)  # one round is its smallest already
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: the simulated LAN builds namespaces")

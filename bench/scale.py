@@ -38,6 +38,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import smoke
 from dashboard import cpu_after  # bench/dashboard.py: this script's directory is first on sys.path
 
 from picf.health.poller import Poller
@@ -244,7 +245,10 @@ def main() -> int:
                              "memory check: --watch-seconds 3600)")  # fmt: skip
     parser.add_argument("--poll-only", metavar="INVENTORY", type=Path,
                         help="only the warm poll round on this inventory's deployed simulated LAN")  # fmt: skip
+    smoke.add_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.watch_seconds = "2", 3.0
     if args.watch_only:
         return watch_only(args.watch_only, args.watch_seconds)
     if args.poll_only:
@@ -296,7 +300,7 @@ def main() -> int:
                ("one SSH connection per node", top["end_ssh"] <= sizes[-1])]  # fmt: skip
     for label, ok in targets:
         print(f"at {sizes[-1]} nodes, {label}: {'met' if ok else 'MISSED'}")
-    return 0 if all(ok for _, ok in targets) else 1
+    return smoke.exit_code(all(ok for _, ok in targets), args.smoke)
 
 
 if __name__ == "__main__":
