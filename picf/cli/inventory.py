@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import typer
 from rich.table import Table
 
 from picf import inventory as inv
+from picf.cli.confirm import confirmed
 from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import err, fail, note, out, print_json
 from picf.models import Cluster
@@ -245,13 +245,11 @@ def pin(
             note(f"{name}: host key {seen} is pinned already")
         return
     note(f"{name} ({node.address}) presents host key {seen}")
-    if not yes:
-        if not sys.stdin.isatty():
-            fail(f"{path}: not pinned; compare the fingerprint with the Pi's (ssh-keygen -lf "
-                 "/etc/ssh/ssh_host_ed25519_key.pub on its console) and run again with --yes", 2)  # fmt: skip
-        if not typer.confirm(f"pin {seen} for {name}?", err=True):
-            note("not pinned")
-            raise typer.Exit(1)
+    refusal = (f"{path}: not pinned; compare the fingerprint with the Pi's (ssh-keygen -lf "
+               "/etc/ssh/ssh_host_ed25519_key.pub on its console) and run again with --yes")  # fmt: skip
+    if not confirmed(f"pin {seen} for {name}?", yes, refusal):
+        note("not pinned")
+        raise typer.Exit(1)
     edit = inv.edit_inventory(path, lambda d: inv.set_node_fields(d, name, {"host_key": seen}))
     if json:
         print_json({**result, "written": edit.written, "conflict": False, "diff": edit.diff})
