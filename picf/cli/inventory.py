@@ -12,6 +12,7 @@ from picf import inventory as inv
 from picf.cli.confirm import confirmed
 from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import err, fail, note, out, print_json
+from picf.hostkeys import mismatch
 from picf.models import Cluster
 from picf.models.node import normalize_arch
 
@@ -236,8 +237,7 @@ def pin(
     if node.host_key is not None and node.host_key != seen:
         if json:
             print_json({**result, "written": False, "conflict": True})
-        fail(f"{name} ({node.address}) presents host key {seen}, not the pinned {node.host_key}: possible "
-             "impostor; if the Pi was reinstalled, remove its host_key and pin again")  # fmt: skip
+        fail(f"{name} ({node.address}): {mismatch(seen, node.host_key, name)}")
     if node.host_key == seen:
         if json:
             print_json({**result, "written": False, "conflict": False})
