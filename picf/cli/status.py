@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from picf.cli.output import fail, out, print_json
 from picf.health import view
 from picf.health.poller import Poller
 from picf.health.problems import problems_of
+from picf.health.rounds import every_round
 from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
 from picf.models.health import ClusterHealth, JobState, NodeState
@@ -167,18 +167,12 @@ def status_command(
         health = poller.health()
         try:
             if json:
-                while True:
-                    started = time.monotonic()
-                    health = poller.poll(wait_s=interval)
+                for health in every_round(poller, interval):
                     sys.stdout.write(jsonlib.dumps(health_json(health)) + "\n")
                     sys.stdout.flush()
-                    time.sleep(max(0.0, interval - (time.monotonic() - started)))
             with Live(render(health), console=out, auto_refresh=False, screen=False) as live:
-                while True:
-                    started = time.monotonic()
-                    health = poller.poll(wait_s=interval)
+                for health in every_round(poller, interval):
                     live.update(render(health), refresh=True)
-                    time.sleep(max(0.0, interval - (time.monotonic() - started)))
         except KeyboardInterrupt:
             pass
     raise typer.Exit(health.exit_code)

@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 from textual.widgets import DataTable, Input, RichLog, Sparkline, Static
+from textual.worker import WorkerState
 
 from picf.models.health import ClusterHealth, JobState
 from tests.tui.scripted import PLAN, ScriptedDeployer, ScriptedOperator
@@ -284,6 +285,27 @@ async def test_poll_now_while_a_poll_runs_waits_its_turn_and_shows_the_round() -
             assert app.rounds >= 1 and app.is_running
     finally:
         source.release.set()
+
+
+async def test_rounds_come_on_a_timer_and_no_thread_waits_between_them() -> None:
+    for interval in (0.0, 0.05):  # the next round at once, or on a timer
+        source = SyntheticSource(3)
+        app = DashboardApp(source, clock=source.now, interval=interval)
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(200):
+                if app.rounds >= 3:
+                    break
+                await pilot.pause(0.05)
+            assert app.rounds >= 3, interval
+    slow = DashboardApp(SyntheticSource(3), interval=60)
+    async with slow.run_test(size=SIZE) as pilot:
+        for _ in range(100):
+            if slow.rounds:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.1)
+        waiting = [w for w in slow.workers if w.group == "poll" and w.state is WorkerState.RUNNING]
+        assert slow.rounds == 1 and waiting == []  # the next round is a timer's, not a sleeping thread's
 
 
 class FailingSource(SyntheticSource):
