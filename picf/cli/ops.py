@@ -236,6 +236,7 @@ def _control_command(action: jobctl.Action, doc: str) -> Any:
         _control(action, targets, inventory_given, manifest_given, yes, ask_become_pass, timeout, json, wait)
 
     command.__doc__ = doc
+    command.__name__ = command.__qualname__ = f"{action}_command"
     return command
 
 
