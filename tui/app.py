@@ -81,7 +81,7 @@ class DashboardApp(App[int]):
 
     @on(Worker.StateChanged)
     def _round_ended(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "poll" or event.state is not WorkerState.SUCCESS:
+        if event.worker.group != "poll" or event.state is not WorkerState.SUCCESS or not self.is_running:
             return
         wait = wait_before_next(self._round_started, self.interval)
         if wait > 0:
@@ -109,7 +109,8 @@ class DashboardApp(App[int]):
 
     @on(PollDone)
     def _poll_done(self, message: PollDone) -> None:
-        self.show(message.health)
+        if self.is_running:  # a round that lands while the app closes has no screen left to show it on
+            self.show(message.health)
 
     @on(PollFailed)
     def _poll_failed(self, message: PollFailed) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import threading
 
 from textual.widgets import DataTable, Input, RichLog, Sparkline, Static
-from textual.worker import WorkerState
 
 from picf.models.health import ClusterHealth, JobState
 from tests.tui.scripted import PLAN, ScriptedDeployer, ScriptedOperator
@@ -299,13 +298,15 @@ async def test_rounds_come_on_a_timer_and_no_thread_waits_between_them() -> None
             assert app.rounds >= 3, interval
     slow = DashboardApp(SyntheticSource(3), interval=60)
     async with slow.run_test(size=SIZE) as pilot:
+
+        def waiting() -> list[object]:
+            return [w for w in slow.workers if w.group == "poll" and not w.is_finished]
+
         for _ in range(100):
-            if slow.rounds:
+            if slow.rounds and not waiting():
                 break
             await pilot.pause(0.05)
-        await pilot.pause(0.1)
-        waiting = [w for w in slow.workers if w.group == "poll" and w.state is WorkerState.RUNNING]
-        assert slow.rounds == 1 and waiting == []  # the next round is a timer's, not a sleeping thread's
+        assert slow.rounds == 1 and waiting() == []  # the next round is a timer's, not a sleeping thread's
 
 
 class FailingSource(SyntheticSource):
