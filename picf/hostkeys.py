@@ -28,3 +28,13 @@ def fingerprint_of_blob(blob: bytes) -> str:
     """`SHA256:...` of a raw public key blob (what paramiko's `PKey.asbytes()` returns)."""
     digest = hashlib.sha256(blob).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def mismatch(seen: str, pinned: str, node: str = "NODE") -> str:
+    """The host-key rule in words, wherever a node presents another key than its pin: refused as a possible
+    impostor, and how to pin a re-flashed card's new key once it is compared with the Pi's own."""
+    return (
+        f"host key {seen} is not the pinned {pinned}: possible impostor (a re-flashed card has a new key too); "
+        "compare it with the Pi's own (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on its console), then "
+        f"`picf inventory set {node} host_key=` and `picf inventory pin {node}`"
+    )

@@ -31,7 +31,7 @@ from fabric import Connection
 
 from picf import prompts, simnet
 from picf.errors import Unreachable, UsageError
-from picf.hostkeys import fingerprint_of_blob
+from picf.hostkeys import fingerprint_of_blob, mismatch
 from picf.models.cluster import SshDefaults
 from picf.watchdog import Watchdog
 
@@ -60,8 +60,7 @@ class HostKeyMismatch(RemoteError):
         super().__init__(
             address,
             "host-key",
-            f"host key {seen} does not match the pinned {expected}: possible impostor; if the node was "
-            "reinstalled, remove its host_key from the inventory and run `picf discover --write` again",
+            mismatch(seen, expected),
         )
         self.expected = expected
         self.seen = seen

@@ -1,12 +1,12 @@
 """The picf dashboard: the cluster at a glance, crash loops first (Textual).
 
 The app owns polling: a worker thread asks the source and posts `PollDone` (or `PollFailed`); the app takes
-the round into the model on the UI thread and tells the screens showing it to redraw. Screens own their
+the round into the model on the UI thread and tells the screens showing it to redraw. When a timed round
+ends, a timer is armed for the next one (`interval` seconds after it began); no thread sleeps. Screens own their
 widgets and get what they share (`tui.context.Dashboard`) when they are made; none imports the app."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
@@ -15,8 +15,9 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState
 
+from picf.health.rounds import wait_before_next
 from picf.models.health import ClusterHealth
 from tui.context import Dashboard
 from tui.deploy_screen import DeployScreen
@@ -59,7 +60,7 @@ class DashboardApp(App[int]):
         self.polling = poll
         self.main = MainScreen(self.dashboard, welcome)
         self.rounds = 0
-        self._one_poll = threading.Lock()  # a round at a time, whoever asks (the loop or `r`)
+        self._round_started = 0.0  # when the timed round began (time.monotonic()), for the next one's timer
 
     @property
     def model(self) -> DashboardModel:
@@ -71,25 +72,35 @@ class DashboardApp(App[int]):
 
     def on_mount(self) -> None:
         if self.polling:
-            self._poll_loop()
+            self._next_round()
 
-    # --- polling (worker threads: they only post messages)
+    def _next_round(self) -> None:
+        """A timed round; when it ends, `_round_ended` arms the timer for the next."""
+        self._round_started = time.monotonic()
+        self._timed_round()
+
+    @on(Worker.StateChanged)
+    def _round_ended(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "poll" or event.state is not WorkerState.SUCCESS or not self.is_running:
+            return
+        wait = wait_before_next(self._round_started, self.interval)
+        if wait > 0:
+            self.set_timer(wait, self._next_round)
+        else:  # a round slower than the interval: the next at once (a Textual timer cannot wait 0 s)
+            self.call_later(self._next_round)
+
+    # --- polling (worker threads: they only post messages; the source runs one round at a time)
     def _poll_once(self) -> None:
-        with self._one_poll:
-            try:
-                health = self.dashboard.source.poll(wait_s=self.interval)
-            except Exception as exc:  # keep the dashboard alive; say what broke
-                self.post_message(PollFailed(str(exc)))
-                return
+        try:
+            health = self.dashboard.source.poll(wait_s=self.interval)
+        except Exception as exc:  # keep the dashboard alive; say what broke
+            self.post_message(PollFailed(str(exc)))
+            return
         self.post_message(PollDone(health))
 
     @work(thread=True, exclusive=True, group="poll")
-    def _poll_loop(self) -> None:
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            started = time.monotonic()
-            self._poll_once()
-            time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+    def _timed_round(self) -> None:
+        self._poll_once()
 
     @work(thread=True, exclusive=True, group="poll-once")
     def action_refresh_now(self) -> None:
@@ -98,7 +109,8 @@ class DashboardApp(App[int]):
 
     @on(PollDone)
     def _poll_done(self, message: PollDone) -> None:
-        self.show(message.health)
+        if self.is_running:  # a round that lands while the app closes has no screen left to show it on
+            self.show(message.health)
 
     @on(PollFailed)
     def _poll_failed(self, message: PollFailed) -> None:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from picf.health import view
-from picf.models.health import ClusterHealth, JobState, NodeHealth, NodeState
+from picf.health.problems import ProblemKind, problems_of
+from picf.models.health import ClusterHealth, NodeHealth, NodeState
 
 HISTORY = 120  # samples kept per node for the sparklines
 
@@ -45,23 +46,19 @@ class NodeHistory:
 
 
 def alerts_of(health: ClusterHealth, events: list[Alert] | None = None) -> list[Alert]:
-    """Crash loops first, then failing jobs, unreachable nodes, power and heat, then recent events."""
+    """The round's problems (crash loops first, as `picf status` lists them), then recent events."""
     out: list[Alert] = []
-    for node in health.nodes:
-        for job in node.jobs:
-            if job.state is JobState.CRASH_LOOP:
-                patch = job.diagnosis.patch if job.diagnosis else None
-                out.append(Alert(Severity.CRITICAL, node.name, "CRASH LOOP " + view.loop_line(node, job), patch))
-    for node in health.nodes:
-        for job in node.jobs:
-            if job.state is JobState.FAILING:
-                out.append(Alert(Severity.CRITICAL, node.name, "FAILING " + view.loop_line(node, job)))
-    for node in health.nodes:
-        if node.state is NodeState.UNREACHABLE:
+    for problem in problems_of(health):
+        node, job = problem.node, problem.job
+        if job is not None:
+            patch = job.diagnosis.patch if job.diagnosis and problem.kind is ProblemKind.CRASH_LOOP else None
+            text = f"{problem.kind.value.upper()} {view.loop_line(node, job)}"
+            out.append(Alert(Severity.CRITICAL, node.name, text, patch))
+        elif problem.warning is not None:
+            text = f"{problem.warning.signature.upper()} {node.name}: {problem.warning.cause}"
+            out.append(Alert(Severity.WARNING, node.name, text))
+        else:
             out.append(Alert(Severity.CRITICAL, node.name, f"UNREACHABLE {node.name}: {node.error}"))
-    for node in health.nodes:
-        for warning in node.warnings:
-            out.append(Alert(Severity.WARNING, node.name, f"{warning.signature.upper()} {node.name}: {warning.cause}"))
     return out + list(events or [])
 
 

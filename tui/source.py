@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from picf.models.health import ClusterHealth
+from picf.health.rounds import RoundSource
 
 
-class HealthSource(Protocol):
-    """Polls the cluster (called from a worker thread, never from the UI thread)."""
-
-    def poll(self, wait_s: float | None = None) -> ClusterHealth:
-        """One round; returns within about `wait_s` however slow the nodes are."""
-        ...
+class HealthSource(RoundSource, Protocol):
+    """Polls the cluster (called from worker threads, never from the UI thread) and reads logs."""
 
     def read_log(self, node: str, job: str, lines: int = 200) -> list[str]:
         """The last lines of a job's logs."""

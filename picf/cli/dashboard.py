@@ -1,8 +1,12 @@
-"""`picf dashboard`: the Textual dashboard on a real cluster."""
+"""`picf dashboard`: the Textual dashboard on a real cluster.
+
+The one module of picf that imports tui, through its one door `tui.launch` (lazily, so other commands never
+load Textual); `picf demo` opens the dashboard through `open_dashboard` here too."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -13,7 +17,8 @@ from picf.cli.deploy import become_password_from
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import fail
 from picf.cli.status import load_cluster
-from picf.health.poller import Poller
+from picf.models.cluster import Cluster
+from picf.progress import Say
 
 
 def dashboard_command(
@@ -33,14 +38,26 @@ def dashboard_command(
     remote.load_identity(cluster.ssh)  # asks for a passphrase (if any) before the screen is taken
     if not sys.stdout.isatty():
         fail("the dashboard needs a terminal; for scripts use `picf status --watch --json`", 2)
-    from tui.app import DashboardApp
-    from tui.deploying import PicfDeployer
-    from tui.operating import PicfOperator
-
     become = become_password_from(ask_become_pass)
-    options = {"become_password": become} if become is not None else {}
-    deployer = PicfDeployer(inventory, manifest, options=options) if manifest.is_file() else None
-    operator = PicfOperator(inventory, manifest if manifest.is_file() else None, become, timeout)
-    app = DashboardApp(Poller(cluster, timeout=timeout), interval=interval, deployer=deployer, operator=operator)
-    app.run()
-    raise typer.Exit(app.return_code or 0)
+    code = open_dashboard(cluster, inventory, manifest, interval=interval, timeout=timeout, become_password=become)
+    raise typer.Exit(code)
+
+
+def open_dashboard(
+    cluster: Cluster,
+    inventory: Path,
+    manifest: Path,
+    *,
+    interval: float = 1.0,
+    timeout: float = 5.0,
+    become_password: str | None = None,
+    operate: bool = True,
+    welcome: str | None = None,
+    build_patched: Callable[[Say], None] | None = None,
+) -> int:
+    """The dashboard on this terminal until the person quits (see `tui.launch.run_dashboard`); its exit code."""
+    from tui.launch import run_dashboard
+
+    return run_dashboard(cluster, inventory, manifest, interval=interval, timeout=timeout,
+                         become_password=become_password, operate=operate, welcome=welcome,
+                         build_patched=build_patched)  # fmt: skip

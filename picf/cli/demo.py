@@ -22,6 +22,7 @@ from pathlib import Path
 import typer
 
 from picf.atomic import write_atomic
+from picf.cli.dashboard import open_dashboard
 from picf.cli.output import err, fail, note
 from picf.health.poller import Poller
 from picf.inventory import read_inventory
@@ -161,8 +162,6 @@ def headless(demo: Demo) -> int:
 def interactive(demo: Demo) -> int:
     """Set the story up, then open the dashboard; `p` builds with the patches and redeploys."""
     from picf.releases.builder import build
-    from tui.app import DashboardApp
-    from tui.deploying import PicfDeployer
 
     setup_story(demo)
 
@@ -175,17 +174,14 @@ def interactive(demo: Demo) -> int:
         say(f"{demo.manifest}: patched: true")
 
     cluster = read_inventory(demo.inventory).cluster
-    fixer = PicfDeployer(demo.inventory, demo.manifest, title="patch and redeploy", build_first=build_patched)
-    deployer = PicfDeployer(demo.inventory, demo.manifest)
     welcome = (
         "the pre-flight stopped the unpatched deploy: logfwd crash-loops on armv7 (emulated); press p to build "
         "with the ARM patches and deploy"
         if demo.preflight
         else "the armv7 Pis crash-loop (see the alerts): press p to build with the ARM patches and redeploy"
     )
-    app = DashboardApp(Poller(cluster), interval=1.0, deployer=deployer, fixer=fixer, welcome=welcome)
-    app.run()
-    return app.return_code or 0
+    return open_dashboard(cluster, demo.inventory, demo.manifest, operate=False, welcome=welcome,
+                          build_patched=build_patched)  # fmt: skip
 
 
 def demo_command(

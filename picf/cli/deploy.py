@@ -16,6 +16,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from picf.cli.confirm import confirmed
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import err, fail, note, out, print_json
 from picf.deploy.export import export_deploy
@@ -111,7 +112,8 @@ def _deploy(prepared: PreparedDeploy, export: Path | None, dry_run: bool, yes: b
         return
     if not json:
         _show_plan(prepared.plan_lines)
-    if prepared.refused is None and not _confirmed(yes):
+    refusal = "refusing to change nodes without --yes when not at a terminal; preview with --dry-run"
+    if prepared.refused is None and not confirmed("deploy these changes?", yes, refusal):
         _finish(DeployResult(1, "not deployed"), json, prepared.plan_lines, shown=True)
         return
     cancelled = threading.Event()
@@ -137,15 +139,6 @@ def _start_stopped(prepared: PreparedDeploy, stopped: dict[str, tuple[str, ...]]
     if failed:
         fail("; ".join(o.message for o in failed), 3 if all(o.result == "unreachable" for o in failed) else 1)
     note("started: " + "; ".join(f"{o.node}: {', '.join(o.jobs)}" for o in outcomes))
-
-
-def _confirmed(yes: bool) -> bool:
-    """Where the CLI confirms a deploy: --yes, or the person answers at a terminal."""
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        fail("refusing to change nodes without --yes when not at a terminal; preview with --dry-run", 2)
-    return typer.confirm("deploy these changes?", err=True)
 
 
 def _event_printer(json: bool) -> Callable[[dict[str, Any]], None]:

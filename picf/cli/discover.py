@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import typer
 from rich.table import Table
 
 from picf import inventory as inv
+from picf.cli.confirm import confirmed
 from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import err, fail, note, out, print_json
 from picf.models.cluster import Cluster, SshDefaults
@@ -135,12 +135,10 @@ def _write(target: Path, actions: list[MergeAction], ssh: SshDefaults, name: str
         return False
     if not quiet:
         err.print(preview.diff, markup=False, highlight=False, end="")
-    if not yes:
-        if not sys.stdin.isatty():
-            fail(f"{target}: not written; run again with --yes to write without asking", 2)
-        if not typer.confirm(f"write these changes to {target}?", err=True):
-            note("not written")
-            return False
+    refusal = f"{target}: not written; run again with --yes to write without asking"
+    if not confirmed(f"write these changes to {target}?", yes, refusal):
+        note("not written")
+        return False
     result = inv.edit_inventory(target, edit, create_from=create)
     added = sum(a.outcome == "add" for a in actions)
     updated = sum(a.outcome == "update" for a in actions)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,10 @@ import typer
 from rich.table import Table
 
 from picf import inventory as inv
+from picf.cli.confirm import confirmed
 from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import err, fail, note, out, print_json
+from picf.hostkeys import mismatch
 from picf.models import Cluster
 from picf.models.node import normalize_arch
 
@@ -21,8 +22,8 @@ DryRunOption = typer.Option(False, "--dry-run", "-n", help="Show the change, wri
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
-@app.command()
-def validate(inventory: Path | None = inventory_option(), json: bool = JsonOption) -> None:
+@app.command("validate")
+def validate_command(inventory: Path | None = inventory_option(), json: bool = JsonOption) -> None:
     """Check the inventory: every problem at once, as FILE:LINE:COL: field: message."""
     file = inventory_path(inventory)
     try:
@@ -51,8 +52,8 @@ def validate(inventory: Path | None = inventory_option(), json: bool = JsonOptio
     out.print(f"{file}: valid, cluster {cluster.name!r} with {len(cluster.nodes)} node(s)", markup=False)
 
 
-@app.command()
-def show(inventory: Path | None = inventory_option(), json: bool = JsonOption) -> None:
+@app.command("show")
+def show_command(inventory: Path | None = inventory_option(), json: bool = JsonOption) -> None:
     """The cluster's nodes as a table (or JSON)."""
     cluster = inv.read_inventory(inventory_path(inventory)).cluster
     if json:
@@ -99,8 +100,8 @@ def _report(result: inv.EditResult, dry_run: bool, json: bool) -> None:
         note(f"{result.path}: written (previous version in {result.path.name}.bak)")
 
 
-@app.command()
-def add(
+@app.command("add")
+def add_command(
     name: str = typer.Argument(..., help="Node name (RFC 1123 host name)."),
     address: str = typer.Option(..., "--address", "-a", help="IP address or NAME.local."),
     role: list[str] = typer.Option([], "--role", "-r", help="Role to give the node (repeatable)."),
@@ -132,7 +133,7 @@ def add(
 
 
 @app.command("set")
-def set_(
+def set_command(
     name: str = typer.Argument(..., help="Node name."),
     assignments: list[str] = typer.Argument(..., help="KEY=VALUE (empty VALUE removes KEY); labels.KEY=VALUE."),
     inventory: Path | None = inventory_option(),
@@ -151,8 +152,8 @@ def set_(
     _report(result, dry_run, json)
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
-def roles(
+@app.command("roles", context_settings={"ignore_unknown_options": True})
+def roles_command(
     name: str | None = typer.Argument(None, help="Node name; without it, list the known roles."),
     changes: list[str] | None = typer.Argument(None, help="+ROLE adds, -ROLE removes."),
     inventory: Path | None = inventory_option(),
@@ -202,8 +203,8 @@ def roles(
     _report(result, dry_run, json)
 
 
-@app.command()
-def rm(
+@app.command("rm")
+def rm_command(
     name: str = typer.Argument(..., help="Node name."),
     inventory: Path | None = inventory_option(),
     dry_run: bool = DryRunOption,
@@ -214,8 +215,8 @@ def rm(
     _report(result, dry_run, json)
 
 
-@app.command()
-def pin(
+@app.command("pin")
+def pin_command(
     name: str = typer.Argument(..., help="Node name (a node mDNS browsing cannot list, added by address)."),
     inventory: Path | None = inventory_option(),
     yes: bool = typer.Option(False, "--yes", "-y", help="Pin without asking."),
@@ -236,8 +237,7 @@ def pin(
     if node.host_key is not None and node.host_key != seen:
         if json:
             print_json({**result, "written": False, "conflict": True})
-        fail(f"{name} ({node.address}) presents host key {seen}, not the pinned {node.host_key}: possible "
-             "impostor; if the Pi was reinstalled, remove its host_key and pin again")  # fmt: skip
+        fail(f"{name} ({node.address}): {mismatch(seen, node.host_key, name)}")
     if node.host_key == seen:
         if json:
             print_json({**result, "written": False, "conflict": False})
@@ -245,13 +245,11 @@ def pin(
             note(f"{name}: host key {seen} is pinned already")
         return
     note(f"{name} ({node.address}) presents host key {seen}")
-    if not yes:
-        if not sys.stdin.isatty():
-            fail(f"{path}: not pinned; compare the fingerprint with the Pi's (ssh-keygen -lf "
-                 "/etc/ssh/ssh_host_ed25519_key.pub on its console) and run again with --yes", 2)  # fmt: skip
-        if not typer.confirm(f"pin {seen} for {name}?", err=True):
-            note("not pinned")
-            raise typer.Exit(1)
+    refusal = (f"{path}: not pinned; compare the fingerprint with the Pi's (ssh-keygen -lf "
+               "/etc/ssh/ssh_host_ed25519_key.pub on its console) and run again with --yes")  # fmt: skip
+    if not confirmed(f"pin {seen} for {name}?", yes, refusal):
+        note("not pinned")
+        raise typer.Exit(1)
     edit = inv.edit_inventory(path, lambda d: inv.set_node_fields(d, name, {"host_key": seen}))
     if json:
         print_json({**result, "written": edit.written, "conflict": False, "diff": edit.diff})

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from picf import remote
+from picf.cli.confirm import confirmed
 from picf.cli.deploy import become_password_from
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import fail, note, out, print_json
@@ -191,12 +192,8 @@ def logs_command(
 
 
 def _confirm(action: str, targets: list[Target], yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        fail(f"refusing to {action} jobs without --yes when not at a terminal", 2)
     named = "; ".join(f"{t.name}: {', '.join(t.jobs) or 'every job'}" for t in targets)
-    if not typer.confirm(f"{action} {named}?", err=True):
+    if not confirmed(f"{action} {named}?", yes, f"refusing to {action} jobs without --yes when not at a terminal"):
         note(f"nothing was {action}ed" if action != "stop" else "nothing was stopped")
         raise typer.Exit(1)
 
@@ -239,6 +236,7 @@ def _control_command(action: jobctl.Action, doc: str) -> Any:
         _control(action, targets, inventory_given, manifest_given, yes, ask_become_pass, timeout, json, wait)
 
     command.__doc__ = doc
+    command.__name__ = command.__qualname__ = f"{action}_command"
     return command
 
 

@@ -54,8 +54,8 @@ def _source(src: Path) -> Path:
     return src.resolve()
 
 
-@app.command()
-def patches(json: bool = typer.Option(False, "--json", help="Print the catalog as JSON.")) -> None:
+@app.command("patches")
+def patches_command(json: bool = typer.Option(False, "--json", help="Print the catalog as JSON.")) -> None:
     """List the catalog: every ARM fix picf knows."""
     catalog = load_catalog()
     if json:
@@ -74,8 +74,8 @@ def patches(json: bool = typer.Option(False, "--json", help="Print the catalog a
     out.print(table)
 
 
-@app.command()
-def patch(
+@app.command("patch")
+def patch_command(
     src: Path = typer.Argument(..., help="An upstream checkout (a repository, or a release with submodules)."),
     arch: str = typer.Option(..., "--arch", help=f"Target: {', '.join(ARCHES)}."),
     check: bool = typer.Option(False, "--check", help="Report what would change; change nothing."),
@@ -112,8 +112,8 @@ def patch(
         raise typer.Exit(1)
 
 
-@app.command()
-def lint(
+@app.command("lint")
+def lint_command(
     src: Path = typer.Argument(..., help="A Go and/or C source tree."),
     arch: str = typer.Option(..., "--arch", help=f"Target: {', '.join(ARCHES)}."),
     json: bool = typer.Option(False, "--json", help="Print the hazards as JSON."),
@@ -147,8 +147,8 @@ def lint(
     raise typer.Exit(1 if report.hazards else 0)
 
 
-@app.command()
-def new(
+@app.command("new")
+def new_command(
     name: str = typer.Argument(..., help="Release name (lower case, digits, - and _)."),
     directory: Path | None = typer.Option(None, "--dir", help="Where to create it (default: ./NAME)."),
     json: bool = typer.Option(False, "--json", help="Print the files created as JSON."),
@@ -183,8 +183,8 @@ def _release_json(release: Release) -> dict[str, object]:
     }  # fmt: skip
 
 
-@app.command()
-def validate(
+@app.command("validate")
+def validate_command(
     path: Path = typer.Argument(Path("."), help="A release repository, release tarball or compiled release."),
     json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -232,8 +232,8 @@ def _compiled_inspect(release: str, arch: str | None, json: bool) -> None:
         out.print(table)
 
 
-@app.command()
-def inspect(
+@app.command("inspect")
+def inspect_command(
     release: str = typer.Argument(..., help="A release (repository or .tgz), or NAME[/VERSION] in the store."),
     arch: str | None = typer.Option(None, "--arch", help="A compiled release in the store: only this arch."),
     json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -278,8 +278,8 @@ def _yaml_file(path: Path | None, what: str) -> dict[str, object]:
     return data
 
 
-@app.command()
-def render(
+@app.command("render")
+def render_command(
     path: Path = typer.Argument(..., help="A release repository or release tarball."),
     job: str = typer.Argument(..., help="The job to render."),
     properties: Path | None = typer.Option(
@@ -346,7 +346,7 @@ def render(
 
 
 @app.command("sync-blobs")
-def sync_blobs(
+def sync_blobs_command(
     directory: Path = typer.Argument(Path("."), help="A release repository."),
     json: bool = typer.Option(False, "--json", help="Print what was fetched and kept as JSON."),
 ) -> None:

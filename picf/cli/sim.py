@@ -31,8 +31,8 @@ def _nodes_table(sim: SimLan) -> Table:
     return table
 
 
-@app.command()
-def up(
+@app.command("up")
+def up_command(
     nodes: int = typer.Option(3, "--nodes", "-n", help="How many Pis."),
     models: str = typer.Option(
         ",".join(plan.DEFAULT_MODELS), "--models", help=f"Boards, cycled: {', '.join(plan.BOARDS)}."
@@ -78,8 +78,8 @@ def up(
          f"{report.lan.user}@{report.lan.nodes[0].address}")  # fmt: skip
 
 
-@app.command()
-def status(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+@app.command("status")
+def status_command(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every node: running, power, link, SSH, temperature, throttle bits, faults; the first user's password."""
     nodes = lan.status(bridge)
     sim = lan.require(bridge)
@@ -102,8 +102,8 @@ def status(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json"
     note(f"first user: {sim.user}, password: {sim.password} (set at imaging; sudo asks for it on trixie-2026)")
 
 
-@app.command()
-def down(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+@app.command("down")
+def down_command(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Remove every namespace, cable, process, mount and file the LAN made (also after a crash)."""
     report = lan.down(bridge)
     if json:
@@ -116,23 +116,23 @@ def down(bridge: str = BridgeOption, json: bool = typer.Option(False, "--json", 
     )
 
 
-@app.command()
-def shell(name: str = typer.Argument(..., help="Node name, e.g. pi-1."), bridge: str = BridgeOption) -> None:
+@app.command("shell")
+def shell_command(name: str = typer.Argument(..., help="Node name, e.g. pi-1."), bridge: str = BridgeOption) -> None:
     """A root shell on a node, as its console would give you (not SSH: root SSH is locked)."""
     argv = lan.shell_argv(bridge, name)
     err.print(f"{name}: exit the shell to come back", markup=False)
     os.execvp(argv[0], argv)
 
 
-@app.command()
-def inventory(bridge: str = BridgeOption) -> None:
+@app.command("inventory")
+def inventory_command(bridge: str = BridgeOption) -> None:
     """Print a valid inventory for the running LAN (host keys pinned, no roles)."""
     text = lan.inventory_text(bridge)
     typer.echo(text, nl=False)
 
 
-@app.command()
-def fault(
+@app.command("fault")
+def fault_command(
     name: str = typer.Argument(..., help="Node name."),
     kind: str = typer.Argument(..., help=f"One of: {', '.join(faults.KINDS)}."),
     bridge: str = BridgeOption,

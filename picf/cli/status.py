@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import fail, out, print_json
 from picf.health import view
 from picf.health.poller import Poller
+from picf.health.problems import problems_of
+from picf.health.rounds import every_round
 from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
 from picf.models.health import ClusterHealth, JobState, NodeState
@@ -60,27 +61,25 @@ def health_json(health: ClusterHealth) -> dict[str, Any]:
 
 
 def render(health: ClusterHealth) -> RenderableType:
-    """Crash loops and warnings first, then the nodes (like `bosh vms --vitals`), then the jobs."""
+    """The problems first (in `problems_of` order), then the nodes (like `bosh vms --vitals`), then the jobs."""
     parts: list[RenderableType] = [Text(view.summary_line(health), style="bold")]
     problems = Text()
-    for node in health.nodes:
-        for job in node.jobs:
-            if job.state not in (JobState.CRASH_LOOP, JobState.FAILING):
-                continue
-            label = "CRASH LOOP" if job.state is JobState.CRASH_LOOP else "FAILING"
-            problems.append(f"\n{label} ", style=_STATE_STYLE[job.state])
+    for problem in problems_of(health):
+        node, job = problem.node, problem.job
+        if job is not None:
+            problems.append(f"\n{problem.kind.value.upper()} ", style=_STATE_STYLE[job.state])
             problems.append(view.loop_line(node, job))
             if job.last_exit:
                 problems.append(f"\n    last exit: {job.last_exit}", style="dim")
             if job.diagnosis:
                 for step in job.diagnosis.fix:
                     problems.append(f"\n    fix: {step}")
-        for warning in node.warnings:
+        elif problem.warning is not None:
             problems.append("\nWARNING ", style="yellow")
-            problems.append(f"{node.name}: {warning.cause}")
-            for step in warning.fix:
+            problems.append(f"{node.name}: {problem.warning.cause}")
+            for step in problem.warning.fix:
                 problems.append(f"\n    fix: {step}")
-        if node.state is NodeState.UNREACHABLE:
+        else:
             problems.append("\nUNREACHABLE ", style="red")
             problems.append(f"{node.name}: {node.error} ({view.last_seen(node, health.at)})")
     if problems.plain:
@@ -168,18 +167,12 @@ def status_command(
         health = poller.health()
         try:
             if json:
-                while True:
-                    started = time.monotonic()
-                    health = poller.poll(wait_s=interval)
+                for health in every_round(poller, interval):
                     sys.stdout.write(jsonlib.dumps(health_json(health)) + "\n")
                     sys.stdout.flush()
-                    time.sleep(max(0.0, interval - (time.monotonic() - started)))
             with Live(render(health), console=out, auto_refresh=False, screen=False) as live:
-                while True:
-                    started = time.monotonic()
-                    health = poller.poll(wait_s=interval)
+                for health in every_round(poller, interval):
                     live.update(render(health), refresh=True)
-                    time.sleep(max(0.0, interval - (time.monotonic() - started)))
         except KeyboardInterrupt:
             pass
     raise typer.Exit(health.exit_code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from picf.hostkeys import mismatch
 from picf.models.cluster import Cluster
 from picf.models.discovery import Candidate, MergeAction
 from picf.models.node import Node
@@ -26,10 +27,8 @@ def _match(candidate: Candidate, nodes: tuple[Node, ...]) -> tuple[Node | None, 
 
 def _identity_conflict(candidate: Candidate, node: Node, matched_by: str) -> str | None:
     if node.host_key and candidate.host_key and node.host_key != candidate.host_key:
-        return (
-            f"{node.name} ({'MAC ' + str(node.mac) if matched_by == 'mac' else 'same name'}) now presents host key "
-            f"{candidate.host_key}, pinned {node.host_key}: possible impostor or reinstall; not written"
-        )
+        matched = "MAC " + str(node.mac) if matched_by == "mac" else "same name"
+        return f"{node.name} ({matched}): {mismatch(candidate.host_key, node.host_key, node.name)}; not written"
     if matched_by == "name" and node.mac and candidate.mac and node.mac != candidate.mac:
         return f"{node.name} is pinned to MAC {node.mac} but {candidate.mac} answers to that name; not written"
     return None

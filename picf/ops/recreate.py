@@ -15,6 +15,7 @@ from picf import remote
 from picf.deploy.history import Deployment, History
 from picf.deploy.prepare import DeployRequest
 from picf.errors import Unreachable, UsageError
+from picf.hostkeys import mismatch
 from picf.models.cluster import Cluster
 from picf.models.node import Node
 
@@ -30,10 +31,7 @@ def check_host_key(cluster: Cluster, node: Node, timeout: float) -> None:
     seen, _ = remote.fetch_host_key(node.address, cluster.ssh.port, timeout)
     if seen != node.host_key:
         raise NewHostKey(
-            f"{node.name} ({node.address}) presents host key {seen}, not the pinned {node.host_key}: a re-flashed "
-            "card has a new key (or this is another machine); compare it with the Pi's own (ssh-keygen -lf "
-            f"/etc/ssh/ssh_host_ed25519_key.pub on its console), then `picf inventory set {node.name} host_key=` "
-            f"and `picf inventory pin {node.name}`, and recreate again"
+            f"{node.name} ({node.address}): {mismatch(seen, node.host_key, node.name)}; then recreate again"
         )
 
 

@@ -75,8 +75,8 @@ def test_ssh_refuses_a_changed_host_key_an_unknown_target_and_a_shell_on_several
     other.write_text(setup.inventory.read_text().replace(pi1.host_key, "SHA256:" + "x" * 43))
     changed = setup.run("ssh", "pi-1", "-i", str(other), "-m", str(setup.manifest), "--", "true")
     assert changed.returncode == 3
-    assert changed.stderr.strip().splitlines()[-1].startswith(f"picf: {pi1.address}: host key {pi1.host_key} does not "
-                                                              "match the pinned SHA256:xxx")  # fmt: skip
+    assert changed.stderr.strip().splitlines()[-1].startswith(f"picf: {pi1.address}: host key {pi1.host_key} is not "
+                                                              "the pinned SHA256:xxx")  # fmt: skip
     unknown = setup.run("ssh", "pi-9", *inv(setup), "--", "true")
     assert unknown.returncode == 2 and "pi-9: no node, role or job named pi-9" in unknown.stderr
     several = setup.run("ssh", "logfwd", *inv(setup))

@@ -286,6 +286,29 @@ async def test_poll_now_while_a_poll_runs_waits_its_turn_and_shows_the_round() -
         source.release.set()
 
 
+async def test_rounds_come_on_a_timer_and_no_thread_waits_between_them() -> None:
+    for interval in (0.0, 0.05):  # the next round at once, or on a timer
+        source = SyntheticSource(3)
+        app = DashboardApp(source, clock=source.now, interval=interval)
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(200):
+                if app.rounds >= 3:
+                    break
+                await pilot.pause(0.05)
+            assert app.rounds >= 3, interval
+    slow = DashboardApp(SyntheticSource(3), interval=60)
+    async with slow.run_test(size=SIZE) as pilot:
+
+        def waiting() -> list[object]:
+            return [w for w in slow.workers if w.group == "poll" and not w.is_finished]
+
+        for _ in range(100):
+            if slow.rounds and not waiting():
+                break
+            await pilot.pause(0.05)
+        assert slow.rounds == 1 and waiting() == []  # the next round is a timer's, not a sleeping thread's
+
+
 class FailingSource(SyntheticSource):
     """A cluster whose poll raises (a bug or a broken inventory under the dashboard)."""
 

@@ -104,3 +104,8 @@ def test_every_option_the_readme_shows_exists() -> None:
 def test_every_command_is_in_the_readme() -> None:
     shown = {name for name, _ in readme_commands()}
     assert set(ALL) - shown == set()
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_a_commands_function_is_named_for_it(name: str) -> None:
+    assert ALL[name].callback.__name__ == name.split()[-1].replace("-", "_") + "_command"

@@ -182,6 +182,7 @@ def test_a_known_mac_with_a_different_host_key_is_a_conflict() -> None:
     [action] = plan_merge(cluster, [candidate()], include_non_pi=False)
     assert action.outcome == "conflict"
     assert "possible impostor" in action.reason and action.node == "cell-a"
+    assert action.reason.endswith("`picf inventory pin cell-a`; not written")  # the same words as pin and recreate
 
 
 def test_a_known_name_with_a_different_mac_is_a_conflict() -> None:
