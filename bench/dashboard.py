@@ -2,7 +2,8 @@
 
 Run: `.venv/bin/python bench/dashboard.py [--nodes 200] [--seconds 20]` (no root needed). Target (issue #9):
 under 25% of one core, first paint under 1 s. Each variant runs in its own process on a pseudo-terminal
-(120x40) fed by the same synthetic cluster (tui/synthetic.py: every value drifts each poll), side by side:
+(120x40) fed by the same synthetic cluster (tests/tui/synthetic.py: every value drifts each poll), side by
+side:
 - picf dashboard (Textual; only the cells that changed are updated);
 - the baseline a user reaches for: the whole table redrawn every second (rich Live, as `picf status --watch`
   and `watch -n1` do).
@@ -32,7 +33,7 @@ TARGET_CPU, TARGET_PAINT = 25.0, 1.0
 
 def child(kind: str, nodes: int) -> None:
     sys.path.insert(0, str(REPO))
-    from tui.synthetic import SyntheticSource
+    from tests.tui.synthetic import SyntheticSource
 
     source = SyntheticSource(nodes)
     if kind == "tui":

@@ -9,12 +9,12 @@ from textual.widgets import DataTable, Input, RichLog, Sparkline, Static
 
 from picf.models.health import ClusterHealth, JobState
 from tests.tui.scripted import PLAN, ScriptedDeployer, ScriptedOperator
+from tests.tui.synthetic import SyntheticSource
 from tui.app import DashboardApp
 from tui.confirm_screen import ConfirmScreen
 from tui.deploy_screen import DeployScreen
 from tui.help_screen import HelpScreen
 from tui.node_screen import NodeScreen
-from tui.synthetic import SyntheticSource
 
 SIZE = (120, 40)
 

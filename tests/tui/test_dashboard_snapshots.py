@@ -8,9 +8,9 @@ from typing import Any
 from textual.pilot import Pilot
 
 from tests.tui.scripted import ScriptedDeployer
+from tests.tui.synthetic import SyntheticSource
 from tui.app import DashboardApp
 from tui.deploy_screen import DeployScreen
-from tui.synthetic import SyntheticSource
 
 SIZE = (120, 40)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tests.tui.synthetic import SyntheticSource
 from tui.model import Alert, DashboardModel, Severity, alerts_of, matches
-from tui.synthetic import SyntheticSource
 
 
 def model_after(rounds: int, nodes: int = 6) -> tuple[DashboardModel, SyntheticSource]:

@@ -8,8 +8,8 @@ from rich.console import Console
 
 from picf.cli.status import render
 from picf.health.problems import ProblemKind, problems_of
+from tests.tui.synthetic import SyntheticSource
 from tui.model import alerts_of
-from tui.synthetic import SyntheticSource
 
 PROBLEM_LINE = re.compile(r"^(CRASH LOOP|FAILING|UNREACHABLE|WARNING) ([\w-]+)[/:]", re.M)
 

@@ -6,7 +6,7 @@ import time
 from itertools import islice
 
 from picf.health.rounds import every_round, wait_before_next
-from tui.synthetic import SyntheticSource
+from tests.tui.synthetic import SyntheticSource
 
 
 def test_every_round_asks_the_source_once_per_round_with_the_interval_as_its_budget() -> None:
