@@ -129,9 +129,9 @@ def watch_resources(inventory: Path, env: dict[str, str], seconds: float) -> tup
         proc.wait(timeout=30)
 
 
-def dashboard_cpu(inventory: Path, env: dict[str, str], nodes: int, seconds: float = 20.0) -> float:
+def dashboard_cpu(inventory: Path, env: dict[str, str], jobs: int, seconds: float = 20.0) -> float:
     """Percent of one core the dashboard uses polling every second, once its header counts every job running."""
-    every_job_ok = f"jobs {nodes}/{nodes} ok".encode()
+    every_job_ok = f"jobs {jobs}/{jobs} ok".encode()
 
     def dashboard() -> None:
         os.environ.update({k: v for k, v in env.items() if k not in ("TERM", "COLUMNS", "LINES")})  # the pty's
@@ -197,7 +197,7 @@ def measure(size: int, root: Path, env: dict[str, str], watch_seconds: float) ->
     noop, _, noop_cpu, noop_lan_cpu = run_cpu(deploy, env)
     poll_ms, poll_cpu_ms, poll_lan_cpu_ms, running = warm_poll(inventory)
     start_res, end_res = watch_resources(inventory, env, watch_seconds)
-    cpu = dashboard_cpu(inventory, env, size)
+    cpu = dashboard_cpu(inventory, env, running)
     run([picf, "sim", "down", "--bridge", BRIDGE], env)
     return {"up": up, "memory_mb": memory, "discover": discover, "identified": identified, "first": first,
             "noop": noop, "discover_cpu": discover_cpu, "discover_lan_cpu": discover_lan_cpu, "noop_cpu": noop_cpu,
@@ -268,6 +268,14 @@ def main() -> int:
                 print(f"{size} nodes: {json.dumps({k: round(v, 3) for k, v in results[size].items()})}", flush=True)
         finally:
             subprocess.run([str(PICF), "sim", "down", "--bridge", BRIDGE], capture_output=True, env=env)
+    short = [
+        f"{s} nodes: {r['identified']:.0f} identified, {r['running']:.0f} jobs running"
+        for s, r in results.items()
+        if r["identified"] != s or r["running"] < 2 * s
+    ]  # every node a doppler: logsink and logfwd
+    if short:
+        print(f"incomplete: {'; '.join(short)}", file=sys.stderr)
+        return 1
     base = sizes[0]
     print(f"\nsimulated Pis (3B+ armv7, 4B arm64, stock images); {os.cpu_count()} cores; ratios against {base} nodes")
     rows = [("sim up", "up", "s"), ("discover (found and identified)", "discover", "s"),
