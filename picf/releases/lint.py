@@ -3,7 +3,8 @@
 Go is answered by Go's own type checker (picf's analyzer, picf/releases/golint, run through gotypes): it
 type-checks every package of the tree for linux/arm with the compiler's sizes, so layouts, constants and the
 types of values returned by functions are the compiler's, not a guess. This module maps its findings to the
-catalog's patches, and keeps the checks that need no type information: C sources and seccomp profiles.
+catalog's patches, and keeps the checks that need no type information: C sources and seccomp profiles. A C
+`#if` is judged by the target's own compiler (picf/releases/preprocessor.py).
 
 Checks (ids in brackets):
 - [atomic64-misaligned] 64-bit sync/atomic calls on a field whose offset is not a multiple of 8 on 32-bit ARM;
@@ -29,7 +30,7 @@ from pathlib import Path
 from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.patch import Patch
-from picf.releases import gotypes
+from picf.releases import gotypes, preprocessor
 from picf.releases.gotypes import GoFinding
 from picf.releases.patching import component_roots
 
@@ -115,6 +116,7 @@ def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> LintReport:
     hazards: list[Hazard] = []
     fixes = _catalog_fixes(src, catalog)
     go_files: list[Path] = []
+    c_files: list[Path] = []
     checked = 0
     for directory, subdirs, files in os.walk(src):
         subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS)
@@ -124,7 +126,7 @@ def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> LintReport:
             if name.endswith(".go") and not name.endswith("_test.go"):
                 go_files.append(path)
             elif name.endswith((".c", ".h")):
-                hazards.extend(_lint_c(path, src, arch, fixes))
+                c_files.append(path)
             elif name.endswith(".json") and "seccomp" in name.lower():
                 hazards.extend(_lint_seccomp_json(path, src, arch))
             else:
@@ -132,6 +134,7 @@ def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> LintReport:
             checked += 1
     if not checked:
         raise UsageError(f"{src}: no Go or C sources and no seccomp profile here; pass a source tree")
+    hazards.extend(_lint_c_files(c_files, src, arch, fixes))
     for path in go_files:
         hazards.extend(_seccomp_go_hazards(path, src, arch, fixes))
     go = None
@@ -287,119 +290,96 @@ def _lint_seccomp_json(path: Path, src: Path, arch: Arch) -> list[Hazard]:
 # --- C ----------------------------------------------------------------------------------------------------
 
 _COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
-# The compiler's architecture macros, and those each target defines.
-_ARCH_MACROS = {"__x86_64__", "__i386__", "__arm__", "__ARM_EABI__", "__aarch64__", "__powerpc64__", "__PPC64__",
-                "__ppc64__", "__s390x__", "__mips__", "__riscv"}  # fmt: skip
-_TARGET_MACROS: dict[str, set[str]] = {
-    "armv6": {"__arm__", "__ARM_EABI__"}, "armv7": {"__arm__", "__ARM_EABI__"}, "arm64": {"__aarch64__"},
-    "amd64": {"__x86_64__"},
-}  # fmt: skip
-_DEFINED = re.compile(r"\bdefined\s*\(?\s*(\w+)\s*\)?")
+_DIRECTIVE = re.compile(r"\s*#\s*(ifdef|ifndef|if|elif|else|endif)\b(.*)")
 
 
-def _condition(expr: str, target: set[str]) -> bool | None:
-    """A #if expression for the target: True or False when it tests only architecture macros, else None."""
-    unknown = False
-
-    def term(m: re.Match[str]) -> str:
-        nonlocal unknown
-        if m.group(1) not in _ARCH_MACROS:
-            unknown = True
-        return " True " if m.group(1) in target else " False "
-
-    tokens = re.findall(r"True|False|\|\||&&|!|\(|\)|\S+", _DEFINED.sub(term, expr))
-    if unknown or not set(tokens) <= {"True", "False", "||", "&&", "!", "(", ")"}:
-        return None
-    return _evaluate(tokens)
-
-
-def _evaluate(tokens: list[str]) -> bool | None:
-    """`||`, `&&`, `!` and parentheses over True/False, as the C preprocessor reads them (None if malformed)."""
-    at = 0
-
-    def disjunction() -> bool:
-        nonlocal at
-        value = conjunction()
-        while at < len(tokens) and tokens[at] == "||":
-            at += 1
-            value = conjunction() or value
-        return value
-
-    def conjunction() -> bool:
-        nonlocal at
-        value = unary()
-        while at < len(tokens) and tokens[at] == "&&":
-            at += 1
-            value = unary() and value
-        return value
-
-    def unary() -> bool:
-        nonlocal at
-        if at >= len(tokens):
-            raise ValueError("expression ends early")
-        token = tokens[at]
-        at += 1
-        if token == "!":
-            return not unary()
-        if token == "(":
-            value = disjunction()
-            if at >= len(tokens) or tokens[at] != ")":
-                raise ValueError("unbalanced parentheses")
-            at += 1
-            return value
-        if token in {"True", "False"}:
-            return token == "True"
-        raise ValueError(f"unexpected {token}")
-
-    try:
-        value = disjunction()
-    except ValueError:
-        return None
-    return value if at == len(tokens) else None
+def _c_lines(raw: str) -> list[str]:
+    """A C file's lines without comments; a conditional directive continued with `\\` is joined on the line
+    where it starts (the lines it took are left blank, so numbers are kept)."""
+    lines = _COMMENTS.sub(lambda m: "\n" * m.group().count("\n"), raw).split("\n")
+    n = 0
+    while n < len(lines):
+        start = n
+        while _DIRECTIVE.match(lines[start]) and lines[n].endswith("\\") and n + 1 < len(lines):
+            n += 1
+        if n > start:
+            lines[start : n + 1] = ["".join(line.removesuffix("\\") for line in lines[start : n + 1])] + [""] * (
+                n - start
+            )
+        n += 1
+    return lines
 
 
-def _branches(lines: list[str], target: set[str]) -> list[tuple[bool, bool]]:
-    """Per line: (compiled for the target, chosen by an architecture test naming the target). Conditions that
-    test anything else (a libc's SYS_ macro, a feature) may be either way: their lines count as compiled."""
-    out: list[tuple[bool, bool]] = []
-    stack: list[tuple[bool | None, bool | None, bool]] = []  # (this branch, some earlier branch taken, chosen)
+def _conditions(lines: list[str]) -> list[str | None]:
+    """Per line, the condition its `#if`/`#ifdef`/`#ifndef`/`#elif` tests, as an `#if` expression."""
+    out: list[str | None] = []
     for line in lines:
-        m = re.match(r"\s*#\s*(ifdef|ifndef|if|elif|else|endif)\b(.*)", line)
-        if m:
-            word, rest = m.group(1), m.group(2).strip()
-            if word in {"ifdef", "ifndef"}:
-                value = _condition(f"defined({rest.split()[0] if rest else ''})", target)
-                branch = value if word == "ifdef" or value is None else not value
-                stack.append((branch, branch, branch is True and word == "ifdef"))
-            elif word == "if":
-                branch = _condition(rest, target)
-                stack.append((branch, branch, branch is True))
-            elif stack and word == "elif":
-                _, taken, _ = stack[-1]
-                value = _condition(rest, target)
-                branch = False if taken is True else (value if taken is False else (False if value is False else None))
-                stack[-1] = (branch, True if taken or branch else (None if None in (taken, branch) else False),
-                             value is True and branch is not False)  # fmt: skip
-            elif stack and word == "else":
-                _, taken, _ = stack[-1]
-                stack[-1] = (None if taken is None else not taken, True, False)
-            elif stack and word == "endif":
-                stack.pop()
-        compiled = all(branch is not False for branch, _, _ in stack)
+        m = _DIRECTIVE.match(line)
+        word, rest = (m.group(1), m.group(2).strip()) if m else ("", "")
+        name = rest.split()[0] if rest else ""
+        out.append({"if": rest, "elif": rest, "ifdef": f"defined({name})", "ifndef": f"!defined({name})"}.get(word))
+    return out
+
+
+Verdicts = dict[str, tuple[bool | None, ...]]  # a condition -> its value for the target's compiler, then others'
+
+
+def _branches(lines: list[str], verdicts: Verdicts) -> list[tuple[bool, bool]]:
+    """Per line: (compiled for the target, in a branch the target's compiler takes and no other architecture's
+    does). Conditions no compiler decides (a libc's SYS_ macro, a feature) may be either way: their lines count
+    as compiled, and an #else is never an architecture's own branch."""
+    out: list[tuple[bool, bool]] = []
+    # Per open #if: per compiler (target first) whether this branch is taken and whether an earlier one was.
+    stack: list[tuple[list[bool | None], list[bool | None], bool]] = []
+    for line, condition in zip(lines, _conditions(lines), strict=True):
+        m = _DIRECTIVE.match(line)
+        word = m.group(1) if m else ""
+        values = verdicts.get(condition or "", ())
+        if word in {"if", "ifdef", "ifndef"}:
+            branch = list(values)
+            stack.append((branch, list(branch), _only_target(values, branch)))
+        elif stack and word == "elif":
+            _, taken, _ = stack[-1]
+            branch = [
+                False if t is True else (v if t is False else (False if v is False else None))
+                for v, t in zip(values, taken, strict=True)
+            ]
+            taken = [
+                True if t or b else (None if None in (t, b) else False) for t, b in zip(taken, branch, strict=True)
+            ]
+            stack[-1] = (branch, taken, _only_target(values, branch))
+        elif stack and word == "else":
+            _, taken, _ = stack[-1]
+            stack[-1] = ([None if t is None else not t for t in taken], [True] * len(taken), False)
+        elif stack and word == "endif":
+            stack.pop()
+        compiled = all(branch[0] is not False for branch, _, _ in stack)
         out.append((compiled, compiled and any(chosen for _, _, chosen in stack)))
     return out
 
 
-def _lint_c(path: Path, src: Path, arch: Arch, fixes: Fixes) -> list[Hazard]:
-    if arch == "amd64":
+def _only_target(values: tuple[bool | None, ...], branch: list[bool | None]) -> bool:
+    """The target's compiler may take this branch, by a test it answers true, and no other compiler takes it."""
+    return values[0] is True and branch[0] is not False and all(b is False for b in branch[1:])
+
+
+def _lint_c_files(paths: list[Path], src: Path, arch: Arch, fixes: Fixes) -> list[Hazard]:
+    """The C hazards of these files, their conditions judged by the compilers in one run each."""
+    if arch == "amd64" or not paths:
         return []
-    try:
-        raw = path.read_text(errors="replace")
-    except OSError:
-        return []
-    text = _COMMENTS.sub(lambda m: "\n" * m.group().count("\n"), raw)
-    lines = text.split("\n")
-    branches = _branches(lines, _TARGET_MACROS[arch])
+    files = {}
+    for path in paths:
+        try:
+            files[path] = _c_lines(path.read_text(errors="replace"))
+        except OSError:
+            continue
+    conditions = [c for lines in files.values() for c in _conditions(lines) if c is not None]
+    verdicts = preprocessor.judge(conditions, arch)
+    return [h for path, lines in files.items() for h in _lint_c(path, lines, src, arch, fixes, verdicts)]
+
+
+def _lint_c(path: Path, lines: list[str], src: Path, arch: Arch, fixes: Fixes, verdicts: Verdicts) -> list[Hazard]:
+    branches = _branches(lines, verdicts)
     # Numbers as the target's compiler sees them: a define in a branch chosen for this very architecture is
     # that architecture's number; one outside any such branch (or in an #else fallback) is a guess.
     defines: dict[str, list[tuple[int, int]]] = {}
