@@ -75,7 +75,8 @@ def cache_dir() -> Path:
     return Path(override) if override else platformdirs.user_cache_path("picf")
 
 
-def _go() -> str:
+def go_binary() -> str:
+    """The machine's Go (Debian's), which builds the analyzer."""
     found = shutil.which("go") or next(
         (p for p in ("/usr/lib/go/bin/go", "/usr/local/go/bin/go") if Path(p).exists()), None
     )
@@ -84,7 +85,8 @@ def _go() -> str:
     return found
 
 
-def _env(goarch: str | None = None) -> dict[str, str]:
+def go_env(goarch: str | None = None) -> dict[str, str]:
+    """The environment picf runs Go in: offline, its caches under picf's, for linux/`goarch` when given."""
     # Go's own cache under picf's: the standard library compiled for a target once, reused by every lint.
     env = {
         **os.environ,
@@ -103,7 +105,7 @@ def _env(goarch: str | None = None) -> dict[str, str]:
 
 def go_version() -> str:
     """`go1.19.8`: the Go whose standard library the layouts come from."""
-    done = subprocess.run([_go(), "env", "GOVERSION"], capture_output=True, text=True, env=_env(), check=False)
+    done = subprocess.run([go_binary(), "env", "GOVERSION"], capture_output=True, text=True, env=go_env(), check=False)
     if done.returncode != 0:
         raise PicfError(f"`go env GOVERSION` failed: {done.stderr.strip()[:200]}")
     return done.stdout.strip()
@@ -124,7 +126,7 @@ def analyzer() -> Path:
         if binary.exists():
             return binary
         partial = binary.with_name(binary.name + ".partial")
-        done = subprocess.run([_go(), "build", "-trimpath", "-o", str(partial), "."], cwd=SOURCE, env=_env(),
+        done = subprocess.run([go_binary(), "build", "-trimpath", "-o", str(partial), "."], cwd=SOURCE, env=go_env(),
                               capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
         if done.returncode != 0:
             raise PicfError(f"building picf's Go analyzer failed: {done.stderr.strip()[-300:]}")
@@ -141,8 +143,8 @@ def std_exports(goarch: str) -> Path:
     with locked(target):
         done = subprocess.run(
             # -trimpath as `picf release build` compiles: the same cache entries serve the lint and the builds
-            [_go(), "list", "-trimpath", "-export", "-f", "{{.ImportPath}} {{.Export}}", "std"],
-            env=_env(goarch), capture_output=True, text=True, timeout=1200, check=False, cwd=cache_dir(),
+            [go_binary(), "list", "-trimpath", "-export", "-f", "{{.ImportPath}} {{.Export}}", "std"],
+            env=go_env(goarch), capture_output=True, text=True, timeout=1200, check=False, cwd=cache_dir(),
         )  # fmt: skip
         if done.returncode != 0:
             raise PicfError(f"compiling Go's standard library for {goarch} failed: {done.stderr.strip()[-300:]}")
@@ -174,7 +176,7 @@ def analyze(root: Path, goarch: str, overlay: dict[Path, str] | None = None) -> 
                 mapping[str(path.resolve())] = str(replacement)
             (Path(tmp) / "overlay.json").write_text(json.dumps(mapping))
             argv += ["-overlay", str(Path(tmp) / "overlay.json")]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=_env(goarch))
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=go_env(goarch))
     if done.returncode != 0:
         raise PicfError(f"picf's Go analyzer failed on {root}: {done.stderr.strip()[-300:]}")
     return GoReport.model_validate_json(done.stdout)

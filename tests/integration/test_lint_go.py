@@ -8,6 +8,7 @@ tests; they need neither root nor the simulated LAN.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,19 @@ def test_findings_name_the_go_whose_standard_library_sized_them() -> None:
     hazards = lint_tree(FIXTURES / "plain", "armv7", load_catalog())
     assert all(h.go == report.go_version for h in hazards if h.id.startswith("atomic64"))
     assert report.missing_imports == ("example.com/notinthetree/metrics",)
+
+
+def test_each_pass_finds_exactly_what_its_own_fixtures_want() -> None:
+    # `go test` of the analyzer's module, with the Go that builds it: each pass (one file) on its fixtures under
+    # golint/testdata/src/<pass>, whose `// want` comments state its findings in the analyzer's own words.
+    env = {
+        **gotypes.go_env(),
+        "PICF_GOLINT_STD_ARM": str(gotypes.std_exports("arm")),
+        "PICF_GOLINT_STD_ARM64": str(gotypes.std_exports("arm64")),
+    }
+    done = subprocess.run(
+        [gotypes.go_binary(), "test", "-count=1", "./..."],
+        cwd=gotypes.SOURCE, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (gotypes.SOURCE / "testdata" / "src" / "atomicalign").is_dir()
