@@ -30,7 +30,8 @@ from pathlib import Path
 from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.patch import Patch
-from picf.releases import gotypes, preprocessor
+from picf.releases import gotypes, preprocessor, toolchains
+from picf.releases.declared_go import DeclaredGo, declared_go
 from picf.releases.gotypes import GoFinding
 from picf.releases.patching import component_roots
 
@@ -85,6 +86,8 @@ class LintReport:
     go_version: str = ""  # empty when no Go was type-checked (a 64-bit target, or no Go here)
     go_packages: int = 0
     missing_imports: tuple[str, ...] = field(default=())
+    go_declared: str = ""  # `go1.21 (go.mod)`: the Go the tree asks for, when it says
+    go_note: str = ""  # when go_version is not the Go declared: why
 
 
 Fixes = dict[Path, str]  # a file under SRC (resolved) -> the catalog patch that fixes it
@@ -106,13 +109,14 @@ def _patch_for(path: Path, fixes: Fixes, ids: tuple[str, ...]) -> str | None:
     return patch if patch in ids else None
 
 
-def lint_tree(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> list[Hazard]:
+def lint_tree(src: Path, arch: Arch, catalog: tuple[Patch, ...] = (), go: str | None = None) -> list[Hazard]:
     """Every hazard in the Go and C sources under `src` for `arch`, sorted by file and line."""
-    return lint(src, arch, catalog).hazards
+    return lint(src, arch, catalog, go).hazards
 
 
-def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> LintReport:
-    """The hazards under `src` for `arch`, and what the Go answers rest on."""
+def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = (), go: str | None = None) -> LintReport:
+    """The hazards under `src` for `arch`, and what the Go answers rest on. Structs are sized with the Go the
+    tree declares (see declared_go), or `go` (a version) when the caller knows the Go that compiles it."""
     hazards: list[Hazard] = []
     fixes = _catalog_fixes(src, catalog)
     go_files: list[Path] = []
@@ -137,14 +141,30 @@ def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = ()) -> LintReport:
     hazards.extend(_lint_c_files(c_files, src, arch, fixes))
     for path in go_files:
         hazards.extend(_seccomp_go_hazards(path, src, arch, fixes))
-    go = None
+    report, declared, note = None, None, ""
     if go_files and arch in _THIRTY_TWO_BIT:
-        go = gotypes.analyze(src, gotypes.GOARCH[arch])
-        hazards.extend(_go_hazard(f, src, go.go_version, fixes) for f in go.findings)
+        declared = DeclaredGo(go, "its golang package") if go else declared_go(src)
+        goroot, note = _toolchain(declared)
+        report = gotypes.analyze(src, gotypes.GOARCH[arch], goroot=goroot)
+        sized = f"{report.go_version}: {note}" if note else report.go_version
+        hazards.extend(_go_hazard(f, src, report.go_version, sized, fixes) for f in report.findings)
     ordered = sorted(set(hazards), key=lambda h: (h.path, h.line, h.id, h.explanation))
-    if go is None:
+    if report is None:
         return LintReport(ordered)
-    return LintReport(ordered, go.go_version, go.packages, go.missing_imports)
+    asked = f"go{declared.version} ({declared.where})" if declared else ""
+    return LintReport(ordered, report.go_version, report.packages, report.missing_imports, asked, note)
+
+
+def _toolchain(declared: DeclaredGo | None) -> tuple[Path | None, str]:
+    """The GOROOT of the Go to size structs with (None: the machine's), and a note when it is not the one
+    declared. Only the Go toolchains here are used: a lint fetches nothing."""
+    if declared is None:
+        return None, ""
+    try:
+        toolchain, note = toolchains.provide(declared.version, fetch=False)
+    except toolchains.ToolchainUnavailable:
+        return None, f"go{declared.version} ({declared.where}) is not here; sized with the machine's Go"
+    return toolchain.goroot, f"{note} ({declared.where})" if note else ""
 
 
 def _rel(path: Path | str, src: Path) -> str:
@@ -157,7 +177,7 @@ def _rel(path: Path | str, src: Path) -> str:
 # --- Go: the analyzer's findings, in the catalog's words ----------------------------------------------------
 
 
-def _go_hazard(f: GoFinding, src: Path, go_version: str, fixes: Fixes) -> Hazard:
+def _go_hazard(f: GoFinding, src: Path, go_version: str, sized: str, fixes: Fixes) -> Hazard:
     here = src / f.file
     if f.kind == "atomic64" and f.verdict == "misaligned":
         why = f" ({f.detail})" if f.detail else ""
@@ -168,7 +188,7 @@ def _go_hazard(f: GoFinding, src: Path, go_version: str, fixes: Fixes) -> Hazard
         return Hazard(
             f.file, f.line, "atomic64-misaligned",
             f"{f.call} on {f.struct}.{f.field} at offset {f.offset}, not 8-byte aligned on 32-bit ARM{why} "
-            f"[layout of {go_version}]",
+            f"[layout of {sized}]",
             fix, f.struct, f.field, f.offset, go_version, f.struct_file,
         )  # fmt: skip
     if f.kind == "atomic64":
