@@ -1,8 +1,10 @@
 """Ask Go's own type checker about a Go tree: picf's small analyzer (picf/releases/golint, Go standard library
-only), built with the machine's Go and cached by the hash of its source, and the target's standard library as
-the compiler exports it (`go list -export std` with GOARCH set; Go's build cache keeps it).
+only), built with a given Go toolchain (else the machine's) and cached by the hash of its source and that Go's
+version, and the target's standard library as that Go exports it (`go list -export std` with GOARCH set; Go's
+build cache keeps it).
 
-`analyze(root, goarch)` returns the analyzer's findings; picf/releases/lint.py maps them to catalog patches.
+`analyze(root, goarch, goroot=...)` returns the analyzer's findings; picf/releases/lint.py maps them to catalog
+patches.
 """
 
 from __future__ import annotations
