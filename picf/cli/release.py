@@ -19,7 +19,7 @@ from picf.models.release import Release
 from picf.releases import blobs
 from picf.releases.binding import bind_properties, instance_spec, undeclared
 from picf.releases.builder import build
-from picf.releases.lint import lint as lint_report
+from picf.releases.lint.tree import lint as lint_report
 from picf.releases.patching import load_catalog, patch_tree
 from picf.releases.repository import RepositorySource
 from picf.releases.scaffold import scaffold

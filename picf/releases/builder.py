@@ -25,7 +25,7 @@ from picf.progress import Say, quiet
 from picf.releases import archive, compile, toolchains, transforms
 from picf.releases.compile import BuildError, Dependency
 from picf.releases.fingerprint import Entry, fingerprint
-from picf.releases.lint import lint_tree
+from picf.releases.lint.tree import lint_tree
 from picf.releases.patching import patch_tree
 from picf.releases.source import ReleaseSource, open_release
 from picf.releases.store import Store, now

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from picf.models.node import Arch
-from picf.releases import preprocessor
-from picf.releases.lint import lint_tree
+from picf.releases.lint import preprocessor
+from picf.releases.lint.tree import lint_tree
 from picf.releases.patching import load_catalog, patch_tree
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from picf.releases.declared_go import DeclaredGo, declared_go
+from picf.releases.lint.declared_go import DeclaredGo, declared_go
 
 
 def write(path: Path, text: str) -> Path:

@@ -14,7 +14,7 @@
 //   - statfs.go (statfs): Statfs_t.Type (32 bits on 32-bit ARM) compared with a 64-bit value, or sign-extended;
 //   - uidmapscan.go (sscanf): fmt.Sscanf and friends into an int or int32 in a package reading uid_map/gid_map.
 //
-// Python (picf/releases/lint.py) maps the findings to catalog patches and renders them.
+// Python (picf/releases/lint/go_findings.py) maps the findings to catalog patches and renders them.
 //
 // The standard library comes from the compiler's export data for the target (`go list -export std` with
 // GOARCH set, which Go caches), read with the gc importer: the compiler's own view, at import speed.

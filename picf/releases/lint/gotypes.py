@@ -1,10 +1,9 @@
-"""Ask Go's own type checker about a Go tree: picf's small analyzer (picf/releases/golint, Go standard library
+"""Ask Go's own type checker about a Go tree: picf's small analyzer (picf/releases/lint/golint, Go standard library
 only), built with a given Go toolchain (else the machine's) and cached by the hash of its source and that Go's
 version, and the target's standard library as that Go exports it (`go list -export std` with GOARCH set; Go's
 build cache keeps it).
 
-`analyze(root, goarch, goroot=...)` returns the analyzer's findings; picf/releases/lint.py maps them to catalog
-patches.
+`analyze(root, goarch, goroot=...)` returns the analyzer's findings; go_findings.py maps them to catalog patches.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from picf.atomic import locked, write_atomic
 from picf.errors import PicfError, UsageError
 
-SOURCE = Path(str(files("picf.releases").joinpath("golint")))
+SOURCE = Path(str(files("picf.releases.lint").joinpath("golint")))
 GOARCH = {"armv6": "arm", "armv7": "arm", "arm64": "arm64", "amd64": "amd64"}
 
 
@@ -194,7 +193,7 @@ def analyze(root: Path, goarch: str, overlay: dict[Path, str] | None = None, gor
     return GoReport.model_validate_json(done.stdout)
 
 
-if __name__ == "__main__":  # `python -m picf.releases.gotypes arm arm64`: what `make setup` runs
+if __name__ == "__main__":  # `python -m picf.releases.lint.gotypes arm arm64`: what `make setup` runs
     import sys
 
     prepare(tuple(sys.argv[1:]) or ("arm", "arm64"))
