@@ -34,10 +34,10 @@ system-packages:
 
 venv: $(STAMP)
 
-# The lint's Go analyzer (picf/releases/golint, built with Debian's Go, cached by the hash of its source) and the
+# The lint's Go analyzer (picf/releases/lint/golint, built with Debian's Go, cached by the hash of its source) and the
 # standard library's export data for linux/arm and arm64 (Go's build cache keeps it): about a minute the first time.
 analyzer: system-packages venv
-	$(BIN)/python -m picf.releases.gotypes arm arm64
+	$(BIN)/python -m picf.releases.lint.gotypes arm arm64
 
 $(STAMP): pyproject.toml tests/tui/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -19,7 +19,7 @@ from picf.models.release import Release
 from picf.releases import blobs
 from picf.releases.binding import bind_properties, instance_spec, undeclared
 from picf.releases.builder import build
-from picf.releases.lint import lint as lint_report
+from picf.releases.lint.tree import lint as lint_report
 from picf.releases.patching import load_catalog, patch_tree
 from picf.releases.repository import RepositorySource
 from picf.releases.scaffold import scaffold
@@ -129,6 +129,8 @@ def lint_command(
             {
                 "arch": target,
                 "go_version": report.go_version or None,
+                "go_declared": report.go_declared or None,
+                "go_note": report.go_note or None,
                 "go_packages": report.go_packages,
                 "missing_imports": list(report.missing_imports),
                 "hazards": [dataclasses.asdict(h) for h in report.hazards],
@@ -142,7 +144,9 @@ def lint_command(
             note(f"{len(report.missing_imports)} import(s) not in this tree (their types are unknown): {shown}")
         checked = (
             f"; {report.go_packages} Go package(s) type-checked with {report.go_version}" if report.go_version else ""
-        )
+        ) + (f"; the tree declares {report.go_declared}" if report.go_declared else "")
+        if report.go_note:
+            note(report.go_note)
         note(f"{len(report.hazards)} hazard(s) for {target} in {src}{checked}")
     raise typer.Exit(1 if report.hazards else 0)
 

@@ -25,7 +25,7 @@ from picf.progress import Say, quiet
 from picf.releases import archive, compile, toolchains, transforms
 from picf.releases.compile import BuildError, Dependency
 from picf.releases.fingerprint import Entry, fingerprint
-from picf.releases.lint import lint_tree
+from picf.releases.lint.tree import lint_tree
 from picf.releases.patching import patch_tree
 from picf.releases.source import ReleaseSource, open_release
 from picf.releases.store import Store, now
@@ -89,15 +89,22 @@ def _staged_fingerprint(staged: Path, dependencies: tuple[str, ...]) -> str:
     return fingerprint(entries, dependencies)
 
 
-def _patch(staged: Path, arch: Arch) -> list[str]:
-    """The catalog's patches and the atomics alignment applied to a staged package source."""
+def _dependency_go(package: ReleasePackage) -> str | None:
+    """The Go version of the newest golang package `package` depends on (the Go that compiles it)."""
+    versions = [v for d in package.dependencies if (v := toolchains.go_package_version(d)) is not None]
+    return max(versions, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
+
+
+def _patch(staged: Path, arch: Arch, go: str | None) -> list[str]:
+    """The catalog's patches and the atomics alignment applied to a staged package source (its structs sized
+    with `go`, the Go of its golang dependency, when it has one)."""
     applied = []
     for result in patch_tree(staged, arch):
         if result.status == "applied":
             applied.append(result.patch)
             for changed in result.files:
                 (staged / (changed + ".orig")).unlink(missing_ok=True)
-    hazards = lint_tree(staged, arch)
+    hazards = lint_tree(staged, arch, go=go)
     for struct, struct_file in sorted(
         {(h.struct, h.struct_file) for h in hazards if h.id == "atomic64-misaligned" and h.struct_file}
     ):
@@ -239,7 +246,7 @@ def _build_package(
             staged = work / "source"
             source.stage_package(name, staged)
             if patch:
-                applied += [f"{p}" for p in _patch(staged, arch)]
+                applied += [f"{p}" for p in _patch(staged, arch, _dependency_go(package))]
             fp = _staged_fingerprint(staged, package.dependencies)
             if claimed and not patch and fp != package.fingerprint:
                 progress(f"{name}: its files give fingerprint {fp[:12]}..., not the {str(package.fingerprint)[:12]}... "

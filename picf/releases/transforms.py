@@ -14,8 +14,8 @@ from pathlib import Path
 
 from picf.models.node import Arch
 from picf.models.patch import Align64, Append, FixedWhen, Replace, SeccompArch, SyscallNumber, Transform
-from picf.releases import gotypes
-from picf.releases.gotypes import FieldLines, GoFinding
+from picf.releases.lint import gotypes
+from picf.releases.lint.gotypes import FieldLines, GoFinding
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,16 @@ tests; they need neither root nor the simulated LAN.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from picf.models.node import Arch
-from picf.releases import gotypes
-from picf.releases.lint import Hazard, lint_tree
+from picf.releases import toolchains
+from picf.releases.lint import gotypes
+from picf.releases.lint.hazard import Hazard
+from picf.releases.lint.tree import lint, lint_tree
 from picf.releases.patching import load_catalog
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "golint"
@@ -71,3 +74,49 @@ def test_findings_name_the_go_whose_standard_library_sized_them() -> None:
     hazards = lint_tree(FIXTURES / "plain", "armv7", load_catalog())
     assert all(h.go == report.go_version for h in hazards if h.id.startswith("atomic64"))
     assert report.missing_imports == ("example.com/notinthetree/metrics",)
+
+
+def test_each_pass_finds_exactly_what_its_own_fixtures_want() -> None:
+    # `go test` of the analyzer's module, with the Go that builds it: each pass (one file) on its fixtures under
+    # golint/testdata/src/<pass>, whose `// want` comments state its findings in the analyzer's own words.
+    env = {
+        **gotypes.go_env(),
+        "PICF_GOLINT_STD_ARM": str(gotypes.std_exports("arm")),
+        "PICF_GOLINT_STD_ARM64": str(gotypes.std_exports("arm64")),
+    }
+    done = subprocess.run(
+        [gotypes.go_binary(), "test", "-count=1", "./..."],
+        cwd=gotypes.SOURCE, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (gotypes.SOURCE / "testdata" / "src" / "atomicalign").is_dir()
+
+
+MISALIGNED = """package counter
+
+import "sync/atomic"
+
+type Counter struct {
+	flags int32
+	n     int64
+}
+
+func (c *Counter) Inc() { atomic.AddInt64(&c.n, 1) }
+"""
+
+
+@pytest.mark.parametrize("declared", ["1.21", "1.27"])
+def test_structs_are_sized_with_the_go_the_tree_declares(tmp_path: Path, declared: str) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "go.mod").write_text(f"module example.com/counter\n\ngo {declared}\n")
+    (tmp_path / "counter.go").write_text(MISALIGNED)
+    toolchain, fallback = toolchains.provide(declared, fetch=False)  # the Go here for that version, offline
+    report = lint(tmp_path, "armv7", load_catalog())
+    [hazard] = report.hazards
+    assert report.go_version == hazard.go == f"go{toolchain.version}"
+    assert report.go_declared == f"go{declared} (go.mod)"
+    assert f"[layout of go{toolchain.version}" in hazard.explanation
+    if declared == "1.27" and not toolchain.version.startswith("1.27"):  # none here: the nearest, and it says so
+        assert fallback and report.go_note.startswith(fallback) and fallback in hazard.explanation
+    else:
+        assert report.go_note == "" and f"[layout of go{toolchain.version}]" in hazard.explanation

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from picf.models.node import Arch
-from picf.releases.lint import lint_tree
+from picf.releases.lint import preprocessor
+from picf.releases.lint.tree import lint_tree
 from picf.releases.patching import load_catalog, patch_tree
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -93,3 +94,66 @@ def test_a_c_number_is_judged_by_the_branch_the_targets_compiler_takes(
     hazards = lint_tree(tmp_path, arch)
     assert [h.line for h in hazards] == lines
     assert all("x86_64's execveat" in h.explanation for h in hazards)
+
+
+BY_ARM_ARCH_C = """#include <unistd.h>
+#if defined(__arm__) && __ARM_ARCH >= 7
+#define UNSHARE_CODE 337
+#elif defined(__aarch64__)
+#define UNSHARE_CODE 97
+#else
+#define UNSHARE_CODE 272
+#endif
+int run(void) { return syscall(UNSHARE_CODE, 0); }
+"""
+
+BY_WORD_SIZE_C = """#include <unistd.h>
+#if __SIZEOF_LONG__ == 8
+#define GETRANDOM_CODE 318
+#else
+#define GETRANDOM_CODE 384
+#endif
+int run(void) { return syscall(GETRANDOM_CODE, 0, 0, 0); }
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "arch", "lines"),
+    [
+        # armv6's compiler says __ARM_ARCH 6: it falls through to x86_64's 272, armv7's takes its own 337.
+        (BY_ARM_ARCH_C, "armv7", []),
+        (BY_ARM_ARCH_C, "armv6", [7]),
+        (BY_ARM_ARCH_C, "arm64", []),
+        # A test of the word size is no test of the architecture: arm64 compiles x86_64's getrandom.
+        (BY_WORD_SIZE_C, "arm64", [3]),
+        (BY_WORD_SIZE_C, "armv7", [5]),
+    ],
+    ids=["arm-arch-armv7", "arm-arch-armv6", "arm-arch-arm64", "word-size-arm64", "word-size-armv7"],
+)
+def test_a_condition_is_what_the_targets_compiler_predefines(
+    tmp_path: Path, source: str, arch: Arch, lines: list[int]
+) -> None:
+    (tmp_path / "calls.c").write_text(source)
+    assert [h.line for h in lint_tree(tmp_path, arch)] == lines
+
+
+def test_each_compiler_answers_the_conditions_it_can_decide() -> None:
+    verdicts = preprocessor.judge(
+        [
+            "defined(__x86_64__)",
+            "__SIZEOF_LONG__ == 8",
+            "__ARM_ARCH >= 7",
+            "defined(SYS_execveat)",
+            "defined(__arm__) &&",
+        ],
+        "armv6",
+    )
+    assert preprocessor.others("armv6") == ("arm64", "amd64")
+    assert verdicts == {
+        "defined(__x86_64__)": (False, False, True),
+        "__SIZEOF_LONG__ == 8": (False, True, True),
+        "__ARM_ARCH >= 7": (False, True, False),  # aarch64's compiler says 8; x86_64's defines no __ARM_ARCH
+        "defined(SYS_execveat)": (None, None, None),  # the C library's, not the compiler's
+        "defined(__arm__) &&": (None, None, None),  # malformed
+    }
+    assert preprocessor.predefined("armv7")["__ARM_ARCH"] == "7"

@@ -1,12 +1,14 @@
-"""Ask Go's own type checker about a Go tree: picf's small analyzer (picf/releases/golint, Go standard library
-only), built with the machine's Go and cached by the hash of its source, and the target's standard library as
-the compiler exports it (`go list -export std` with GOARCH set; Go's build cache keeps it).
+"""Ask Go's own type checker about a Go tree: picf's small analyzer (picf/releases/lint/golint, Go standard library
+only), built with a given Go toolchain (else the machine's) and cached by the hash of its source and that Go's
+version, and the target's standard library as that Go exports it (`go list -export std` with GOARCH set; Go's
+build cache keeps it).
 
-`analyze(root, goarch)` returns the analyzer's findings; picf/releases/lint.py maps them to catalog patches.
+`analyze(root, goarch, goroot=...)` returns the analyzer's findings; go_findings.py maps them to catalog patches.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -23,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from picf.atomic import locked, write_atomic
 from picf.errors import PicfError, UsageError
 
-SOURCE = Path(str(files("picf.releases").joinpath("golint")))
+SOURCE = Path(str(files("picf.releases.lint").joinpath("golint")))
 GOARCH = {"armv6": "arm", "armv7": "arm", "arm64": "arm64", "amd64": "amd64"}
 
 
@@ -75,7 +77,10 @@ def cache_dir() -> Path:
     return Path(override) if override else platformdirs.user_cache_path("picf")
 
 
-def _go() -> str:
+def go_binary(goroot: Path | None = None) -> str:
+    """The `go` of a toolchain (`goroot`), else the machine's (Debian's), which builds the analyzer."""
+    if goroot is not None:
+        return str(goroot / "bin" / "go")
     found = shutil.which("go") or next(
         (p for p in ("/usr/lib/go/bin/go", "/usr/local/go/bin/go") if Path(p).exists()), None
     )
@@ -84,7 +89,8 @@ def _go() -> str:
     return found
 
 
-def _env(goarch: str | None = None) -> dict[str, str]:
+def go_env(goarch: str | None = None) -> dict[str, str]:
+    """The environment picf runs Go in: offline, its caches under picf's, for linux/`goarch` when given."""
     # Go's own cache under picf's: the standard library compiled for a target once, reused by every lint.
     env = {
         **os.environ,
@@ -96,25 +102,30 @@ def _env(goarch: str | None = None) -> dict[str, str]:
         "GOTOOLCHAIN": "local",
         "GOPROXY": "off",
     }
+    env.pop("GOROOT", None)  # each go finds its own
     if goarch is not None:
         env.update(GOOS="linux", GOARCH=goarch)
     return env
 
 
-def go_version() -> str:
+@functools.cache
+def go_version(goroot: Path | None = None) -> str:
     """`go1.19.8`: the Go whose standard library the layouts come from."""
-    done = subprocess.run([_go(), "env", "GOVERSION"], capture_output=True, text=True, env=_env(), check=False)
+    done = subprocess.run(
+        [go_binary(goroot), "env", "GOVERSION"], capture_output=True, text=True, env=go_env(), check=False
+    )
     if done.returncode != 0:
         raise PicfError(f"`go env GOVERSION` failed: {done.stderr.strip()[:200]}")
     return done.stdout.strip()
 
 
-def analyzer() -> Path:
-    """The analyzer binary, built once per version of its source and of Go (then reused)."""
+def analyzer(goroot: Path | None = None) -> Path:
+    """The analyzer binary, built with the Go at `goroot` (else the machine's) once per version of its source and
+    of that Go (then reused): its go/types and the export data it reads are that Go's."""
     digest = hashlib.sha256()
     for name in sorted(p.name for p in SOURCE.iterdir() if p.suffix in {".go", ".mod"}):
         digest.update(name.encode() + b"\0" + (SOURCE / name).read_bytes())
-    version = go_version()
+    version = go_version(goroot)
     digest.update(version.encode())
     binary = cache_dir() / "golint" / f"picf-golint-{digest.hexdigest()[:16]}"
     if binary.exists():
@@ -124,25 +135,26 @@ def analyzer() -> Path:
         if binary.exists():
             return binary
         partial = binary.with_name(binary.name + ".partial")
-        done = subprocess.run([_go(), "build", "-trimpath", "-o", str(partial), "."], cwd=SOURCE, env=_env(),
-                              capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+        done = subprocess.run([go_binary(goroot), "build", "-trimpath", "-o", str(partial), "."], cwd=SOURCE,
+                              env=go_env(), capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
         if done.returncode != 0:
             raise PicfError(f"building picf's Go analyzer failed: {done.stderr.strip()[-300:]}")
         partial.rename(binary)
     return binary
 
 
-def std_exports(goarch: str) -> Path:
-    """`IMPORTPATH EXPORTFILE` for the standard library compiled for linux/`goarch` (Go caches the build)."""
-    target = cache_dir() / "golint" / f"std-{go_version()}-{goarch}.txt"
+def std_exports(goarch: str, goroot: Path | None = None) -> Path:
+    """`IMPORTPATH EXPORTFILE` for the standard library of the Go at `goroot` (else the machine's) compiled for
+    linux/`goarch` (Go caches the build)."""
+    target = cache_dir() / "golint" / f"std-{go_version(goroot)}-{goarch}.txt"
     if target.exists() and all(Path(line.split()[1]).exists() for line in target.read_text().splitlines()[:3]):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with locked(target):
         done = subprocess.run(
             # -trimpath as `picf release build` compiles: the same cache entries serve the lint and the builds
-            [_go(), "list", "-trimpath", "-export", "-f", "{{.ImportPath}} {{.Export}}", "std"],
-            env=_env(goarch), capture_output=True, text=True, timeout=1200, check=False, cwd=cache_dir(),
+            [go_binary(goroot), "list", "-trimpath", "-export", "-f", "{{.ImportPath}} {{.Export}}", "std"],
+            env=go_env(goarch), capture_output=True, text=True, timeout=1200, check=False, cwd=cache_dir(),
         )  # fmt: skip
         if done.returncode != 0:
             raise PicfError(f"compiling Go's standard library for {goarch} failed: {done.stderr.strip()[-300:]}")
@@ -157,13 +169,14 @@ def prepare(goarches: tuple[str, ...] = ("arm", "arm64")) -> None:
         std_exports(goarch)
 
 
-def analyze(root: Path, goarch: str, overlay: dict[Path, str] | None = None) -> GoReport:
-    """Type-check every package under `root` for linux/`goarch` and return the findings. `overlay` gives files
-    new contents (the patch engine's drafts) without writing them."""
+def analyze(root: Path, goarch: str, overlay: dict[Path, str] | None = None, goroot: Path | None = None) -> GoReport:
+    """Type-check every package under `root` for linux/`goarch` with the Go at `goroot` (else the machine's)
+    and return the findings. `overlay` gives files new contents (the patch engine's drafts) without writing
+    them."""
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
-    binary = analyzer()
-    exports = std_exports(goarch)
+    binary = analyzer(goroot)
+    exports = std_exports(goarch, goroot)
     with tempfile.TemporaryDirectory(prefix="picf-golint-") as tmp:
         argv = [str(binary), "-root", str(root.resolve()), "-goarch", goarch, "-std", str(exports)]
         if overlay:
@@ -174,13 +187,13 @@ def analyze(root: Path, goarch: str, overlay: dict[Path, str] | None = None) -> 
                 mapping[str(path.resolve())] = str(replacement)
             (Path(tmp) / "overlay.json").write_text(json.dumps(mapping))
             argv += ["-overlay", str(Path(tmp) / "overlay.json")]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=_env(goarch))
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=go_env(goarch))
     if done.returncode != 0:
         raise PicfError(f"picf's Go analyzer failed on {root}: {done.stderr.strip()[-300:]}")
     return GoReport.model_validate_json(done.stdout)
 
 
-if __name__ == "__main__":  # `python -m picf.releases.gotypes arm arm64`: what `make setup` runs
+if __name__ == "__main__":  # `python -m picf.releases.lint.gotypes arm arm64`: what `make setup` runs
     import sys
 
     prepare(tuple(sys.argv[1:]) or ("arm", "arm64"))
