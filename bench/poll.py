@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from picf import remote
+from picf import transport
 from picf.health.parse import parse_sample
 from picf.health.poller import PROBE_SCRIPT, Poller
 from picf.inventory import read_inventory
@@ -95,10 +95,10 @@ def bench_picf(cluster: Cluster, rounds: int, parallel: int, fresh: bool = False
 
 
 def bench_fabric(cluster: Cluster, rounds: int, parallel: int) -> float:
-    conns = [remote.connect(n.address, cluster.ssh, n.host_key) for n in cluster.nodes]
+    conns = [transport.connect(n.address, cluster.ssh, n.host_key) for n in cluster.nodes]
     try:
 
-        def probe(conn: remote.NodeConnection) -> None:
+        def probe(conn: transport.NodeConnection) -> None:
             nonce, script = probe_line()
             check(conn.run(script, timeout=10), nonce)
 
@@ -147,7 +147,7 @@ def main() -> int:
             inventory.write_text(simlan.inventory_text(BRIDGE))
             cluster = read_inventory(inventory).cluster
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda n: remote.connect(n.address, cluster.ssh, n.host_key).run(DEPLOYED, timeout=60),
+            list(pool.map(lambda n: transport.connect(n.address, cluster.ssh, n.host_key).run(DEPLOYED, timeout=60),
                           cluster.nodes))  # fmt: skip
         results = [
             ("picf Poller, kept-open shells, 16 parallel", bench_picf(cluster, args.rounds, 16)),

@@ -15,7 +15,7 @@ from concurrent.futures import wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from picf import remote
+from picf import transport
 from picf.models.cluster import Cluster
 from picf.models.node import Node
 from picf.models.pi import memory_cgroup_on
@@ -98,8 +98,8 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
         return NodeReport(node.name, error="no host key pinned; run `picf discover --write` first")
     deadline = time.monotonic() + timeout
     try:
-        conn = remote.connect(node.address, cluster.ssh, node.host_key, timeout=timeout)
-    except remote.RemoteError as exc:
+        conn = transport.connect(node.address, cluster.ssh, node.host_key, timeout=timeout)
+    except transport.RemoteError as exc:
         return NodeReport(node.name, error=str(exc))
     try:
         sections = _sections(conn.run(_READ, timeout=max(0.1, deadline - time.monotonic())))
@@ -112,7 +112,7 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
                 _TRY_PASSWORD, timeout=max(0.1, deadline - time.monotonic()), stdin=become_password + "\n"
             )
             password_ok = answer.strip() == "accepted"
-    except remote.RemoteError as exc:
+    except transport.RemoteError as exc:
         return NodeReport(node.name, error=str(exc))
     finally:
         conn.close()

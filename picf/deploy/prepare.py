@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from picf import remote
+from picf import transport
 from picf.deploy import nodes
 from picf.deploy import vars as varstore
 from picf.deploy.connection import Connection, mitogen_strategies
@@ -159,7 +159,7 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
     _remove_work_of_killed_deploys(say)
     work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
     try:
-        remote.load_identity(cluster.ssh)  # a locked or missing key stops here, before any node is asked
+        transport.load_identity(cluster.ssh)  # a locked or missing key stops here, before any node is asked
         say(f"reading the state of {len(scope)} node(s) ...")
         found = nodes.read_states(cluster, scope, cluster.ssh.connect_timeout, become_password=request.become_password)
         reports = {r.node: r for r in found}

@@ -10,7 +10,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from picf import remote
+from picf import transport
 from picf.discovery import mdns
 from picf.models.cluster import Cluster, SshDefaults
 from picf.models.discovery import Candidate
@@ -61,14 +61,14 @@ def probe_candidate(candidate: Candidate, ssh: SshDefaults, pinned: str | None, 
     assert candidate.address is not None
     deadline = time.monotonic() + timeout
     try:
-        conn = remote.connect(candidate.address, ssh, pinned, timeout=timeout)
-    except remote.HostKeyMismatch as exc:
+        conn = transport.connect(candidate.address, ssh, pinned, timeout=timeout)
+    except transport.HostKeyMismatch as exc:
         return candidate.model_copy(update={"host_key": exc.seen, "conflict": exc.reason})
-    except remote.RemoteError as exc:
+    except transport.RemoteError as exc:
         return candidate.model_copy(update={"probe_error": exc.reason})
     try:
         facts = parse_probe(conn.run(PROBE_COMMAND, timeout=max(0.1, deadline - time.monotonic())))
-    except remote.RemoteError as exc:
+    except transport.RemoteError as exc:
         return candidate.model_copy(update={"host_key": conn.host_key, "probe_error": exc.reason})
     finally:
         conn.close()

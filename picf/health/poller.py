@@ -17,7 +17,7 @@ from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass
 from importlib.resources import files
 
-from picf import remote
+from picf import transport
 from picf.health.detector import CrashLoopDetector, LoopRule
 from picf.health.diagnosis import node_warnings
 from picf.health.parse import ProbeError, cpu_percent, parse_sample
@@ -33,8 +33,8 @@ PROBE_SCRIPT = files("picf.health").joinpath("probe.sh").read_text()
 @dataclass
 class _Slot:
     node: Node
-    conn: remote.NodeConnection | None = None
-    shell: remote.ShellChannel | None = None
+    conn: transport.NodeConnection | None = None
+    shell: transport.ShellChannel | None = None
     future: Future[tuple[NodeSample, float]] | None = None
     sent_at: float = 0.0
     sample: NodeSample | None = None
@@ -85,7 +85,7 @@ class Poller:
             return False
         try:
             slot.shell.send(self._line(nonce), self.timeout)
-        except remote.RemoteError:
+        except transport.RemoteError:
             slot.drop_connection()  # the pool job connects again, within the same budget
             return False
         return True
@@ -94,19 +94,19 @@ class Poller:
         """Runs in the pool: (re)connect and send if the polling thread could not, read the answer, parse."""
         node = slot.node
         if node.host_key is None:
-            raise remote.RemoteError(node.address, "host-key", "no host key pinned; run `picf discover --write`")
+            raise transport.RemoteError(node.address, "host-key", "no host key pinned; run `picf discover --write`")
         deadline = started + self.timeout  # connecting and asking share one budget
         try:
             if not sent:
                 if slot.conn is None or not slot.conn.alive:
                     slot.drop_connection()
-                    slot.conn = remote.connect(node.address, self.cluster.ssh, node.host_key, timeout=self.timeout)
-                    slot.shell = remote.ShellChannel(slot.conn, define=PROBE_SCRIPT)
+                    slot.conn = transport.connect(node.address, self.cluster.ssh, node.host_key, timeout=self.timeout)
+                    slot.shell = transport.ShellChannel(slot.conn, define=PROBE_SCRIPT)
                 assert slot.shell is not None
                 slot.shell.send(self._line(nonce), max(0.1, deadline - time.monotonic()))
             assert slot.shell is not None
             text = slot.shell.receive(f"@@picf:end {nonce}", max(0.1, deadline - time.monotonic()))
-        except remote.RemoteError:
+        except transport.RemoteError:
             slot.drop_connection()  # a dead link or a stuck shell: start from a fresh connection next time
             raise
         elapsed = (time.monotonic() - started) * 1000
@@ -139,7 +139,7 @@ class Poller:
         future, slot.future = slot.future, None
         try:
             sample, elapsed = future.result()
-        except remote.RemoteError as exc:
+        except transport.RemoteError as exc:
             slot.error, slot.failed = str(exc), True
             if exc.kind in ("unreachable", "timeout", "refused"):
                 slot.drop_connection()
@@ -200,7 +200,7 @@ class Poller:
             raise ValueError(f"no node named {node!r}")
         conn = slot.conn
         if conn is None:
-            raise remote.RemoteError(slot.node.address, "unreachable", "not connected (yet); try again")
+            raise transport.RemoteError(slot.node.address, "unreachable", "not connected (yet); try again")
         text = conn.run(f"tail -n {int(lines)} /var/vcap/sys/log/{job}/*.log 2>/dev/null || true", timeout=self.timeout)
         return text.splitlines()[-int(lines) * 4 :]
 
