@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from picf import transport
 from picf.discovery import mdns
+from picf.discovery.facts import PROBE_COMMAND, parse_probe
 from picf.models.cluster import Cluster, SshDefaults
 from picf.models.discovery import Candidate
 from picf.models.pi import is_pi_mac
 from picf.pool import DaemonPool
-from picf.probe import PROBE_COMMAND, parse_probe
 from picf.progress import Say, quiet
 
 

@@ -15,19 +15,19 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass
-from importlib.resources import files
 
 from picf import transport
 from picf.health.detector import CrashLoopDetector, LoopRule
 from picf.health.diagnosis import node_warnings
-from picf.health.parse import ProbeError, cpu_percent, parse_sample
+from picf.health.parse import cpu_percent, parse_sample
 from picf.models.cluster import Cluster
 from picf.models.health import ClusterHealth, JobHealth, NodeHealth, NodeSample, NodeState
 from picf.models.node import Node
+from picf.node_probe import ProbeError, script
 from picf.pool import DaemonPool
 
 _JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-PROBE_SCRIPT = files("picf.health").joinpath("probe.sh").read_text()
+PROBE_SCRIPT = script("health")
 
 
 @dataclass
