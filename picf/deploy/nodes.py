@@ -15,11 +15,11 @@ from concurrent.futures import wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from picf import transport
 from picf.models.cluster import Cluster
 from picf.models.node import Node
 from picf.node_probe import memory_cgroup, script, split_sections
 from picf.pool import DaemonPool
+from picf.transport import SSH, RemoteError, Transport
 
 STATE_FILE = "/var/vcap/picf/state.json"
 PREPARED_FILE = "/var/vcap/picf/base.ready"  # the base role's last task writes its fingerprint there
@@ -69,14 +69,16 @@ def _packages(text: str) -> frozenset[str]:
     )
 
 
-def read_state(cluster: Cluster, node: Node, timeout: float, become_password: str | None = None) -> NodeReport:
+def read_state(
+    cluster: Cluster, node: Node, timeout: float, become_password: str | None = None, transport: Transport = SSH
+) -> NodeReport:
     """Connect (host key checked against the pin), read state, cgroup and sudo; all within `timeout` seconds."""
     if node.host_key is None:
         return NodeReport(node.name, error="no host key pinned; run `picf discover --write` first")
     deadline = time.monotonic() + timeout
     try:
         conn = transport.connect(node.address, cluster.ssh, node.host_key, timeout=timeout)
-    except transport.RemoteError as exc:
+    except RemoteError as exc:
         return NodeReport(node.name, error=str(exc))
     try:
         sections = _sections(conn.run(_READ, timeout=max(0.1, deadline - time.monotonic())))
@@ -89,7 +91,7 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
                 _TRY_PASSWORD, timeout=max(0.1, deadline - time.monotonic()), stdin=become_password + "\n"
             )
             password_ok = _sections(answer).get("password", "").strip() == "accepted"
-    except transport.RemoteError as exc:
+    except RemoteError as exc:
         return NodeReport(node.name, error=str(exc))
     finally:
         conn.close()
@@ -116,13 +118,20 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
 
 
 def read_states(
-    cluster: Cluster, nodes: list[Node], timeout: float = 5.0, parallel: int = 16, become_password: str | None = None
+    cluster: Cluster,
+    nodes: list[Node],
+    timeout: float = 5.0,
+    parallel: int = 16,
+    become_password: str | None = None,
+    transport: Transport = SSH,
 ) -> list[NodeReport]:
     """Every node's report, in parallel (bounded), all within `timeout` (plus the queueing of a large cluster):
     an unreachable or stuck node does not delay the others, and none delays the answer past its deadline."""
     pool = DaemonPool(min(parallel, len(nodes) or 1), "state")
     try:
-        futures = [(node, pool.submit(read_state, cluster, node, timeout, become_password)) for node in nodes]
+        futures = [
+            (node, pool.submit(read_state, cluster, node, timeout, become_password, transport)) for node in nodes
+        ]
         rounds = -(-len(nodes) // max(1, min(parallel, len(nodes) or 1)))  # batches the pool needs
         wait([f for _, f in futures], timeout=timeout * rounds + 1.0)
         reports = []
