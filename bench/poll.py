@@ -29,7 +29,7 @@ from pathlib import Path
 
 import smoke
 
-from picf import remote
+from picf import transport
 from picf.health.parse import parse_sample
 from picf.health.poller import PROBE_SCRIPT, Poller
 from picf.inventory import read_inventory
@@ -97,10 +97,10 @@ def bench_picf(cluster: Cluster, rounds: int, parallel: int, fresh: bool = False
 
 
 def bench_fabric(cluster: Cluster, rounds: int, parallel: int) -> float:
-    conns = [remote.connect(n.address, cluster.ssh, n.host_key) for n in cluster.nodes]
+    conns = [transport.connect(n.address, cluster.ssh, n.host_key) for n in cluster.nodes]
     try:
 
-        def probe(conn: remote.NodeConnection) -> None:
+        def probe(conn: transport.NodeConnection) -> None:
             nonce, script = probe_line()
             check(conn.run(script, timeout=10), nonce)
 

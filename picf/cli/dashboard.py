@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from picf import remote
+from picf import transport
 from picf.cli import longrun
 from picf.cli.deploy import become_password_from
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
@@ -35,7 +35,7 @@ def dashboard_command(
     inventory = inventory_path(inventory_given)
     manifest = manifest_path(manifest_given, inventory)
     cluster = load_cluster(inventory, [])
-    remote.load_identity(cluster.ssh)  # asks for a passphrase (if any) before the screen is taken
+    transport.load_identity(cluster.ssh)  # asks for a passphrase (if any) before the screen is taken
     if not sys.stdout.isatty():
         fail("the dashboard needs a terminal; for scripts use `picf status --watch --json`", 2)
     become = become_password_from(ask_become_pass)

@@ -88,9 +88,9 @@ def discover_command(
 
         interface_addresses(interface)
     if not no_probe:
-        from picf import remote
+        from picf import transport
 
-        remote.load_identity(ssh)  # a locked or missing key: one line now, not one per host
+        transport.load_identity(ssh)  # a locked or missing key: one line now, not one per host
     options = DiscoveryOptions(
         interfaces=interface or None, settle=settle, timeout=timeout, probe=not no_probe, ssh=ssh
     )

@@ -225,14 +225,14 @@ def pin_command(
 ) -> None:
     """Fetch a node's SSH host key, show its SHA256 fingerprint and pin it (asks first; a different key than
     the one pinned is refused, as in discover)."""
-    from picf import remote  # paramiko costs every other command a tenth of a second
+    from picf import transport  # paramiko costs every other command a tenth of a second
 
     path = inventory_path(inventory)
     cluster = inv.read_inventory(path).cluster
     node = cluster.node(name)
     if node is None:
         fail(f"{path}: no node named {name!r}; add it with `picf inventory add {name} --address ...`", 2)
-    seen, _ = remote.fetch_host_key(node.address, cluster.ssh.port, timeout)
+    seen, _ = transport.fetch_host_key(node.address, cluster.ssh.port, timeout)
     result: dict[str, Any] = {"node": name, "address": node.address, "host_key": seen, "pinned_before": node.host_key}
     if node.host_key is not None and node.host_key != seen:
         if json:

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from picf import remote
+from picf import transport
 from picf.cli.confirm import confirmed
 from picf.cli.deploy import become_password_from
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
@@ -66,7 +66,7 @@ def ssh_command(
     if not command:
         fail(f"{target} names {len(nodes)} nodes ({', '.join(n.name for n in nodes)}); an interactive shell needs "
              "one: name a node, or give a command after --", 2)  # fmt: skip
-    remote.load_identity(cluster.ssh)
+    transport.load_identity(cluster.ssh)
     width = max(len(n.name) for n in nodes)
 
     def on_line(node: str, kind: str, line: str) -> None:
@@ -94,7 +94,7 @@ def _sessions(
     def one(target: Target) -> tuple[Target, NodeSession | None]:
         try:
             return target, open_session(cluster, target.node, password, timeout)
-        except remote.RemoteError as exc:
+        except transport.RemoteError as exc:
             note(f"picf: {unreachable(target.name, exc)}")
             return target, None
 
@@ -139,7 +139,7 @@ def logs_command(
     cluster, _, manifest, where = _load(inventory_given, manifest_given)
     start = time.time() - joblogs.parse_duration(since) if since else None
     resolved = resolve(targets, cluster, manifest, where)
-    remote.load_identity(cluster.ssh)
+    transport.load_identity(cluster.ssh)
     opened = _sessions(cluster, resolved, password, timeout)
     missing = any(s is None for _, s in opened)
     width = max(len(f"{t.name}/{j}") for t, _ in opened for j in t.jobs or ("",))
@@ -204,7 +204,7 @@ def _control(action: jobctl.Action, targets: list[str], inventory_given: Path | 
     cluster, inventory, manifest, where = _load(inventory_given, manifest_given)
     resolved = resolve(targets, cluster, manifest, where)
     _confirm(action, resolved, yes)
-    remote.load_identity(cluster.ssh)
+    transport.load_identity(cluster.ssh)
     outcomes = jobctl.control(cluster, inventory, manifest, resolved, action, password, note, timeout, wait)
     for outcome in outcomes:
         if outcome.result != "ok" and outcome.message and not json:

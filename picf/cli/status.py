@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from picf import remote
+from picf import transport
 from picf.cli import longrun
 from picf.cli.options import inventory_option, inventory_path
 from picf.cli.output import fail, out, print_json
@@ -153,7 +153,7 @@ def status_command(
     if watch:
         longrun.without_thread_caches()
     cluster = load_cluster(inventory_path(inventory), node)
-    remote.load_identity(cluster.ssh)  # a locked or missing key: one line now, not one per node
+    transport.load_identity(cluster.ssh)  # a locked or missing key: one line now, not one per node
     nodes = [n for n in cluster.nodes if not node or n.name in node]
     health: ClusterHealth
     with Poller(cluster, nodes, timeout=timeout) as poller:

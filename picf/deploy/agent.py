@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from picf.errors import PicfError
-from picf.remote import Identity
+from picf.transport import Identity
 
 _PR_SET_PDEATHSIG = 1
 _ASKPASS = (

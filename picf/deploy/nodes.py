@@ -1,6 +1,6 @@
 """Read what each node runs and how picf may act on it, over SSH, checking host keys against the pins.
 
-One short command per node: picf's state file (`/var/vcap/picf/state.json`), whether the node is prepared
+One short script per node (picf/node_probe/node_state.sh): picf's state file, whether the node is prepared
 (the base role's mark and monit running) and which package versions it holds (a deploy ships only the rest),
 the memory cgroup as the kernel runs it (cgroup v2 first), and how the SSH user gets root: already root, sudo
 without a password, sudo that asks (then the password the user gave is tried once, fed on stdin, never on a
@@ -15,11 +15,11 @@ from concurrent.futures import wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from picf import remote
 from picf.models.cluster import Cluster
 from picf.models.node import Node
-from picf.models.pi import memory_cgroup_on
+from picf.node_probe import memory_cgroup, script, split_sections
 from picf.pool import DaemonPool
+from picf.transport import SSH, RemoteError, Transport
 
 STATE_FILE = "/var/vcap/picf/state.json"
 PREPARED_FILE = "/var/vcap/picf/base.ready"  # the base role's last task writes its fingerprint there
@@ -27,24 +27,8 @@ PACKAGES_DIR = "/var/vcap/data/packages"
 Sudo = Literal["root", "nopasswd", "password", "missing"]
 _SUDO: dict[str, Sudo] = {"root": "root", "nopasswd": "nopasswd", "password": "password", "missing": "missing"}
 
-# Files are read with the shell's own `read` and the packages listed with a glob: each program started costs a Pi
-# a fork+exec, and a deploy asks every node this before it knows whether there is anything to do.
-_READ = f"""
-_cat() {{ [ -r "$1" ] && while IFS= read -r _l || [ -n "$_l" ]; do printf '%s\\n' "$_l"; done < "$1"; }}
-echo @@state; _cat {STATE_FILE}
-echo @@prepared; _cat {PREPARED_FILE}; pgrep -x monit >/dev/null 2>&1 && echo monit-running
-echo @@stopped; for _s in /var/vcap/picf/stopped/*; do [ -e "$_s" ] && printf '%s\\n' "${{_s##*/}}"; done
-echo @@packages; for _p in {PACKAGES_DIR}/*/*; do [ -e "$_p" ] && printf '%s\\n' "$_p"; done
-echo @@controllers; _cat /sys/fs/cgroup/cgroup.controllers
-echo @@cgroups; _cat /proc/cgroups
-echo @@sudo
-if [ "$(id -u)" = 0 ]; then echo root
-elif ! command -v sudo >/dev/null 2>&1; then echo missing
-elif sudo -n true 2>/dev/null; then echo nopasswd
-else echo password; fi
-"""
-# `-k`: ignore a cached ticket, so the password itself is what is tested; `-p ''`: no prompt in the output.
-_TRY_PASSWORD = "sudo -S -k -p '' true 2>/dev/null && echo accepted || echo refused"
+_READ = script("node_state")
+_TRY_PASSWORD = script("try_sudo_password")
 
 
 @dataclass
@@ -67,15 +51,8 @@ class NodeReport:
 
 
 def _sections(text: str) -> dict[str, str]:
-    out: dict[str, list[str]] = {}
-    current = ""
-    for line in text.splitlines():
-        if line.startswith("@@"):
-            current = line[2:].strip()
-            out[current] = []
-        elif current:
-            out[current].append(line)
-    return {k: "\n".join(v) for k, v in out.items()}
+    """The node's answer as {section: text} (see picf.node_probe.sections)."""
+    return {name: "\n".join(lines) for name, lines in split_sections(text).items()}
 
 
 def _prepared_mark(text: str) -> str | None:
@@ -92,14 +69,16 @@ def _packages(text: str) -> frozenset[str]:
     )
 
 
-def read_state(cluster: Cluster, node: Node, timeout: float, become_password: str | None = None) -> NodeReport:
+def read_state(
+    cluster: Cluster, node: Node, timeout: float, become_password: str | None = None, transport: Transport = SSH
+) -> NodeReport:
     """Connect (host key checked against the pin), read state, cgroup and sudo; all within `timeout` seconds."""
     if node.host_key is None:
         return NodeReport(node.name, error="no host key pinned; run `picf discover --write` first")
     deadline = time.monotonic() + timeout
     try:
-        conn = remote.connect(node.address, cluster.ssh, node.host_key, timeout=timeout)
-    except remote.RemoteError as exc:
+        conn = transport.connect(node.address, cluster.ssh, node.host_key, timeout=timeout)
+    except RemoteError as exc:
         return NodeReport(node.name, error=str(exc))
     try:
         sections = _sections(conn.run(_READ, timeout=max(0.1, deadline - time.monotonic())))
@@ -111,8 +90,8 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
             answer = conn.run(
                 _TRY_PASSWORD, timeout=max(0.1, deadline - time.monotonic()), stdin=become_password + "\n"
             )
-            password_ok = answer.strip() == "accepted"
-    except remote.RemoteError as exc:
+            password_ok = _sections(answer).get("password", "").strip() == "accepted"
+    except RemoteError as exc:
         return NodeReport(node.name, error=str(exc))
     finally:
         conn.close()
@@ -122,7 +101,7 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
         ip=conn.ip,
         sudo=sudo,
         become_password_ok=password_ok,
-        memory_cgroup=memory_cgroup_on(sections.get("controllers"), sections.get("cgroups")),
+        memory_cgroup=memory_cgroup(sections.get("cgroup", "").splitlines()),
         prepared_mark=_prepared_mark(sections.get("prepared", "")),
         monit_running="monit-running" in sections.get("prepared", "").split(),
         packages=_packages(sections.get("packages", "")),
@@ -139,13 +118,20 @@ def read_state(cluster: Cluster, node: Node, timeout: float, become_password: st
 
 
 def read_states(
-    cluster: Cluster, nodes: list[Node], timeout: float = 5.0, parallel: int = 16, become_password: str | None = None
+    cluster: Cluster,
+    nodes: list[Node],
+    timeout: float = 5.0,
+    parallel: int = 16,
+    become_password: str | None = None,
+    transport: Transport = SSH,
 ) -> list[NodeReport]:
     """Every node's report, in parallel (bounded), all within `timeout` (plus the queueing of a large cluster):
     an unreachable or stuck node does not delay the others, and none delays the answer past its deadline."""
     pool = DaemonPool(min(parallel, len(nodes) or 1), "state")
     try:
-        futures = [(node, pool.submit(read_state, cluster, node, timeout, become_password)) for node in nodes]
+        futures = [
+            (node, pool.submit(read_state, cluster, node, timeout, become_password, transport)) for node in nodes
+        ]
         rounds = -(-len(nodes) // max(1, min(parallel, len(nodes) or 1)))  # batches the pool needs
         wait([f for _, f in futures], timeout=timeout * rounds + 1.0)
         reports = []

@@ -19,7 +19,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from picf import remote
 from picf.deploy import nodes
 from picf.deploy import vars as varstore
 from picf.deploy.connection import Connection, mitogen_strategies
@@ -37,6 +36,7 @@ from picf.models.node import Node
 from picf.models.release import CompiledRelease
 from picf.progress import Say, quiet
 from picf.releases.store import Store
+from picf.transport import SSH, Transport, load_identity
 
 
 @dataclass
@@ -120,7 +120,7 @@ class PreparedDeploy:
         self.close()
 
 
-def prepare_deploy(request: DeployRequest, say: Say = quiet) -> PreparedDeploy:
+def prepare_deploy(request: DeployRequest, say: Say = quiet, transport: Transport = SSH) -> PreparedDeploy:
     """Read, render, ask the nodes and plan; change nothing. PicfError (with its exit code) when the deploy
     cannot even be planned: no node in scope, an unknown arch, a missing build, an unreachable node, another
     deploy of the cluster running (ClusterLocked)."""
@@ -131,7 +131,7 @@ def prepare_deploy(request: DeployRequest, say: Say = quiet) -> PreparedDeploy:
     if lock is not None:
         lock.acquire(request.wait_for_lock, say)
     try:
-        prepared = _prepare(request, cluster, lock, say)
+        prepared = _prepare(request, cluster, lock, say, transport)
         prepared.connection = connection
         return prepared
     except BaseException:
@@ -140,7 +140,9 @@ def prepare_deploy(request: DeployRequest, say: Say = quiet) -> PreparedDeploy:
         raise
 
 
-def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None, say: Say) -> PreparedDeploy:
+def _prepare(
+    request: DeployRequest, cluster: Cluster, lock: ClusterLock | None, say: Say, transport: Transport
+) -> PreparedDeploy:
     started = time.monotonic()
     manifest, manifest_hash, manifest_text = read_manifest(request.manifest, request.manifest_text)
     scope = _nodes_in_scope(manifest, cluster.nodes, request.only)
@@ -159,9 +161,10 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
     _remove_work_of_killed_deploys(say)
     work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
     try:
-        remote.load_identity(cluster.ssh)  # a locked or missing key stops here, before any node is asked
+        load_identity(cluster.ssh)  # a locked or missing key stops here, before any node is asked
         say(f"reading the state of {len(scope)} node(s) ...")
-        found = nodes.read_states(cluster, scope, cluster.ssh.connect_timeout, become_password=request.become_password)
+        found = nodes.read_states(cluster, scope, cluster.ssh.connect_timeout, become_password=request.become_password,
+                                  transport=transport)  # fmt: skip
         reports = {r.node: r for r in found}
         down = {name: r.error for name, r in reports.items() if r.error}
         if down:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from picf import remote
+from picf import transport
 from picf.deploy import execute as ansible
 from picf.deploy.agent import ssh_agent_for
 from picf.deploy.base import base_fingerprint, is_prepared
@@ -194,7 +194,7 @@ def execute(
             history.event(deployment, event["event"], event.get("host"), event)
             on_event(event)
 
-        with ssh_agent_for(remote.load_identity(prepared.cluster.ssh), prepared.work / "agent") as agent_env:
+        with ssh_agent_for(transport.load_identity(prepared.cluster.ssh), prepared.work / "agent") as agent_env:
             env.update(agent_env)
             result = _roll_out(prepared, inputs, env, history, deployment, record, cancelled, say)
             if result.timings is not None:

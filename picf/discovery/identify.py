@@ -10,14 +10,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from picf import remote
 from picf.discovery import mdns
+from picf.discovery.facts import PROBE_COMMAND, parse_probe
 from picf.models.cluster import Cluster, SshDefaults
 from picf.models.discovery import Candidate
 from picf.models.pi import is_pi_mac
 from picf.pool import DaemonPool
-from picf.probe import PROBE_COMMAND, parse_probe
 from picf.progress import Say, quiet
+from picf.transport import SSH, HostKeyMismatch, RemoteError, Transport
 
 
 @dataclass
@@ -55,20 +55,22 @@ def _expected_host_key(cluster: Cluster | None, candidate: Candidate) -> str | N
     return None
 
 
-def probe_candidate(candidate: Candidate, ssh: SshDefaults, pinned: str | None, timeout: float) -> Candidate:
+def probe_candidate(
+    candidate: Candidate, ssh: SshDefaults, pinned: str | None, timeout: float, transport: Transport = SSH
+) -> Candidate:
     """SSH to the candidate, check (or learn) its host key, run the probe, and fold the facts in; all of it
     within `timeout` seconds."""
     assert candidate.address is not None
     deadline = time.monotonic() + timeout
     try:
-        conn = remote.connect(candidate.address, ssh, pinned, timeout=timeout)
-    except remote.HostKeyMismatch as exc:
+        conn = transport.connect(candidate.address, ssh, pinned, timeout=timeout)
+    except HostKeyMismatch as exc:
         return candidate.model_copy(update={"host_key": exc.seen, "conflict": exc.reason})
-    except remote.RemoteError as exc:
+    except RemoteError as exc:
         return candidate.model_copy(update={"probe_error": exc.reason})
     try:
         facts = parse_probe(conn.run(PROBE_COMMAND, timeout=max(0.1, deadline - time.monotonic())))
-    except remote.RemoteError as exc:
+    except RemoteError as exc:
         return candidate.model_copy(update={"host_key": conn.host_key, "probe_error": exc.reason})
     finally:
         conn.close()

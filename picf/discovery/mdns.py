@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import ifaddr
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
-from zeroconf._services.info import AddressResolverIPv4
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from picf.errors import UsageError
+from picf.transport.names import ipv4_only
 
 WORKSTATION = "_workstation._tcp.local."
 SSH = "_ssh._tcp.local."
@@ -114,17 +114,6 @@ def on_links(addresses: list[str], networks: list[ipaddress.IPv4Network]) -> lis
     return [a for a in addresses if any(ipaddress.IPv4Address(a) in net for net in networks)]
 
 
-def _ipv4(addresses: list[str]) -> list[str]:
-    out = []
-    for text in addresses:
-        try:
-            if ipaddress.ip_address(text).version == 4:
-                out.append(text)
-        except ValueError:
-            continue
-    return out
-
-
 async def browse(
     interfaces: list[str] | None,
     settle: float,
@@ -158,7 +147,7 @@ async def browse(
             found = False
         sighting = Sighting(service_type=service_type, instance=instance_label(name, service_type))
         if found:
-            heard = _ipv4(info.parsed_addresses())
+            heard = ipv4_only(info.parsed_addresses())
             sighting.addresses = on_links(heard, networks)
             if heard and not sighting.addresses:
                 return  # a host on another link (another LAN of this machine): not on the one asked about
@@ -192,20 +181,3 @@ async def browse(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(zc.async_close(), 1.0)
     return len(seen)
-
-
-def resolve_local_name(name: str, timeout: float) -> str | None:
-    """The IPv4 address `NAME.local` answers with on mDNS (multicast on the local links only), or None."""
-    server = name.rstrip(".") + "."
-    try:
-        zc = Zeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only)
-    except OSError:
-        return None
-    try:
-        resolver = AddressResolverIPv4(server)
-        if not resolver.request(zc, max(100, int(timeout * 1000))):
-            return None
-        found = _ipv4(resolver.parsed_addresses())
-        return found[0] if found else None
-    finally:
-        zc.close()

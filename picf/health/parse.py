@@ -1,4 +1,4 @@
-"""Pure parsers for the health probe's blob (picf/health/probe.sh): text in, NodeSample out.
+"""Pure parsers for the health probe's blob (picf/node_probe/health.sh): text in, NodeSample out.
 
 Nothing here trusts the node: every section may be missing, truncated or garbage. What cannot be read is left
 as None and named in `problems`; a parser never raises on input.
@@ -22,39 +22,11 @@ from picf.models.health import (
     Throttle,
     Vitals,
 )
-from picf.models.pi import memory_cgroup_on
+from picf.node_probe import ProbeError, memory_cgroup, quoted, split_sections
 
-MARK = "@@picf:"
 MAX_BLOB = 1 << 20  # a probe answer is a few KB; anything this big is not one
 _LOG_LINE_MAX = 400
 _YEAR_2100 = 4_102_444_800
-
-
-class ProbeError(ValueError):
-    """The answer is not a probe answer at all (no begin/end markers for this poll)."""
-
-
-def split_sections(text: str, nonce: str) -> dict[str, list[str]]:
-    """`@@picf:NAME ARG` headers -> {"NAME ARG": lines}. Needs the begin and end markers of this poll's nonce."""
-    lines = text.splitlines()
-    try:
-        start = lines.index(f"{MARK}begin {nonce}")
-        end = lines.index(f"{MARK}end {nonce}", start)
-    except ValueError:
-        raise ProbeError("the answer has no complete probe for this poll") from None
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in lines[start + 1 : end]:
-        if line.startswith(MARK):
-            current = sections.setdefault(line[len(MARK) :].strip(), [])
-        elif current is not None:
-            current.append(line)
-    return sections
-
-
-def _quoted(lines: list[str]) -> list[str]:
-    """Lines the probe prefixed with `| ` (file contents), unprefixed; anything else is dropped."""
-    return [line[2:] if line.startswith("| ") else "" for line in lines if line.startswith("|")]
 
 
 def _printable(text: str) -> str:
@@ -161,13 +133,6 @@ def parse_throttled(vcgencmd: list[str]) -> Throttle | None:
         if match:
             return Throttle(bits=int(match.group(1), 16))
     return None
-
-
-def parse_cgroup(lines: list[str]) -> bool | None:
-    """`v2 cpuset cpu io memory ...` (cgroup v2's controllers) wins over `v1 1` (/proc/cgroups' memory row)."""
-    controllers = next((line[3:] for line in lines if line.startswith("v2 ")), None)
-    v1 = next((line[3:].strip() for line in lines if line.startswith("v1 ")), None)
-    return memory_cgroup_on(controllers, f"memory 0 0 {v1}" if v1 in ("0", "1") else None)
 
 
 def _child_text(element: ET.Element, path: str) -> str | None:
@@ -330,7 +295,7 @@ def parse_sample(text: str, nonce: str, at: float) -> NodeSample:
         disks=parse_df(section("df")),
         temp_c=parse_temperature(section("temp"), section("vcgencmd")),
         throttle=parse_throttled(section("vcgencmd")),
-        memory_cgroup=parse_cgroup(section("cgroup")),
+        memory_cgroup=memory_cgroup(section("cgroup")),
     )
     for name, value in (("uptime", vitals.uptime_s), ("load", vitals.load), ("memory", vitals.mem_total_kb)):
         if value is None:
@@ -346,12 +311,12 @@ def parse_sample(text: str, nonce: str, at: float) -> NodeSample:
     releases: dict[str, str] | None = None
     arch: str | None = None
     if "state" in sections:  # sent when monit was asked; absent means "unchanged"
-        releases, arch = parse_state(_quoted(section("state")))
+        releases, arch = parse_state(quoted(section("state")))
     stopped: frozenset[str] | None = None
     if "stopped" in sections:
-        stopped = frozenset(_printable(x.strip())[:100] for x in _quoted(section("stopped")) if x.strip())
+        stopped = frozenset(_printable(x.strip())[:100] for x in quoted(section("stopped")) if x.strip())
     logs = {
-        _printable(name.removeprefix("log ").strip())[:100]: tuple(_printable(x) for x in _quoted(lines))
+        _printable(name.removeprefix("log ").strip())[:100]: tuple(_printable(x) for x in quoted(lines))
         for name, lines in sections.items()
         if name.startswith("log ")
     }
@@ -362,7 +327,7 @@ def parse_sample(text: str, nonce: str, at: float) -> NodeSample:
         monit_up=monit_section is not None and monit.problem is None,
         monit_poll_s=monit.poll_s,
         processes=monit.processes,
-        monit_events=parse_monit_log(_quoted(section("monitlog")), year),
+        monit_events=parse_monit_log(quoted(section("monitlog")), year),
         logs=logs,
         releases=releases,
         stopped=stopped,

@@ -15,26 +15,26 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass
-from importlib.resources import files
 
-from picf import remote
 from picf.health.detector import CrashLoopDetector, LoopRule
 from picf.health.diagnosis import node_warnings
-from picf.health.parse import ProbeError, cpu_percent, parse_sample
+from picf.health.parse import cpu_percent, parse_sample
 from picf.models.cluster import Cluster
 from picf.models.health import ClusterHealth, JobHealth, NodeHealth, NodeSample, NodeState
 from picf.models.node import Node
+from picf.node_probe import ProbeError, script
 from picf.pool import DaemonPool
+from picf.transport import SSH, NodeSession, NodeShell, RemoteError, Transport
 
 _JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-PROBE_SCRIPT = files("picf.health").joinpath("probe.sh").read_text()
+PROBE_SCRIPT = script("health")
 
 
 @dataclass
 class _Slot:
     node: Node
-    conn: remote.NodeConnection | None = None
-    shell: remote.ShellChannel | None = None
+    conn: NodeSession | None = None
+    shell: NodeShell | None = None
     future: Future[tuple[NodeSample, float]] | None = None
     sent_at: float = 0.0
     sample: NodeSample | None = None
@@ -64,8 +64,10 @@ class Poller:
         rule: LoopRule | None = None,
         clock: Callable[[], float] = time.time,
         fresh_monit: bool = False,
+        transport: Transport = SSH,
     ) -> None:
         self.cluster = cluster
+        self.transport = transport  # how nodes are reached: SSH, or a fake node in the tests
         self.fresh_monit = fresh_monit  # ask monit on every poll (the probe otherwise asks when it may have news)
         self.timeout = timeout
         self.clock = clock
@@ -85,7 +87,7 @@ class Poller:
             return False
         try:
             slot.shell.send(self._line(nonce), self.timeout)
-        except remote.RemoteError:
+        except RemoteError:
             slot.drop_connection()  # the pool job connects again, within the same budget
             return False
         return True
@@ -94,19 +96,21 @@ class Poller:
         """Runs in the pool: (re)connect and send if the polling thread could not, read the answer, parse."""
         node = slot.node
         if node.host_key is None:
-            raise remote.RemoteError(node.address, "host-key", "no host key pinned; run `picf discover --write`")
+            raise RemoteError(node.address, "host-key", "no host key pinned; run `picf discover --write`")
         deadline = started + self.timeout  # connecting and asking share one budget
         try:
             if not sent:
                 if slot.conn is None or not slot.conn.alive:
                     slot.drop_connection()
-                    slot.conn = remote.connect(node.address, self.cluster.ssh, node.host_key, timeout=self.timeout)
-                    slot.shell = remote.ShellChannel(slot.conn, define=PROBE_SCRIPT)
+                    slot.conn = self.transport.connect(
+                        node.address, self.cluster.ssh, node.host_key, timeout=self.timeout
+                    )
+                    slot.shell = slot.conn.open_shell(define=PROBE_SCRIPT)
                 assert slot.shell is not None
                 slot.shell.send(self._line(nonce), max(0.1, deadline - time.monotonic()))
             assert slot.shell is not None
             text = slot.shell.receive(f"@@picf:end {nonce}", max(0.1, deadline - time.monotonic()))
-        except remote.RemoteError:
+        except RemoteError:
             slot.drop_connection()  # a dead link or a stuck shell: start from a fresh connection next time
             raise
         elapsed = (time.monotonic() - started) * 1000
@@ -139,7 +143,7 @@ class Poller:
         future, slot.future = slot.future, None
         try:
             sample, elapsed = future.result()
-        except remote.RemoteError as exc:
+        except RemoteError as exc:
             slot.error, slot.failed = str(exc), True
             if exc.kind in ("unreachable", "timeout", "refused"):
                 slot.drop_connection()
@@ -200,7 +204,7 @@ class Poller:
             raise ValueError(f"no node named {node!r}")
         conn = slot.conn
         if conn is None:
-            raise remote.RemoteError(slot.node.address, "unreachable", "not connected (yet); try again")
+            raise RemoteError(slot.node.address, "unreachable", "not connected (yet); try again")
         text = conn.run(f"tail -n {int(lines)} /var/vcap/sys/log/{job}/*.log 2>/dev/null || true", timeout=self.timeout)
         return text.splitlines()[-int(lines) * 4 :]
 

@@ -1,5 +1,5 @@
 """How a day-2 command reaches a node and acts as root there: SSH as the cluster's user with the pinned host
-key (picf.remote), then sudo as the deploy's `become` does, never a root login.
+key (picf.transport), then sudo as the deploy's `become` does, never a root login.
 
 sudo runs without asking where the node lets it; where it asks, the password the person gave (-K or
 PICF_BECOME_PASSWORD) is fed on stdin, never on a command line.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from picf import remote
+from picf import transport
 from picf.errors import PicfError, UsageError
 from picf.models.cluster import Cluster
 from picf.models.node import Node
@@ -57,7 +57,7 @@ def sudo_problem(node: str, user: str, stderr: str, password_given: bool) -> Sud
     return None
 
 
-def unreachable(node: str, exc: remote.RemoteError) -> str:
+def unreachable(node: str, exc: transport.RemoteError) -> str:
     """How a node that could not be reached is named in a one-line problem: `pi-2 (10.0.0.12): why`."""
     return f"{node} ({exc.address}): {exc.reason}"
 
@@ -73,7 +73,7 @@ class NodeSession:
 
     cluster: Cluster
     node: Node
-    conn: remote.NodeConnection
+    conn: transport.NodeConnection
     password: str | None
 
     @property
@@ -115,5 +115,5 @@ def open_session(cluster: Cluster, node: Node, password: str | None, timeout: fl
     if node.host_key is None:
         raise UsageError(f"{node.name}: no host key pinned; run `picf discover --write` (or `picf inventory pin "
                          f"{node.name}`) first")  # fmt: skip
-    conn = remote.connect(node.address, cluster.ssh, node.host_key, timeout=timeout)
+    conn = transport.connect(node.address, cluster.ssh, node.host_key, timeout=timeout)
     return NodeSession(cluster, node, conn, password)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from picf import remote
+from picf import transport
 from picf.deploy.bundle import LIFECYCLE, WATCHER
 from picf.deploy.lock import ClusterLock, node_lock_owner
 from picf.deploy.plan import batches
@@ -91,11 +91,11 @@ def control(
 
 def _connect_all(
     cluster: Cluster, targets: list[Target], password: str | None, timeout: float
-) -> dict[str, NodeSession | remote.RemoteError]:
-    def one(target: Target) -> NodeSession | remote.RemoteError:
+) -> dict[str, NodeSession | transport.RemoteError]:
+    def one(target: Target) -> NodeSession | transport.RemoteError:
         try:
             return open_session(cluster, target.node, password, timeout)
-        except remote.RemoteError as exc:
+        except transport.RemoteError as exc:
             return exc
 
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
@@ -120,7 +120,7 @@ def _control(
         problems: list[str] = []
         for target in targets:
             session = sessions[target.name]
-            if isinstance(session, remote.RemoteError):
+            if isinstance(session, transport.RemoteError):
                 outcomes[target.name].result = "unreachable"
                 outcomes[target.name].message = unreachable(target.name, session)
                 continue
@@ -169,7 +169,7 @@ def _act(
     budget = watch[1] / 1000 + 30 * len(jobs) + 660  # the watch, a stop's 30 s each, drain's 600 s at most
     try:
         code, out, err = session.run_root(command(action, owner, watch, stable, jobs), budget)
-    except remote.RemoteError as exc:
+    except transport.RemoteError as exc:
         outcome.result, outcome.message = "unreachable", unreachable(session.name, exc)
         return outcome
     except PicfError as exc:  # sudo refused

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from picf import remote
+from picf import transport
 from picf.errors import UsageError
 from picf.models.cluster import Cluster
 from picf.ops.access import NodeSession, as_root, open_session, script, sudo_problem
@@ -159,7 +159,7 @@ class NodeLogs:
         if not self.root:
             code, out, err = session.run(self.command(), timeout)
             if code != 0:
-                raise remote.RemoteError(session.name, "command", f"reading logs failed: {_tail(err or out)}")
+                raise transport.RemoteError(session.name, "command", f"reading logs failed: {_tail(err or out)}")
             answer = parse_answer(self.target.name, out, marks, self.since if self.rounds == 0 else None)
             if not answer.denied:
                 self.marks, self.rounds = marks, self.rounds + 1
@@ -167,7 +167,7 @@ class NodeLogs:
             self.root, marks = True, dict(self.marks)
         code, out, err = session.run_root(self.command(), timeout)
         if code != 0:
-            raise remote.RemoteError(session.name, "command", f"reading logs failed: {_tail(err or out)}")
+            raise transport.RemoteError(session.name, "command", f"reading logs failed: {_tail(err or out)}")
         answer = parse_answer(self.target.name, out, marks, self.since if self.rounds == 0 else None)
         self.marks, self.rounds = marks, self.rounds + 1
         return answer
@@ -210,11 +210,11 @@ def follow(
                         say(LogNote(name, "answers again; following on where it stopped"))
                         lost = None
                 answer = reader.round(session)
-            except remote.RemoteError as exc:
+            except transport.RemoteError as exc:
                 if session is not None:
                     session.close()
                     session = None
-                if isinstance(exc, remote.HostKeyMismatch):
+                if isinstance(exc, transport.HostKeyMismatch):
                     say(LogNote(name, f"{exc.reason}; stopped following it"))
                     return
                 if lost is None:
@@ -266,7 +266,7 @@ def download(session: NodeSession, jobs: tuple[str, ...], directory: Path, timeo
                 if code != 0 and problem is not None:
                     raise problem
             if code not in (0, 1):  # tar's 1: a file changed while it was read (a job writing its log)
-                raise remote.RemoteError(session.name, "command", f"tar of the logs failed: {_tail(err)}")
+                raise transport.RemoteError(session.name, "command", f"tar of the logs failed: {_tail(err)}")
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(partial, path)

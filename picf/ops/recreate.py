@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from picf import remote
+from picf import transport
 from picf.deploy.history import Deployment, History
 from picf.deploy.prepare import DeployRequest
 from picf.errors import Unreachable, UsageError
@@ -28,7 +28,7 @@ def check_host_key(cluster: Cluster, node: Node, timeout: float) -> None:
     """The key the node presents is the pinned one; NewHostKey (saying how to pin a re-flashed card's) if not."""
     if node.host_key is None:
         raise UsageError(f"{node.name}: no host key pinned; run `picf inventory pin {node.name}` first")
-    seen, _ = remote.fetch_host_key(node.address, cluster.ssh.port, timeout)
+    seen, _ = transport.fetch_host_key(node.address, cluster.ssh.port, timeout)
     if seen != node.host_key:
         raise NewHostKey(
             f"{node.name} ({node.address}): {mismatch(seen, node.host_key, node.name)}; then recreate again"

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from picf import remote, simnet
+from picf import simnet, transport
 from picf.errors import UNREACHABLE, UsageError
 from picf.models.cluster import Cluster
 from picf.models.node import Node
@@ -44,11 +44,11 @@ def pinned_known_hosts(cluster: Cluster, node: Node, timeout: float) -> Iterator
     if node.host_key is None:
         raise UsageError(f"{node.name}: no host key pinned; run `picf discover --write` (or `picf inventory pin "
                          f"{node.name}`) first")  # fmt: skip
-    ip = remote.resolve(node.address, timeout)
+    ip = transport.resolve(node.address, timeout)
     simnet.check_reachable(ip)
-    seen, key_text = remote.fetch_host_key(ip, cluster.ssh.port, timeout)
+    seen, key_text = transport.fetch_host_key(ip, cluster.ssh.port, timeout)
     if seen != node.host_key:
-        raise remote.HostKeyMismatch(node.address, node.host_key, seen)
+        raise transport.HostKeyMismatch(node.address, node.host_key, seen)
     directory = Path(tempfile.mkdtemp(prefix="picf-ssh-"))
     try:
         host = ip if cluster.ssh.port == 22 else f"[{ip}]:{cluster.ssh.port}"
@@ -64,7 +64,7 @@ def pinned_known_hosts(cluster: Cluster, node: Node, timeout: float) -> Iterator
 def ssh_argv(cluster: Cluster, ip: str, known_hosts: Path, command: list[str], tty: bool) -> list[str]:
     """The OpenSSH command line: the cluster's user, key (or the agent holding it) and port; the pinned key
     only; no password prompts for host keys; `-t` for an interactive shell at a terminal."""
-    key = remote.private_key_path(cluster.ssh)
+    key = transport.private_key_path(cluster.ssh)
     argv = ["ssh", "-o", f"UserKnownHostsFile={known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
             "-o", "StrictHostKeyChecking=yes", "-o", "UpdateHostKeys=no", "-o", "CheckHostIP=no",
             "-o", f"ConnectTimeout={max(1, int(cluster.ssh.connect_timeout))}", "-o", "LogLevel=ERROR",
@@ -134,7 +134,7 @@ def run_on_nodes(
 
         try:
             session = open_session(cluster, node, None, timeout)
-        except remote.RemoteError as exc:
+        except transport.RemoteError as exc:
             result.error = unreachable(node.name, exc)
             return result
         except UsageError as exc:
@@ -143,7 +143,7 @@ def run_on_nodes(
         out, err = _Prefixed(emitter("out"), result.stdout), _Prefixed(emitter("err"), result.stderr)
         try:
             result.exit_code = session.conn.stream(text, out, err)
-        except remote.RemoteError as exc:
+        except transport.RemoteError as exc:
             result.error = unreachable(node.name, exc)
         finally:
             out.close()

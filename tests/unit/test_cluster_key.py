@@ -8,7 +8,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from picf import remote
+from picf import transport
 from picf.models.cluster import SshDefaults
 
 
@@ -28,9 +28,9 @@ def test_the_key_is_loaded_once_and_again_when_its_file_is_replaced(
     path = tmp_path / "id_cluster"
     first = _write_key(path)
     ssh = SshDefaults(private_key=str(path))
-    loaded = remote.load_identity(ssh)
+    loaded = transport.load_identity(ssh)
     assert loaded.key.asbytes() == first.asbytes() and not loaded.from_agent
-    assert remote.load_identity(ssh) is loaded  # unchanged file: the key in memory
+    assert transport.load_identity(ssh) is loaded  # unchanged file: the key in memory
     second = _write_key(path)
-    again = remote.load_identity(ssh)
+    again = transport.load_identity(ssh)
     assert again.key.asbytes() == second.asbytes() != first.asbytes()

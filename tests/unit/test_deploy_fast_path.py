@@ -16,7 +16,7 @@ def _report(**fields: object) -> nodes.NodeReport:
 
 
 def test_the_node_answer_gives_the_mark_monit_and_the_package_versions() -> None:
-    text = "@@prepared\nabc123\nmonit-running\n@@packages\n/var/vcap/data/packages/logfwd/f1\n" \
+    text = "@@picf:prepared\nabc123\nmonit-running\n@@picf:packages\n/var/vcap/data/packages/logfwd/f1\n" \
            "/var/vcap/data/packages/logfwd/f2.partial\n/var/vcap/data/packages/lineprobe/f3\n"  # fmt: skip
     sections = nodes._sections(text)
     assert nodes._prepared_mark(sections["prepared"]) == "abc123"

@@ -260,11 +260,12 @@ def test_a_reboot_is_planned_only_where_a_role_needs_the_memory_cgroup_and_the_k
 
 def test_a_node_read_splits_into_state_cgroup_and_sudo_even_without_a_trailing_newline() -> None:
     from picf.deploy.nodes import _sections
+    from picf.node_probe import memory_cgroup
 
-    text = '@@state\n{"jobs": {}}\n@@controllers\ncpuset cpu memory\n@@cgroups\n@@sudo\nnopasswd\n'
+    text = '@@picf:state\n{"jobs": {}}\n@@picf:cgroup\nv1 0\nv2 cpuset cpu memory\n@@picf:sudo\nnopasswd'
     sections = _sections(text)
     assert sections["state"] == '{"jobs": {}}' and sections["sudo"] == "nopasswd"
-    assert sections["controllers"] == "cpuset cpu memory"
+    assert memory_cgroup(sections["cgroup"].splitlines()) is True  # cgroup v2's controllers win over v1's row
 
 
 def test_deploy_timings_split_a_batch_into_start_up_tasks_by_phase_and_wrap_up() -> None:

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from picf.discovery import mdns
+from picf.discovery.facts import parse_probe
 from picf.discovery.merge import plan_merge
 from picf.models import check_cluster
 from picf.models.cluster import Cluster
 from picf.models.discovery import Candidate
-from picf.probe import parse_probe
 from picf.sim import plan as simplan
 
 KEY_A = "SHA256:" + "A" * 43
@@ -71,7 +71,7 @@ def test_unknown_interface_is_named_with_the_known_ones() -> None:
 
 
 def probe_text(**values: str) -> str:
-    return "".join(f"picf.{k}={v}\n" for k, v in values.items())
+    return "".join(f"@@picf:{k}\n{v}\n" for k, v in values.items())
 
 
 def test_probe_of_a_pi_3b_plus_with_32_bit_os() -> None:
@@ -83,7 +83,7 @@ def test_probe_of_a_pi_3b_plus_with_32_bit_os() -> None:
             long_bit="32",
             uname_m="armv7l",
             mem_total_kb="948304",
-            cgroup_memory="1",
+            cgroup="v1 1",
             os="Raspbian GNU/Linux 12 (bookworm)",
         )
     )
@@ -116,9 +116,9 @@ def test_probe_of_a_non_pi_board_with_a_revision_line_is_not_a_pi() -> None:
     [
         "",
         "garbage\x00\xff\nmore",
-        "picf.model=Raspberry Pi 3 Mod",  # truncated mid-line
-        "picf.revision=zzzz\npicf.mem_total_kb=-5\npicf.cgroup_memory=maybe",
-        "picf.model=" + "x" * 100_000,
+        "@@picf:model\nRaspberry Pi 3 Mod",  # truncated mid-line
+        "@@picf:revision\nzzzz\n@@picf:mem_total_kb\n-5\n@@picf:cgroup\nv1 maybe",
+        "@@picf:model\n" + "x" * 100_000,
     ],
 )
 def test_probe_parser_survives_garbage(text: str) -> None:

@@ -8,9 +8,6 @@
 # milliseconds to answer) is re-read when a job's pid died or changed, after half a monit cycle, or with `fresh`.
 # Disk use is read on the first poll and every tenth; picf's state file when monit is re-read.
 _picf_n=0 _picf_at=-1000000 _picf_x= _picf_pids= _picf_btime=
-_picf_lines() { # FILE [PREFIX]: print a file's lines (built-ins only)
-  while IFS= read -r _l || [ -n "$_l" ]; do printf '%s%s\n' "$2" "$_l"; done < "$1"
-}
 picf_probe() {
   _picf_n=$((_picf_n + 1)); _nonce=$1 _fresh=$2
   echo "@@picf:begin $_nonce"
@@ -38,9 +35,7 @@ picf_probe() {
   echo "@@picf:temp"; _picf_lines /sys/class/thermal/thermal_zone0/temp 2>/dev/null
   echo "@@picf:vcgencmd"
   command -v vcgencmd >/dev/null 2>&1 && vcgencmd get_throttled 2>/dev/null
-  echo "@@picf:cgroup"
-  while read -r _k _a _b _c; do [ "$_k" = memory ] && echo "v1 $_c"; done < /proc/cgroups 2>/dev/null
-  [ -r /sys/fs/cgroup/cgroup.controllers ] && { printf 'v2 '; _picf_lines /sys/fs/cgroup/cgroup.controllers; }
+  picf_cgroup
   [ -d /var/vcap/monit ] || { echo "@@picf:end $_nonce"; return; }
   # each job's pid, from its pidfile: alive or not, and whether it changed since the last poll
   _bad= _pids= _dead=

@@ -1,4 +1,5 @@
-"""The one place picf opens SSH for itself (fabric). Ansible has its own connections.
+"""SSH to a node for picf itself (fabric): the connection, its deadlines, and a shell kept open on it.
+Ansible has its own connections.
 
 Every connection checks the node's host key against the fingerprint pinned in the inventory before it
 authenticates; with no pin (discovery of a new node) it records the key it saw, so the caller can pin it.
@@ -12,72 +13,28 @@ shuts the socket and closes the transport, which wakes every waiting call; the c
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
-import ipaddress
 import logging
-import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import paramiko
 from fabric import Connection
 
-from picf import prompts, simnet
-from picf.errors import Unreachable, UsageError
-from picf.hostkeys import fingerprint_of_blob, mismatch
+from picf import simnet
+from picf.hostkeys import fingerprint_of_blob
 from picf.models.cluster import SshDefaults
+from picf.transport.errors import HostKeyMismatch, PinnedHostKey, RemoteError, check_host_key
+from picf.transport.identity import load_identity
+from picf.transport.names import resolve
 from picf.watchdog import Watchdog
 
 # paramiko's transport thread logs a traceback for every failed handshake; picf reports failures itself.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
-
-
-class RemoteError(Unreachable):
-    """A node could not be reached or did not run a command; `kind` says which way it failed."""
-
-    def __init__(self, address: str, kind: str, message: str) -> None:
-        super().__init__(f"{address}: {message}")
-        self.address = address
-        self.kind = kind  # unreachable | refused | auth | host-key | timeout | command | resolve
-        self.reason = message  # the message without the address
-
-
-class KeyProblem(UsageError):
-    """The cluster's private key is missing, unreadable or locked: nothing was sent to any node."""
-
-
-class HostKeyMismatch(RemoteError):
-    """The node presented a different host key than the one pinned: a reinstall, or an impostor."""
-
-    def __init__(self, address: str, expected: str, seen: str) -> None:
-        super().__init__(
-            address,
-            "host-key",
-            mismatch(seen, expected),
-        )
-        self.expected = expected
-        self.seen = seen
-
-
-class PinnedHostKey(paramiko.MissingHostKeyPolicy):
-    """Accept exactly the pinned fingerprint; with no pin, accept and remember what was seen."""
-
-    def __init__(self, address: str, expected: str | None) -> None:
-        self.address = address
-        self.expected = expected
-        self.seen: str | None = None
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        self.seen = fingerprint_of_blob(key.asbytes())
-        if self.expected is not None and self.seen != self.expected:
-            raise HostKeyMismatch(self.address, self.expected, self.seen)
 
 
 def _shut(sock: socket.socket | None) -> None:
@@ -193,6 +150,10 @@ class NodeConnection:
         key = transport.get_remote_server_key()
         return f"{self.ip} {key.get_name()} {key.get_base64()}"
 
+    def open_shell(self, define: str = "") -> ShellChannel:
+        """A `/bin/sh` kept open on this connection (opened when the first line is sent)."""
+        return ShellChannel(self, define)
+
     def kill(self) -> None:
         """Drop the connection now, waking any call blocked on it (safe from any thread)."""
         _shut(self.sock)
@@ -202,116 +163,6 @@ class NodeConnection:
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self.kill()
-
-
-def private_key_path(ssh: SshDefaults) -> Path:
-    """The cluster's private key, `~` expanded."""
-    return Path(ssh.private_key).expanduser()
-
-
-# --- the cluster's key, as people keep it: a plain file, one with a passphrase, or in ssh-agent --------------
-
-# Per key file, with the file's identity when it was loaded: a key file replaced while picf runs (a rebuilt
-# simulated LAN, a rotated key) is loaded again, not answered from memory with a key the nodes no longer take.
-_identities: dict[Path, tuple[tuple[int, ...], Identity]] = {}
-_identities_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The key picf logs in with: loaded from its file, or the same key held by ssh-agent."""
-
-    path: Path
-    key: paramiko.PKey
-    from_agent: bool
-    passphrase: str | None = None  # kept in memory only, for the private agent a deploy gives Ansible
-
-
-def _agent_key(public_blob: bytes | None) -> paramiko.PKey | None:
-    if public_blob is None or not os.environ.get("SSH_AUTH_SOCK"):
-        return None
-    try:
-        agent = paramiko.Agent()
-        keys = agent.get_keys()
-    except (paramiko.SSHException, OSError):
-        return None
-    found: paramiko.PKey | None = next((k for k in keys if k.asbytes() == public_blob), None)
-    return found
-
-
-def _public_blob(path: Path) -> bytes | None:
-    try:
-        fields = Path(f"{path}.pub").read_text().split()
-        return base64.b64decode(fields[1], validate=True) if len(fields) >= 2 else None
-    except (OSError, ValueError):
-        return None
-
-
-def load_identity(ssh: SshDefaults) -> Identity:
-    """The cluster's key, unlocked once per process and key file (again when the file is replaced): from
-    ssh-agent when it holds it, else from the file (asking for its passphrase when it has one). KeyProblem says
-    exactly what is missing or wrong."""
-    path = private_key_path(ssh)
-    stamp = _file_stamp(path) + _file_stamp(Path(f"{path}.pub"))
-    with _identities_lock:
-        cached = _identities.get(path)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        identity = _load_identity(path)
-        _identities[path] = (stamp, identity)
-        return identity
-
-
-def _file_stamp(path: Path) -> tuple[int, ...]:
-    """What changes when a file is replaced or rewritten (nothing when it is missing)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return (-1, -1, -1, -1)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _load_identity(path: Path) -> Identity:
-    where = f"ssh.private_key {path}"
-    agent = _agent_key(_public_blob(path))
-    if agent is not None:
-        return Identity(path, agent, from_agent=True)
-    if not path.is_file():
-        raise KeyProblem(f"{where} not found (and no ssh-agent holds it); set ssh.private_key in the inventory")
-    try:
-        return Identity(path, paramiko.PKey.from_path(path), from_agent=False)
-    except TypeError:  # encrypted: it needs its passphrase
-        pass
-    except (ValueError, paramiko.SSHException, OSError) as exc:
-        raise KeyProblem(f"{where} is not a private key picf can read ({exc})") from None
-    passphrase = prompts.ask_passphrase(path)
-    if passphrase is None:
-        raise KeyProblem(
-            f"{where} has a passphrase: add it to ssh-agent (ssh-add {path}) or run picf at a terminal to be "
-            "asked for it"
-        )
-    try:
-        key = paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]  # it wants bytes
-    except (ValueError, TypeError, paramiko.SSHException):
-        raise KeyProblem(f"wrong passphrase for {where}") from None
-    return Identity(path, key, from_agent=False, passphrase=passphrase)
-
-
-def resolve(address: str, timeout: float) -> str:
-    """The IPv4 address to connect to: an IP as it is; `NAME.local` asked on mDNS only (never a DNS server,
-    which could be outside); anything else refused."""
-    try:
-        return str(ipaddress.IPv4Address(address))
-    except ValueError:
-        pass
-    if not address.lower().rstrip(".").endswith(".local"):
-        raise RemoteError(address, "resolve", "not an IPv4 address or NAME.local; fix the address")
-    from picf.discovery.mdns import resolve_local_name  # zeroconf is imported only when a name needs it
-
-    found = resolve_local_name(address, timeout)
-    if found is None:
-        raise RemoteError(address, "resolve", f"no answer on mDNS within {timeout:g} s (is the Pi on this LAN?)")
-    return found
 
 
 def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float | None = None) -> NodeConnection:
@@ -374,9 +225,11 @@ def connect(address: str, ssh: SshDefaults, pinned: str | None, timeout: float |
         transport = conn.client.get_transport()
         assert transport is not None
         policy.seen = fingerprint_of_blob(transport.get_remote_server_key().asbytes())
-        if pinned is not None and policy.seen != pinned:
+        try:
+            check_host_key(address, pinned, policy.seen)
+        except HostKeyMismatch:
             _close(conn, sock)
-            raise HostKeyMismatch(address, pinned, policy.seen)
+            raise
     return NodeConnection(address=address, host_key=policy.seen, connection=conn, ip=ip, sock=sock)
 
 
@@ -488,3 +341,16 @@ class ShellChannel:
             with contextlib.suppress(Exception):
                 self._channel.close()
             self._channel = None
+
+
+class SshTransport:
+    """picf's transport: real SSH to real (or simulated) nodes."""
+
+    def connect(
+        self, address: str, ssh: SshDefaults, pinned: str | None, timeout: float | None = None
+    ) -> NodeConnection:
+        """`connect`: open SSH to `address`, the host key checked against `pinned`."""
+        return connect(address, ssh, pinned, timeout)
+
+
+SSH = SshTransport()

@@ -1,9 +1,7 @@
-"""Identify a node over SSH: one short POSIX-sh command, one `key=value` blob back, a pure parser.
+"""What a host says about itself: the identify probe's answer (picf/node_probe/identify.sh) read into facts.
 
-What it reads is what FACTS.md says to trust on a Pi: the device-tree model, the cpuinfo revision code, the
-userland architecture (`dpkg --print-architecture` / `getconf LONG_BIT`, not `uname -m`, which says aarch64
-for a 32-bit OS on a 64-bit kernel), memory, the memory cgroup (cgroup v2's controllers, else
-`/proc/cgroups`), the OS release.
+The facts are what FACTS.md says to trust on a Pi: the device-tree model, the cpuinfo revision code, the userland
+architecture (dpkg's, else the word size; not `uname -m`), memory, the memory cgroup, the OS release.
 """
 
 from __future__ import annotations
@@ -11,29 +9,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from picf.models.node import Arch, normalize_arch
-from picf.models.pi import PiModel, PiModelError, memory_cgroup_on, parse_model_string, parse_revision_code
+from picf.models.pi import PiModel, PiModelError, parse_model_string, parse_revision_code
+from picf.node_probe import memory_cgroup, script, split_sections
 
-# Each line `picf.KEY=VALUE`; values are stripped of anything but printable text by the parser. Files are read
-# with the shell's own `read`: a process per fact cost a node ~15 fork+execs per probe (at 100 nodes, discovery's
-# biggest cost on the nodes' side after sshd); only the three facts no file holds start a program.
-PROBE_COMMAND = r"""
-dt=/sys/firmware/devicetree/base; [ -r $dt/model ] || dt=/proc/device-tree
-m= r= k= c= g= o= h=
-[ -r $dt/model ] && IFS= read -r m < $dt/model
-[ -r /proc/cpuinfo ] && while IFS= read -r l; do
-  case $l in Revision*:*) [ -n "$r" ] || { r=${l#*:}; r=${r# }; } ;; esac
-done < /proc/cpuinfo
-[ -r /proc/meminfo ] && while read -r n v _; do [ "$n" = MemTotal: ] && { k=$v; break; }; done < /proc/meminfo
-[ -r /sys/fs/cgroup/cgroup.controllers ] && IFS= read -r c < /sys/fs/cgroup/cgroup.controllers
-[ -r /proc/cgroups ] && while read -r n _ _ e; do [ "$n" = memory ] && g=$e; done < /proc/cgroups
-[ -r /etc/os-release ] && while IFS= read -r l; do
-  case $l in PRETTY_NAME=*) o=${l#*=}; o=${o#\"}; o=${o%\"} ;; esac
-done < /etc/os-release
-[ -r /proc/sys/kernel/hostname ] && read -r h < /proc/sys/kernel/hostname
-printf 'picf.%s=%s\n' model "$m" revision "$r" dpkg_arch "$(dpkg --print-architecture 2>/dev/null)" \
-  long_bit "$(getconf LONG_BIT 2>/dev/null)" uname_m "$(uname -m 2>/dev/null)" mem_total_kb "$k" \
-  cgroup_v2 "$c" cgroup_memory "$g" os "$o" hostname "$h"
-""".strip()
+PROBE_COMMAND = script("identify")
 
 _MAX_VALUE = 200
 
@@ -88,11 +67,8 @@ def _userland_arch(dpkg_arch: str, long_bit: str, uname_m: str) -> Arch | None:
 
 def parse_probe(text: str) -> ProbeResult:
     """Parse the probe's output; garbage and truncation give a result with fewer facts, never an exception."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("picf.") and "=" in line:
-            key, _, value = line[5:].partition("=")
-            values[key] = _clean(value)
+    sections = split_sections(text)
+    values = {name: _clean(lines[0]) for name, lines in sections.items() if lines}
     problems: list[str] = []
     revision = values.get("revision", "").lower() or None
     from_revision: PiModel | None = None
@@ -121,10 +97,6 @@ def parse_probe(text: str) -> ProbeResult:
     mem_kb = values.get("mem_total_kb", "")
     if memory_mb is None and mem_kb.isdigit() and int(mem_kb) > 0:
         memory_mb = max(64, int(mem_kb) // 1024)
-    cgroup_text = values.get("cgroup_memory", "")
-    memory_cgroup = memory_cgroup_on(
-        values.get("cgroup_v2"), f"memory 0 0 {cgroup_text}" if cgroup_text in {"0", "1"} else None
-    )
     return ProbeResult(
         model_string=model_string,
         model=model,
@@ -132,7 +104,7 @@ def parse_probe(text: str) -> ProbeResult:
         arch=_userland_arch(values.get("dpkg_arch", ""), values.get("long_bit", ""), values.get("uname_m", "")),
         uname_m=values.get("uname_m") or None,
         memory_mb=memory_mb,
-        memory_cgroup=memory_cgroup,
+        memory_cgroup=memory_cgroup(sections.get("cgroup", [])),
         os=values.get("os") or None,
         hostname=values.get("hostname") or None,
         problems=tuple(problems),
