@@ -7,7 +7,7 @@ the deploy's Outcome with `dismiss()` (None when it never ran)."""
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,8 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
+from picf.models.deploy_event import AnsibleEvent, DeployEvent
 from tui.deploying import Deployer, Outcome, PlannedDeploy
-from tui.messages import DeployDone, DeployEvent, DeployPlanned, DeploySaid
+from tui.messages import DeployDone, DeployPlanned, DeployProgressed, DeploySaid
 
 PROGRESS_COLUMNS = (("node", 16), ("status", 11), ("tasks ok", 8), ("last task", 60))
 
@@ -72,8 +73,8 @@ class DeployScreen(Screen[Outcome | None]):
     def _say(self, line: str) -> None:
         self.post_message(DeploySaid(line))
 
-    def _event(self, event: dict[str, Any]) -> None:
-        self.post_message(DeployEvent(dict(event)))
+    def _event(self, event: DeployEvent) -> None:
+        self.post_message(DeployProgressed(event))
 
     # --- messages (UI thread)
     @on(DeploySaid)
@@ -94,25 +95,24 @@ class DeployScreen(Screen[Outcome | None]):
             self.asking = True
             self._say_status("deploy this plan? y: deploy  n: don't")
 
-    @on(DeployEvent)
-    def _progress(self, message: DeployEvent) -> None:
-        event: dict[str, Any] = message.event
-        host = event.get("host")
-        if not host:
+    @on(DeployProgressed)
+    def _progress(self, message: DeployProgressed) -> None:
+        event = message.event
+        if not isinstance(event, AnsibleEvent) or not event.host:
             return
+        host = event.host
         table = self.query_one("#progress", DataTable)
         row = self._rows.get(host)
         if row is None:
             row = self._rows[host] = [host, "running", "0", ""]
             table.add_row(*row, key=host)
-        kind = str(event.get("event", ""))
-        if kind == "runner_on_ok":
+        if event.event == "runner_on_ok":
             row[2] = str(int(row[2]) + 1)
-        elif kind == "runner_on_failed" and not event.get("ignored"):
+        elif event.event == "runner_on_failed" and not event.ignored:
             row[1] = "failed"
-        elif kind == "runner_on_unreachable":
+        elif event.event == "runner_on_unreachable":
             row[1] = "unreachable"
-        row[3] = str(event.get("task") or row[3])[:60]
+        row[3] = (event.task or row[3])[:60]
         for column, value in zip(self._columns, row, strict=True):
             table.update_cell(host, column, value)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
-from picf.deploy.rollout import execute
+from picf.deploy.rollout import OnDeployEvent, execute
 from picf.errors import PicfError
 from picf.progress import Say
 
-OnEvent = Callable[[dict[str, Any]], None]
+OnEvent = OnDeployEvent
 
 
 @dataclass(frozen=True)

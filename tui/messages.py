@@ -4,10 +4,10 @@ the UI thread (posting a message is safe from any thread)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
+from picf.models.deploy_event import DeployEvent
 from picf.models.health import ClusterHealth
 from tui.deploying import Outcome, PlannedDeploy
 
@@ -64,10 +64,10 @@ class DeployPlanned(Message):
 
 
 @dataclass
-class DeployEvent(Message):
-    """An Ansible event of a running deploy (summarised, secrets redacted)."""
+class DeployProgressed(Message):
+    """An event of a running deploy (secrets redacted)."""
 
-    event: dict[str, Any]
+    event: DeployEvent
 
 
 @dataclass

@@ -23,6 +23,7 @@ from picf.deploy.history import History
 from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
 from picf.deploy.rollback import rollback_request
 from picf.deploy.rollout import DeployResult, execute
+from picf.models.deploy_event import AnsibleEvent, DeployEvent
 
 
 @contextlib.contextmanager
@@ -148,14 +149,16 @@ def _confirmed(yes: bool) -> bool:
     return typer.confirm("deploy these changes?", err=True)
 
 
-def _event_printer(json: bool) -> Callable[[dict[str, Any]], None]:
-    def on_event(event: dict[str, Any]) -> None:
+def _event_printer(json: bool) -> Callable[[DeployEvent], None]:
+    def on_event(event: DeployEvent) -> None:
         if json:
-            _emit(event)
-        elif event["event"] in {"runner_on_failed", "runner_on_unreachable"} and not event.get("ignored"):
-            err.print(f"  {event['host']}: {event['task']}: FAILED", style="red", markup=False)
-        elif event["event"] == "runner_on_ok" and event.get("changed"):
-            err.print(f"  {event['host']}: {event['task']}", markup=False, highlight=False)
+            _emit(event.as_json())
+        elif not isinstance(event, AnsibleEvent):
+            return
+        elif event.event in {"runner_on_failed", "runner_on_unreachable"} and not event.ignored:
+            err.print(f"  {event.host}: {event.task}: FAILED", style="red", markup=False)
+        elif event.event == "runner_on_ok" and event.changed:
+            err.print(f"  {event.host}: {event.task}", markup=False, highlight=False)
 
     return on_event
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from picf import yamldoc
 from picf.atomic import write_atomic
-from picf.deploy.execute import PLAYBOOKS
+from picf.deploy.playbook_run import PLAYBOOKS
 from picf.deploy.plays import inventory_groups, rollout_plays
 from picf.deploy.prepare import PreparedDeploy
 from picf.deploy.rollout import ansible_inputs

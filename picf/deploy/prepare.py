@@ -32,6 +32,7 @@ from picf.deploy.render import JobLibrary, RenderedJob, check_processes, render_
 from picf.errors import Unreachable, UsageError
 from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
+from picf.models.deploy_state import DeployedJob, DeployState
 from picf.models.manifest import JobRef, Manifest, NodePlan
 from picf.models.node import Node
 from picf.models.release import CompiledRelease
@@ -72,7 +73,7 @@ class PreparedDeploy:
     plan_lines: list[str]  # the plan and its rollout, as the person confirming it reads them
     rollout: Rollout
     rendered: dict[str, list[RenderedJob]]
-    wanted: dict[str, dict[str, Any]]
+    wanted: dict[str, DeployState]
     compiled: dict[tuple[str, str], CompiledRelease]
     reports: dict[str, nodes.NodeReport]
     secrets: set[str] = field(repr=False)
@@ -97,7 +98,7 @@ class PreparedDeploy:
         out: dict[str, tuple[str, ...]] = {}
         for node in self.scope:
             report = self.reports.get(node.name)
-            wanted = self.wanted.get(node.name, {}).get("jobs", {})
+            wanted = self.wanted.get(node.name, DeployState()).jobs
             jobs = tuple(sorted(j for j in (report.stopped if report else ()) if j in wanted))
             if jobs:
                 out[node.name] = jobs
@@ -183,7 +184,7 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
         if lines:
             lines += render_rollout(rollout.groups, rollout.canaries, rollout.kind_of, rollout.per)
         stopped = [f"{n.name}/{j}" for n in scope for j in sorted(reports[n.name].stopped)
-                   if j in wanted[n.name].get("jobs", {})]  # fmt: skip
+                   if j in wanted[n.name].jobs]  # fmt: skip
         if stopped:
             lines.append(f"stopped with picf stop, kept stopped: {', '.join(stopped)} (--start starts them)")
         # Root is needed only where something changes; checked before anything does.
@@ -226,7 +227,7 @@ def _render(
     variables: dict[str, Any],
     reports: dict[str, nodes.NodeReport],
     secrets: set[str],
-) -> tuple[dict[str, list[RenderedJob]], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, list[RenderedJob]], dict[str, DeployState]]:
     """Every node's rendered jobs and the state it should report afterwards (adds rendered secrets)."""
     groups = [Group(role, tuple(n for n in cluster.nodes if role in n.roles), group.jobs)
               for role, group in manifest.roles.items()]  # fmt: skip
@@ -236,19 +237,19 @@ def _render(
     library = JobLibrary(compiled)
     by_node = render_deployment(manifest.name, groups, library, variables, addresses, {n.name for n in scope})
     rendered: dict[str, list[RenderedJob]] = {}
-    wanted: dict[str, dict[str, Any]] = {}
+    wanted: dict[str, DeployState] = {}
     for node in scope:
         jobs: dict[str, RenderedJob] = {}
         for job in by_node[node.name]:
             jobs.setdefault(job.name, job)  # the same job from two roles: rendered once per role, run once
         rendered[node.name] = list(jobs.values())
-        jobs_state: dict[str, Any] = {}
+        jobs_state: dict[str, DeployedJob] = {}
         for job in rendered[node.name]:
             check_processes(job, node.name)
             secrets |= job.secrets
-            jobs_state[job.name] = {"hash": job.hash, "release": job.release, "properties": job.properties,
-                                    "packages": list(job.packages), "processes": list(job.processes),
-                                    "lifecycle": list(job.lifecycle)}  # fmt: skip
+            jobs_state[job.name] = DeployedJob(hash=job.hash, release=job.release, properties=job.properties,
+                                               packages=list(job.packages), processes=list(job.processes),
+                                               lifecycle=list(job.lifecycle))  # fmt: skip
         node_releases = [compiled[(r.name, str(node.arch))] for r in manifest.releases]
         wanted[node.name] = wanted_state(manifest.name, str(node.arch), node_releases, jobs_state,
                                          manifest.monit_interval)  # fmt: skip

@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from picf import remote
-from picf.deploy import execute as ansible
+from picf.deploy import playbook_run
 from picf.deploy.agent import ssh_agent_for
 from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
 from picf.deploy.history import History, state_dir
 from picf.deploy.lock import node_lock_owner
 from picf.deploy.plays import (
-    BOOKKEEPING,
-    POST_DEPLOY_TASK,
+    POST_DEPLOY_GROUP,
     batch_of_play,
     inventory_groups,
     prepared_nodes,
@@ -33,15 +32,16 @@ from picf.deploy.plays import (
 from picf.deploy.preflight import run_preflight
 from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
 from picf.deploy.timings import DeployTimings
+from picf.models.deploy_event import AnsibleEvent, DeployEvent, PreflightChecked
 from picf.models.health import steady_seconds
 from picf.models.manifest import parse_watch_time
 from picf.progress import Say, quiet
 from picf.releases.store import Store
 
-EventSink = Callable[[dict[str, Any]], None]
+OnDeployEvent = Callable[[DeployEvent], None]
 
 
-def _ignore(_: dict[str, Any]) -> None:
+def _ignore(_: DeployEvent) -> None:
     return None
 
 
@@ -90,12 +90,12 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
         packages = []
         for release in (prepared.compiled[(r.name, str(node.arch))] for r in manifest.releases):
             packages += [{"name": p.name, "fingerprint": p.fingerprint, "blob": str(store.blob(p.sha256))}
-                         for p in release.packages if p.name in state["packages"]]  # fmt: skip
+                         for p in release.packages if p.name in state.packages]  # fmt: skip
         shipped = [p for p in packages if for_export or f"{p['name']}/{p['fingerprint']}" not in report.packages]
         changed_jobs = [j.job for j in plan.jobs if j.action in {"add", "update"}]
         removed_jobs = [j.job for j in plan.jobs if j.action == "remove"]
         supervised = {job.name for job in prepared.rendered[name] if job.processes}
-        deploy_id = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+        deploy_id = hashlib.sha256(json.dumps(state.as_json(), sort_keys=True).encode()).hexdigest()[:16]
         node_stage = stage / "stage" / name
         write_bundle(node_stage, deploy_id, packages, shipped, prepared.rendered[name], state, changed_jobs,
                      removed_jobs)  # fmt: skip
@@ -149,7 +149,7 @@ def redact(text: str, secrets: set[str]) -> str:
 
 def execute(
     prepared: PreparedDeploy,
-    on_event: EventSink = _ignore,
+    on_event: OnDeployEvent = _ignore,
     cancelled: threading.Event | None = None,
     say: Say = quiet,
 ) -> DeployResult:
@@ -164,8 +164,8 @@ def execute(
     if prepared.request.preflight:
         checked = run_preflight(prepared, say)
         preflight_seconds = checked.seconds
-        on_event({"event": "preflight", "ok": checked.ok, "seconds": round(checked.seconds, 3),
-                  "summary": checked.summary(), "lines": checked.lines(), "skipped": checked.skipped})  # fmt: skip
+        on_event(PreflightChecked(ok=checked.ok, seconds=checked.seconds, summary=checked.summary(),
+                                  lines=checked.lines(), skipped=checked.skipped))  # fmt: skip
         if not checked.ok:
             for line in checked.lines():
                 say(line)
@@ -181,17 +181,17 @@ def execute(
         # SSH control sockets outlive a deploy by design (ControlPersist): keep them out of the work dir.
         control_dir = state_dir() / "ssh"
         control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        env = ansible.ansible_env(inputs.known_hosts, control_dir, prepared.cluster.ssh.connect_timeout,
+        env = playbook_run.ansible_env(inputs.known_hosts, control_dir, prepared.cluster.ssh.connect_timeout,
                                   prepared.work)  # fmt: skip
         env.update(prepared.connection.env)
         inputs.inventory["all"]["vars"].update(prepared.connection.host_vars)
         if prepared.connection.note:
             say(prepared.connection.note)
 
-        def record(event: dict[str, Any]) -> None:
-            if "message" in event:
-                event["message"] = redact(str(event["message"]), prepared.secrets)
-            history.event(deployment, event["event"], event.get("host"), event)
+        def record(event: AnsibleEvent) -> None:
+            if event.message:
+                event = event.model_copy(update={"message": redact(event.message, prepared.secrets)})
+            history.event(deployment, event.event, event.host, event.as_json())
             on_event(event)
 
         with ssh_agent_for(remote.load_identity(prepared.cluster.ssh), prepared.work / "agent") as agent_env:
@@ -212,7 +212,7 @@ def _roll_out(
     env: dict[str, str],
     history: History,
     deployment: int,
-    on_event: EventSink,
+    on_event: Callable[[AnsibleEvent], None],
     cancelled: threading.Event,
     say: Say,
 ) -> DeployResult:
@@ -223,31 +223,32 @@ def _roll_out(
     nodes = set(inputs.inventory["all"]["hosts"])
     begun: list[int] = []  # the batches whose play has started, in order
 
-    def on_ansible_event(event: dict[str, Any]) -> None:
-        if event["event"] == "playbook_on_play_start":
-            number = batch_of_play(str(event.get("hosts") or ""))
+    def on_ansible_event(event: AnsibleEvent) -> None:
+        if event.event == "playbook_on_play_start":
+            number = batch_of_play(event.hosts or "")
             if number is not None:
                 begun.append(number)
                 kind = "canary" if rollout.is_canary(number) else "batch"
                 say(f"{kind} {number + 1}/{len(rollout.groups)}: {', '.join(rollout.groups[number])}")
             return
         timings.event(begun[-1] if begun else 0, event, time.monotonic())
-        if event.get("task") not in BOOKKEEPING:
+        if not event.bookkeeping:
             on_event(event)
 
     inventory = {
         "all": {**inputs.inventory["all"], "children": inventory_groups(rollout, inputs.inventory["all"]["hosts"])}
     }
     timings.run_started(time.monotonic())
-    result = ansible.run_playbook(
+    result = playbook_run.run_playbook(
         rollout_plays(rollout, inputs.watch_vars, prepared_nodes(inputs.inventory)), inventory,
         prepared.work / "run", env, on_ansible_event,
         cancelled, become_password=prepared.request.become_password, forks=max(map(len, rollout.groups)),
     )  # fmt: skip
     timings.run_ended(time.monotonic())
-    problems = {**{h: f"unreachable: {m}" for h, m in result.unreachable.items() if h in nodes},
-                **{h: m for h, m in result.failed.items() if h in nodes}}  # fmt: skip
-    post_deploy = {h: m for h, m in problems.items() if m.startswith(POST_DEPLOY_TASK)}
+    problems = {**{h: f"unreachable: {e.task}: {e.message or 'unreachable'}" for h, e in result.unreachable.items()
+                   if h in nodes},
+                **{h: f"{e.task}: {e.message}".strip() for h, e in result.failed.items() if h in nodes}}  # fmt: skip
+    post_deploy = {h: problems[h] for h, e in result.failed.items() if h in problems and e.hosts == POST_DEPLOY_GROUP}
     for host in post_deploy:  # every batch succeeded there; only the last step did not
         del problems[host]
     last = begun[-1] if begun else 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from picf.models.deploy_event import AnsibleEvent
 from picf.progress import Say
 from tui.deploying import OnEvent, Outcome, PlannedDeploy
 
@@ -38,8 +39,8 @@ class ScriptedDeployer:
     def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
         for task in self.tasks:
             for host in self.hosts:
-                on_event({"event": "playbook_on_task_start", "host": host, "task": task})
-                on_event({"event": "runner_on_ok", "host": host, "task": task})
+                on_event(AnsibleEvent(event="playbook_on_task_start", host=host, task=task))
+                on_event(AnsibleEvent(event="runner_on_ok", host=host, task=task))
             while not self.step.wait(0.05):
                 if cancelled.is_set():
                     break
