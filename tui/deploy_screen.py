@@ -2,7 +2,7 @@
 
 Two workers, one per step: `plan` decides (changes nothing), `execute` does what was confirmed. Each posts
 messages back; the question is answered on the UI thread, so no thread waits for a key. The screen returns
-the deploy's Outcome with `dismiss()` (None when it never ran)."""
+the deploy's DeployEnded with `dismiss()` (None when it never ran)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
+from picf.deploy.ended import DeployEnded
 from picf.models.deploy_event import AnsibleEvent, DeployEvent
-from tui.deploying import Deployer, Outcome, PlannedDeploy
+from tui.deploying import Deployer, PlannedDeploy
 from tui.messages import DeployDone, DeployPlanned, DeployProgressed, DeploySaid
 
 PROGRESS_COLUMNS = (("node", 16), ("status", 11), ("tasks ok", 8), ("last task", 60))
 
 
-class DeployScreen(Screen[Outcome | None]):
+class DeployScreen(Screen[DeployEnded | None]):
     """A deploy: plan, question, progress, result."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -40,7 +41,7 @@ class DeployScreen(Screen[Outcome | None]):
         self.planned: PlannedDeploy | None = None
         self.asking = False
         self.running = False
-        self.outcome: Outcome | None = None
+        self.outcome: DeployEnded | None = None
         self._rows: dict[str, list[str]] = {}
 
     def compose(self) -> ComposeResult:
@@ -130,7 +131,7 @@ class DeployScreen(Screen[Outcome | None]):
     def _say_status(self, text: str) -> None:
         self.query_one("#deploy-status", Static).update(f"{self.deployer.title}: {text}")
 
-    def _finish(self, outcome: Outcome) -> None:
+    def _finish(self, outcome: DeployEnded) -> None:
         self.outcome = outcome
         self.asking = False
         table = self.query_one("#progress", DataTable)
@@ -159,7 +160,7 @@ class DeployScreen(Screen[Outcome | None]):
         """Answer no to the plan."""
         if self.asking and self.planned is not None:
             self.deployer.discard(self.planned)
-            self._finish(Outcome(1, "not deployed"))
+            self._finish(DeployEnded(1, "not deployed"))
 
     def action_cancel(self) -> None:
         """Stop the running deploy at a safe point (the running batch ends; nodes stay on one version)."""

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from picf.deploy.ended import DeployEnded
 from picf.models.deploy_event import DeployEvent
 from picf.models.health import ClusterHealth
-from tui.deploying import Outcome, PlannedDeploy
+from tui.deploying import PlannedDeploy
 
 
 @dataclass
@@ -46,7 +47,7 @@ class OperationDone(Message):
     """A restart, stop or start asked with a key ended."""
 
     title: str
-    outcome: Outcome
+    outcome: DeployEnded
 
 
 @dataclass
@@ -74,4 +75,4 @@ class DeployProgressed(Message):
 class DeployDone(Message):
     """A deploy ended."""
 
-    outcome: Outcome
+    outcome: DeployEnded

@@ -18,11 +18,12 @@ from rich.table import Table
 
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import err, fail, note, out, print_json
+from picf.deploy.ended import DeployEnded, nothing_to_do
 from picf.deploy.export import export_deploy
 from picf.deploy.history import History
 from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
 from picf.deploy.rollback import rollback_request
-from picf.deploy.rollout import DeployResult, execute
+from picf.deploy.rollout import execute
 from picf.models.deploy_event import AnsibleEvent, DeployEvent
 
 
@@ -113,7 +114,7 @@ def _deploy(prepared: PreparedDeploy, export: Path | None, dry_run: bool, yes: b
     if not json:
         _show_plan(prepared.plan_lines)
     if prepared.refused is None and not _confirmed(yes):
-        _finish(DeployResult(1, "not deployed"), json, prepared.plan_lines, shown=True)
+        _finish(DeployEnded(1, "not deployed"), json, prepared.plan_lines, shown=True)
         return
     cancelled = threading.Event()
     with _cancel_on_signals(cancelled):
@@ -163,23 +164,21 @@ def _event_printer(json: bool) -> Callable[[DeployEvent], None]:
     return on_event
 
 
-def _without_changes(prepared: PreparedDeploy, dry_run: bool) -> DeployResult:
+def _without_changes(prepared: PreparedDeploy, dry_run: bool) -> DeployEnded:
     if prepared.nothing_to_do:
-        stopped = "; ".join(f"{node}: {', '.join(jobs)}" for node, jobs in prepared.stopped_jobs().items())
-        kept = f" (stopped with picf stop: {stopped})" if stopped else ""
-        return DeployResult(0, f"nothing to do: every node runs what the manifest wants{kept}")
-    refused = f"; a deploy would stop: {prepared.refused[1]}" if prepared.refused else ""
-    return DeployResult(0, "dry run: nothing changed" + refused)
+        return nothing_to_do(prepared.stopped_jobs())
+    refused = f"; a deploy would stop: {prepared.refused.message}" if prepared.refused else ""
+    return DeployEnded(0, "dry run: nothing changed" + refused)
 
 
-def _export(prepared: PreparedDeploy, directory: Path) -> DeployResult:
+def _export(prepared: PreparedDeploy, directory: Path) -> DeployEnded:
     if prepared.nothing_to_do:
-        return DeployResult(0, "nothing to export: every node runs what the manifest wants")
+        return DeployEnded(0, "nothing to export: every node runs what the manifest wants")
     exported = export_deploy(prepared, directory)
     for line in prepared.plan_lines:
         note(line)
     ask = " -K" if exported.asks_become_password else ""
-    return DeployResult(0, f"exported to {exported.directory} (it holds rendered credentials: mode 0700); run: "
+    return DeployEnded(0, f"exported to {exported.directory} (it holds rendered credentials: mode 0700); run: "
                            f"ansible-playbook -i {exported.hosts}{ask} {exported.playbook}")  # fmt: skip
 
 
@@ -205,7 +204,7 @@ def _show_plan(lines: list[str]) -> None:
         out.print(line, markup=False, highlight=False)
 
 
-def _finish(result: DeployResult, json: bool, plan_lines: list[str], shown: bool = False) -> None:
+def _finish(result: DeployEnded, json: bool, plan_lines: list[str], shown: bool = False) -> None:
     if json:
         timings = result.timings.as_dict() if result.timings is not None else None
         _emit({"event": "result", "exit_code": result.exit_code, "message": result.message,

@@ -29,7 +29,7 @@ from picf.deploy.lock import ClusterLock, process_alive
 from picf.deploy.manifest_file import read_manifest
 from picf.deploy.plan import PlanError, Rollout, decide_rollout, plan_node, render_plan, render_rollout, wanted_state
 from picf.deploy.render import JobLibrary, RenderedJob, check_processes, render_deployment
-from picf.errors import Unreachable, UsageError
+from picf.errors import PicfError, Unreachable, UsageError
 from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
 from picf.models.deploy_state import DeployedJob, DeployState
@@ -38,6 +38,10 @@ from picf.models.node import Node
 from picf.models.release import CompiledRelease
 from picf.progress import Say, quiet
 from picf.releases.store import Store
+
+
+class Refused(PicfError):
+    """A deploy picf will not start: it could not become root on a node it would change."""
 
 
 @dataclass
@@ -78,7 +82,7 @@ class PreparedDeploy:
     reports: dict[str, nodes.NodeReport]
     secrets: set[str] = field(repr=False)
     work: Path
-    refused: tuple[int, str] | None = None  # why a deploy would stop before changing anything (privilege)
+    refused: Refused | None = None  # why a deploy would stop before changing anything (privilege)
     lock: ClusterLock | None = None  # held until close()
     connection: Connection = field(default_factory=lambda: Connection("ssh"))
     plan_seconds: float = 0.0  # how long deciding took (reading, rendering, asking the nodes)
@@ -296,20 +300,21 @@ def _compiled(manifest: Manifest, arches: set[str], store: Store) -> dict[tuple[
 
 def _privilege_problem(
     user: str, scope: list[Node], reports: dict[str, nodes.NodeReport], have_password: bool
-) -> tuple[int, str] | None:
+) -> Refused | None:
     """Why picf cannot become root on some node (checked before anything changes), with the exit code."""
     missing = [n.name for n in scope if reports[n.name].sudo == "missing"]
     if missing:
-        return 1, (f"{', '.join(missing)}: sudo is not installed, and picf gets root only through sudo as {user} "
-                   "(it never logs in as root); install sudo on the node (apt-get install sudo)")  # fmt: skip
+        return Refused(f"{', '.join(missing)}: sudo is not installed, and picf gets root only through sudo as {user} "
+                       "(it never logs in as root); install sudo on the node (apt-get install sudo)",
+                       exit_code=1)  # fmt: skip
     asking = [n.name for n in scope if reports[n.name].sudo == "password"]
     if asking and not have_password:
-        return 2, (f"{', '.join(asking)}: sudo asks for {user}'s password; pass -K/--ask-become-pass "
-                   "(asked once) or set PICF_BECOME_PASSWORD")  # fmt: skip
+        return Refused(f"{', '.join(asking)}: sudo asks for {user}'s password; pass -K/--ask-become-pass "
+                       "(asked once) or set PICF_BECOME_PASSWORD", exit_code=2)  # fmt: skip
     wrong = [n.name for n in scope if reports[n.name].become_password_ok is False]
     if wrong:
-        return 1, (f"{', '.join(wrong)}: sudo refused the password for {user}; check it and run again "
-                   "(nothing was changed)")  # fmt: skip
+        return Refused(f"{', '.join(wrong)}: sudo refused the password for {user}; check it and run again "
+                       "(nothing was changed)", exit_code=1)  # fmt: skip
     return None
 
 

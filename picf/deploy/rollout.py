@@ -20,6 +20,7 @@ from picf.deploy import playbook_run
 from picf.deploy.agent import ssh_agent_for
 from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
+from picf.deploy.ended import DeployEnded, nothing_to_do
 from picf.deploy.history import History, state_dir
 from picf.deploy.lock import node_lock_owner
 from picf.deploy.plays import (
@@ -43,16 +44,6 @@ OnDeployEvent = Callable[[DeployEvent], None]
 
 def _ignore(_: DeployEvent) -> None:
     return None
-
-
-@dataclass
-class DeployResult:
-    """How a deploy ended: the exit code (0 ok, 1 failed or refused, 2 usage), a message, its history id."""
-
-    exit_code: int
-    message: str
-    deployment: int | None = None
-    timings: DeployTimings | None = None  # where the time went (when Ansible ran)
 
 
 @dataclass(frozen=True)
@@ -152,13 +143,13 @@ def execute(
     on_event: OnDeployEvent = _ignore,
     cancelled: threading.Event | None = None,
     say: Say = quiet,
-) -> DeployResult:
+) -> DeployEnded:
     """Roll the prepared plan out (the user has confirmed it); record it in the history. An empty plan or a
     deploy refused for privilege returns at once and changes nothing."""
     if prepared.nothing_to_do:
-        return DeployResult(0, "nothing to do: every node runs what the manifest wants")
+        return nothing_to_do(prepared.stopped_jobs())
     if prepared.refused is not None:
-        return DeployResult(*prepared.refused)
+        return DeployEnded.stopped_by(prepared.refused)
     cancelled = cancelled or threading.Event()
     preflight_seconds = 0.0
     if prepared.request.preflight:
@@ -169,7 +160,7 @@ def execute(
         if not checked.ok:
             for line in checked.lines():
                 say(line)
-            return DeployResult(1, checked.summary(), timings=DeployTimings(prepared.plan_seconds, preflight_seconds))
+            return DeployEnded(1, checked.summary(), timings=DeployTimings(prepared.plan_seconds, preflight_seconds))
         say(checked.summary())
     history = History()
     manifest = prepared.manifest
@@ -215,7 +206,7 @@ def _roll_out(
     on_event: Callable[[AnsibleEvent], None],
     cancelled: threading.Event,
     say: Say,
-) -> DeployResult:
+) -> DeployEnded:
     """Canaries, then batches, in one Ansible run that stops after the first batch that fails."""
     rollout = prepared.rollout
     started = time.monotonic()
@@ -258,7 +249,7 @@ def _roll_out(
             history.node_result(deployment, name, "cancelled")
         message = f"cancelled during {'canary' if rollout.is_canary(last) else 'batch'} {last + 1}; rerun to converge"
         history.finish(deployment, "cancelled", message)
-        return DeployResult(1, message, timings=timings)
+        return DeployEnded(1, message, timings=timings)
     failing = next((n for n in begun if any(h in problems for h in rollout.groups[n])), None)
     if failing is None and (result.status != "successful" or len(begun) < len(rollout.groups)):
         failing = last  # Ansible itself failed, or ended early: the batch it was at
@@ -267,16 +258,16 @@ def _roll_out(
         _record(history, deployment, rollout.groups, begun[: begun.index(failing) + 1] if begun else [0], problems)
         message = _failure(prepared, failing, rollout.groups[failing], problems, result.status)
         history.finish(deployment, "failed", message)
-        return DeployResult(1, message, timings=timings)
+        return DeployEnded(1, message, timings=timings)
     _record(history, deployment, rollout.groups, begun, problems)
     if post_deploy:
         details = "\n".join(f"  {h}: {redact(m, prepared.secrets)}" for h, m in sorted(post_deploy.items()))
         message = f"Error: deployed, but post-deploy scripts failed on {', '.join(sorted(post_deploy))}.\n{details}"
         history.finish(deployment, "failed", message)
-        return DeployResult(1, message, timings=timings)
+        return DeployEnded(1, message, timings=timings)
     message = f"deployed to {sum(map(len, rollout.groups))} node(s) in {time.monotonic() - started:.1f} s"
     history.finish(deployment, "succeeded", message)
-    return DeployResult(0, message, timings=timings)
+    return DeployEnded(0, message, timings=timings)
 
 
 def _record(

@@ -14,6 +14,7 @@ from picf.deploy.links import Group, LinkError, resolve_links
 from picf.deploy.manifest_file import ManifestInvalid, read_manifest
 from picf.deploy.plan import PlanError, batches, plan_node, render_plan, render_rollout, wanted_state
 from picf.deploy.render import RenderError, check_properties
+from picf.errors import PicfError
 from picf.models.deploy_state import DeployedJob, DeployState
 from picf.models.manifest import JobRef, Update, Variable, parse_watch_time
 from picf.models.node import Node
@@ -237,15 +238,16 @@ def test_root_comes_through_sudo_and_each_way_it_cannot_is_one_line_before_any_c
     fine = {"pi-1": _report("pi-1", "nopasswd"), "pi-2": _report("pi-2", "root")}
     assert _privilege_problem("pi", scope, fine, have_password=False) is None
     asks = {"pi-1": _report("pi-1", "nopasswd"), "pi-2": _report("pi-2", "password")}
-    code, message = _privilege_problem("pi", scope, asks, have_password=False) or (0, "")
-    assert code == 2 and message.startswith("pi-2: sudo asks for pi's password") and "-K" in message
+    refused = _privilege_problem("pi", scope, asks, have_password=False)
+    assert isinstance(refused, PicfError) and refused.exit_code == 2
+    assert refused.message.startswith("pi-2: sudo asks for pi's password") and "-K" in refused.message
     wrong = {**asks, "pi-2": _report("pi-2", "password", password_ok=False)}
-    assert (_privilege_problem("pi", scope, wrong, have_password=True) or (0, ""))[0] == 1
+    assert getattr(_privilege_problem("pi", scope, wrong, have_password=True), "exit_code", 0) == 1
     right = {**asks, "pi-2": _report("pi-2", "password", password_ok=True)}
     assert _privilege_problem("pi", scope, right, have_password=True) is None
     missing = {**fine, "pi-1": _report("pi-1", "missing")}
-    code, message = _privilege_problem("pi", scope, missing, have_password=False) or (0, "")
-    assert code == 1 and "pi-1: sudo is not installed" in message
+    refused = _privilege_problem("pi", scope, missing, have_password=False)
+    assert refused is not None and refused.exit_code == 1 and "pi-1: sudo is not installed" in refused.message
 
 
 def test_a_reboot_is_planned_only_where_a_role_needs_the_memory_cgroup_and_the_kernel_runs_without_it() -> None:
@@ -354,8 +356,6 @@ def test_an_ansible_failure_keeps_its_message_but_never_the_task_arguments() -> 
 
 def test_a_state_an_earlier_picf_wrote_reads_and_a_wanted_state_writes_the_same_keys() -> None:
     import json
-
-    from picf.models.deploy_state import DeployState
 
     written = {"arch": "armv7", "deployment": "d", "monit_interval": 2, "verified": False,
                "jobs": {"logfwd": {"hash": "h", "packages": ["logfwd"], "properties": {"logfwd.port": 7070},
