@@ -83,7 +83,8 @@ def deploy_command(
         in_flight = int(max_in_flight) if max_in_flight.isdigit() else max_in_flight
     request = DeployRequest(inventory=inventory, manifest=manifest, canaries=canaries, max_in_flight=in_flight,
                             only=only, become_password=become_password, lock=not dry_run and export is None,
-                            wait_for_lock=wait, connection=connection, preflight=not no_preflight)  # fmt: skip
+                            wait_for_lock=wait, connection=connection, preflight=not no_preflight,
+                            export=export is not None)  # fmt: skip
     if rollback:
         request, previous = rollback_request(request)
         note(f"rolling back to deployment {previous.id} ({previous.manifest_hash[:12]})")

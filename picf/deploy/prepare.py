@@ -22,6 +22,7 @@ from typing import Any
 from picf import remote
 from picf.deploy import nodes
 from picf.deploy import vars as varstore
+from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.connection import Connection, mitogen_strategies
 from picf.deploy.connection import choose as choose_connection
 from picf.deploy.links import Group
@@ -33,7 +34,8 @@ from picf.errors import PicfError, Unreachable, UsageError
 from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
 from picf.models.deploy_state import DeployedJob, DeployState
-from picf.models.manifest import JobRef, Manifest, NodePlan
+from picf.models.health import steady_seconds
+from picf.models.manifest import JobRef, Manifest, NodePlan, parse_watch_time
 from picf.models.node import Node
 from picf.models.release import CompiledRelease
 from picf.progress import Say, quiet
@@ -61,6 +63,29 @@ class DeployRequest:
     connection: str = "auto"  # how Ansible reaches the nodes: auto (Mitogen when installed), mitogen or ssh
     recreate: bool = False  # picf recreate: what picf put on the nodes in scope is cleared and deployed afresh
     preflight: bool = True  # try each changed job on an emulated node of its arch before touching any node
+    export: bool = False  # for plain ansible-playbook, later: bundles carry every package version, no node skips base
+
+
+@dataclass(frozen=True)
+class NodeDeploy:
+    """What the deploy does on one node it changes, decided with the plan."""
+
+    memory_cgroup: bool  # a role of the node needs the memory cgroup: the base role turns it on
+    base_fingerprint: str  # what the base role records on the node once it ran as it is now
+    skips_base: bool  # the node was found prepared by the base role as it is now
+    ships: frozenset[str]  # NAME/FINGERPRINT of the package versions its bundle carries (the ones it lacks)
+
+
+@dataclass(frozen=True)
+class BatchWatch:
+    """How long a batch's jobs are watched (ms), what running steadily means (s), and the node lock's lease (s):
+    long enough for the node's reboot and its watch, so a lock a dead controller left expires."""
+
+    low: int
+    high: int
+    stable: int
+    reboot_timeout: int
+    lease: int
 
 
 @dataclass
@@ -86,6 +111,8 @@ class PreparedDeploy:
     lock: ClusterLock | None = None  # held until close()
     connection: Connection = field(default_factory=lambda: Connection("ssh"))
     plan_seconds: float = 0.0  # how long deciding took (reading, rendering, asking the nodes)
+    on_node: dict[str, NodeDeploy] = field(default_factory=dict)  # the nodes it changes
+    watch: dict[bool, BatchWatch] = field(default_factory=dict)  # is the batch the canary batch -> its watch
 
     @property
     def nothing_to_do(self) -> bool:
@@ -201,12 +228,38 @@ def _prepare(request: DeployRequest, cluster: Cluster, lock: ClusterLock | None,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    on_node = {n.name: _node_deploy(manifest, cluster, n, reports[n.name], wanted[n.name], request.export)
+               for n in changing}  # fmt: skip
     return PreparedDeploy(
         request=request, cluster=cluster, manifest=manifest, manifest_hash=manifest_hash,
         manifest_text=manifest_text, scope=scope, plans=plans, plan_lines=lines, rollout=rollout,
         rendered=rendered, wanted=wanted, compiled=compiled, reports=reports, secrets=secrets, work=work,
-        refused=refused, lock=lock, plan_seconds=time.monotonic() - started,
+        refused=refused, lock=lock, plan_seconds=time.monotonic() - started, on_node=on_node,
+        watch={canary: _batch_watch(manifest, canary) for canary in (True, False)},
     )  # fmt: skip
+
+
+def _node_deploy(
+    manifest: Manifest, cluster: Cluster, node: Node, report: nodes.NodeReport, wanted: DeployState, export: bool
+) -> NodeDeploy:
+    """What the deploy does on `node`: an export runs later, on nodes as they are then, so its bundles carry
+    every package version and its nodes run the base role."""
+    memory_cgroup = bool(memory_cgroup_roles(cluster, node))
+    fingerprint = base_fingerprint(manifest.monit_interval, memory_cgroup)
+    versions = {f"{name}/{p.fingerprint}" for name, p in wanted.packages.items()}
+    return NodeDeploy(
+        memory_cgroup=memory_cgroup,
+        base_fingerprint=fingerprint,
+        skips_base=not export and is_prepared(report, fingerprint, memory_cgroup),
+        ships=frozenset(versions if export else versions - report.packages),
+    )
+
+
+def _batch_watch(manifest: Manifest, canary: bool) -> BatchWatch:
+    low, high = parse_watch_time(manifest.update.canary_watch_time if canary else manifest.update.update_watch_time)
+    # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
+    return BatchWatch(low, high, steady_seconds(manifest.monit_interval), manifest.reboot_timeout,
+                      lease=manifest.reboot_timeout + high // 1000 + 300)  # fmt: skip
 
 
 WORK_PREFIX = "picf-deploy-"
@@ -318,14 +371,14 @@ def _privilege_problem(
     return None
 
 
+def memory_cgroup_roles(cluster: Cluster, node: Node) -> list[str]:
+    """The node's roles that need the memory cgroup."""
+    return [r for r in node.roles if (role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup]
+
+
 def _reboot_reason(cluster: Cluster, node: Node, report: nodes.NodeReport) -> str | None:
     """A reboot this deploy must do on `node`: a role needs the memory cgroup and the kernel runs without it."""
-    needing = [r for r in node.roles if (role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup]
+    needing = memory_cgroup_roles(cluster, node)
     if not needing or report.memory_cgroup is not False:
         return None
     return f"turn the memory cgroup on (cgroup_enable=memory in cmdline.txt; {', '.join(needing)} needs it)"
-
-
-def needs_memory_cgroup(cluster: Cluster, node: Node) -> bool:
-    """Whether one of the node's roles needs the memory cgroup."""
-    return any((role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup for r in node.roles)

@@ -18,7 +18,6 @@ from typing import Any
 from picf import remote
 from picf.deploy import playbook_run
 from picf.deploy.agent import ssh_agent_for
-from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
 from picf.deploy.ended import DeployEnded, nothing_to_do
 from picf.deploy.history import History, state_dir
@@ -31,11 +30,9 @@ from picf.deploy.plays import (
     rollout_plays,
 )
 from picf.deploy.preflight import run_preflight
-from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
+from picf.deploy.prepare import PreparedDeploy
 from picf.deploy.timings import DeployTimings
 from picf.models.deploy_event import AnsibleEvent, DeployEvent, PreflightChecked
-from picf.models.health import steady_seconds
-from picf.models.manifest import parse_watch_time
 from picf.progress import Say, quiet
 from picf.releases.store import Store
 
@@ -56,12 +53,9 @@ class AnsibleInputs:
     watch_vars: dict[bool, dict[str, Any]]  # is the batch a canary batch -> extravars
 
 
-def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = False) -> AnsibleInputs:
-    """Write each changing node's bundle and the pinned known_hosts under `stage`; return the inventory.
-
-    A bundle carries the package versions its node lacked when planned, and a node found prepared skips the
-    base role. An export runs later, on nodes as they are then: its bundles carry every package version and
-    its nodes run the base role."""
+def ansible_inputs(prepared: PreparedDeploy, stage: Path) -> AnsibleInputs:
+    """Write each changing node's bundle and the pinned known_hosts under `stage`; return the inventory. What
+    each bundle carries, whether a node skips the base role and the locks' lease are the plan's decisions."""
     store = Store()
     manifest = prepared.manifest
     known_hosts = stage / "known_hosts"
@@ -82,7 +76,8 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
         for release in (prepared.compiled[(r.name, str(node.arch))] for r in manifest.releases):
             packages += [{"name": p.name, "fingerprint": p.fingerprint, "blob": str(store.blob(p.sha256))}
                          for p in release.packages if p.name in state.packages]  # fmt: skip
-        shipped = [p for p in packages if for_export or f"{p['name']}/{p['fingerprint']}" not in report.packages]
+        decided = prepared.on_node[name]
+        shipped = [p for p in packages if f"{p['name']}/{p['fingerprint']}" in decided.ships]
         changed_jobs = [j.job for j in plan.jobs if j.action in {"add", "update"}]
         removed_jobs = [j.job for j in plan.jobs if j.action == "remove"]
         supervised = {job.name for job in prepared.rendered[name] if job.processes}
@@ -90,13 +85,11 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
         node_stage = stage / "stage" / name
         write_bundle(node_stage, deploy_id, packages, shipped, prepared.rendered[name], state, changed_jobs,
                      removed_jobs)  # fmt: skip
-        memory_cgroup = plan.reboot is not None or needs_memory_cgroup(prepared.cluster, node)
-        fingerprint = base_fingerprint(manifest.monit_interval, memory_cgroup)
         hosts[name] = {
             "ansible_host": report.ip or node.address,
-            "picf_memory_cgroup": memory_cgroup,
-            "picf_base_fingerprint": fingerprint,
-            "picf_node_prepared": not for_export and is_prepared(report, fingerprint, memory_cgroup),
+            "picf_memory_cgroup": decided.memory_cgroup,
+            "picf_base_fingerprint": decided.base_fingerprint,
+            "picf_node_prepared": decided.skips_base,
             "picf_stage": str(node_stage),
             "picf_jobs_changed": [job for job in changed_jobs if job in supervised],
             "picf_post_deploy": post_deploy[name],
@@ -118,16 +111,10 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
         connection_vars["ansible_ssh_private_key_file"] = str(key_file)
     watch_vars = {}
     owner = node_lock_owner(prepared.request.inventory)
-    for canary in (True, False):
-        low, high = parse_watch_time(manifest.update.canary_watch_time if canary else manifest.update.update_watch_time)
-        # A node's deploy lock is a lease: long enough for its reboot and its watch, so a controller that dies
-        # mid-deploy leaves a lock that expires (another controller takes it over then; this one at once).
-        lease = manifest.reboot_timeout + high // 1000 + 300
-        # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
-        watch_vars[canary] = {"picf_watch_low": low, "picf_watch_high": high,
-                              "picf_watch_stable": steady_seconds(manifest.monit_interval),
-                              "picf_reboot_timeout": manifest.reboot_timeout,
-                              "picf_lock_owner": owner, "picf_lock_lease": lease}  # fmt: skip
+    for canary, watch in prepared.watch.items():
+        watch_vars[canary] = {"picf_watch_low": watch.low, "picf_watch_high": watch.high,
+                              "picf_watch_stable": watch.stable, "picf_reboot_timeout": watch.reboot_timeout,
+                              "picf_lock_owner": owner, "picf_lock_lease": watch.lease}  # fmt: skip
     return AnsibleInputs({"all": {"hosts": hosts, "vars": connection_vars}}, known_hosts, watch_vars)
 
 

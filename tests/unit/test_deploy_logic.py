@@ -386,3 +386,25 @@ def test_a_job_without_templates_gets_its_directory_in_the_bundle(tmp_path: Path
 
     with tarfile.open(tarball) as tar:
         assert "d1/jobs/empty/" + "a" * 64 in tar.getnames()
+
+
+def test_the_plan_decides_what_a_bundle_ships_and_whether_the_node_runs_the_base_role() -> None:
+    from picf.deploy.base import base_fingerprint
+    from picf.deploy.nodes import NodeReport
+    from picf.deploy.prepare import _node_deploy
+    from picf.models.cluster import Cluster
+    from picf.models.manifest import Manifest
+
+    jobs_of_cell = {"cell": {"jobs": [{"name": "logfwd", "release": "logfwd"}]}}
+    manifest = Manifest.model_validate({"name": "d", "releases": [{"name": "logfwd", "version": "0.1.0"}],
+                                        "roles": jobs_of_cell})  # fmt: skip
+    cell = _nodes("pi-1", roles=("cell",))[0]
+    wanted = wanted_state("d", "armv7", [release("armv7")], jobs(), 2)
+    version = f"logfwd/{'f' * 64}"
+    fingerprint = base_fingerprint(manifest.monit_interval, True)
+    report = NodeReport("pi-1", packages=frozenset({version}), prepared_mark=fingerprint, monit_running=True,
+                        memory_cgroup=True)  # fmt: skip
+    deploy = _node_deploy(manifest, Cluster(name="c", nodes=(cell,)), cell, report, wanted, export=False)
+    assert deploy.memory_cgroup and deploy.skips_base and deploy.ships == frozenset()
+    export = _node_deploy(manifest, Cluster(name="c", nodes=(cell,)), cell, report, wanted, export=True)
+    assert not export.skips_base and export.ships == {version}
