@@ -17,7 +17,19 @@ from picf.models.release import CompiledRelease
 
 
 class PlanError(PicfError):
-    """Something the manifest asks for that cannot be deployed (a missing build, a wrong arch)."""
+    """Something the manifest asks for that cannot be deployed; one subclass per reason."""
+
+
+class MissingBuild(PlanError):
+    """No compiled release or package for a node's arch: build it."""
+
+
+class WrongArch(PlanError):
+    """A build for another arch than the node's."""
+
+
+class Conflict(PlanError):
+    """Two parts of the manifest want different things in one place (a package name, a job's properties)."""
 
 
 def wanted_state(
@@ -33,7 +45,7 @@ def wanted_state(
     shipped_by: dict[str, str] = {}
     for release in releases:
         if release.arch != arch:
-            raise PlanError(f"{release.name}/{release.version} was built for {release.arch}, the node runs {arch}")
+            raise WrongArch(f"{release.name}/{release.version} was built for {release.arch}, the node runs {arch}")
         for package in release.packages:
             if package.toolchain is not None and not package.sha256:
                 needed.discard(package.name)  # a Go picf provided for compiling: nothing to ship
@@ -41,16 +53,16 @@ def wanted_state(
             if package.name in needed:
                 if package.name in shipped_by and shipped_by[package.name] != release.name:
                     # One /var/vcap/packages/<name> per node, as on a BOSH VM: the director refuses this too.
-                    raise PlanError(f"package {package.name} comes from two releases ({shipped_by[package.name]} and "
+                    raise Conflict(f"package {package.name} comes from two releases ({shipped_by[package.name]} and "
                                     f"{release.name}) on one node; a node can hold one package of a name")  # fmt: skip
                 shipped_by[package.name] = release.name
                 if package.arch != arch:
-                    raise PlanError(f"package {package.name} is {package.arch}; the node runs {arch}")
+                    raise WrongArch(f"package {package.name} is {package.arch}; the node runs {arch}")
                 packages[package.name] = DeployedPackage(fingerprint=package.fingerprint, sha256=package.sha256,
                                                          arch=arch)  # fmt: skip
     missing = needed - set(packages)
     if missing:
-        raise PlanError(
+        raise MissingBuild(
             f"no compiled package {', '.join(sorted(missing))} for {arch}; build the release for {arch} "
             "(picf release build RELEASE --arch ARCH)"
         )

@@ -28,7 +28,16 @@ from picf.deploy.connection import choose as choose_connection
 from picf.deploy.links import Group
 from picf.deploy.lock import ClusterLock, process_alive
 from picf.deploy.manifest_file import read_manifest
-from picf.deploy.plan import PlanError, Rollout, decide_rollout, plan_node, render_plan, render_rollout, wanted_state
+from picf.deploy.plan import (
+    Conflict,
+    MissingBuild,
+    Rollout,
+    decide_rollout,
+    plan_node,
+    render_plan,
+    render_rollout,
+    wanted_state,
+)
 from picf.deploy.render import JobLibrary, RenderedJob, check_processes, render_deployment
 from picf.errors import PicfError, Unreachable, UsageError
 from picf.inventory import read_inventory
@@ -331,7 +340,7 @@ def _jobs_for(manifest: Manifest, node: Node) -> list[JobRef]:
         group = manifest.roles.get(role)
         for job in group.jobs if group else ():
             if job.name in jobs and jobs[job.name] != job:
-                raise PlanError(f"{node.name}: job {job.name} comes from two roles with different properties")
+                raise Conflict(f"{node.name}: job {job.name} comes from two roles with different properties")
             jobs[job.name] = job
     return list(jobs.values())
 
@@ -343,7 +352,7 @@ def _compiled(manifest: Manifest, arches: set[str], store: Store) -> dict[tuple[
             found = [r for r in store.release(ref.name, ref.version, arch) if r.patched == ref.patched]
             if not found:
                 flag = " --patch" if ref.patched else ""
-                raise PlanError(
+                raise MissingBuild(
                     f"no compiled {ref.name}/{ref.version} for {arch}{' (patched)' if ref.patched else ''}; "
                     f"build it: picf release build <release dir> --arch {arch}{flag}"
                 )

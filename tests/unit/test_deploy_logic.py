@@ -12,7 +12,7 @@ import pytest
 from picf.deploy import vars as varstore
 from picf.deploy.links import Group, LinkError, resolve_links
 from picf.deploy.manifest_file import ManifestInvalid, read_manifest
-from picf.deploy.plan import PlanError, batches, plan_node, render_plan, render_rollout, wanted_state
+from picf.deploy.plan import Conflict, WrongArch, batches, plan_node, render_plan, render_rollout, wanted_state
 from picf.deploy.render import RenderError, check_properties
 from picf.errors import PicfError
 from picf.models.deploy_state import DeployedJob, DeployState
@@ -98,7 +98,7 @@ def test_a_new_package_build_replaces_the_old_one() -> None:
 
 
 def test_a_wrong_arch_build_is_refused() -> None:
-    with pytest.raises(PlanError, match="built for armv7, the node runs arm64"):
+    with pytest.raises(WrongArch, match="built for armv7, the node runs arm64"):
         wanted_state("d", "arm64", [release("armv7")], jobs(), 2)
 
 
@@ -372,7 +372,7 @@ def test_a_state_an_earlier_picf_wrote_reads_and_a_wanted_state_writes_the_same_
 def test_two_releases_with_a_package_of_the_same_name_on_one_node_are_refused() -> None:
     other = release("armv7").model_copy(update={"name": "other"})
     both = {"logfwd": jobs()["logfwd"], "x": jobs()["logfwd"].model_copy(update={"release": "other/0.1.0"})}
-    with pytest.raises(PlanError, match="package logfwd comes from two releases"):
+    with pytest.raises(Conflict, match="package logfwd comes from two releases"):
         wanted_state("d", "armv7", [release("armv7"), other], both, 2)
 
 
