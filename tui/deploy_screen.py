@@ -2,12 +2,12 @@
 
 Two workers, one per step: `plan` decides (changes nothing), `execute` does what was confirmed. Each posts
 messages back; the question is answered on the UI thread, so no thread waits for a key. The screen returns
-the deploy's Outcome with `dismiss()` (None when it never ran)."""
+the deploy's DeployEnded with `dismiss()` (None when it never ran)."""
 
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,13 +15,15 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
-from tui.deploying import Deployer, Outcome, PlannedDeploy
-from tui.messages import DeployDone, DeployEvent, DeployPlanned, DeploySaid
+from picf.deploy.ended import DeployEnded
+from picf.models.deploy_event import AnsibleEvent, DeployEvent
+from tui.deploying import Deployer, PlannedDeploy
+from tui.messages import DeployDone, DeployPlanned, DeployProgressed, DeploySaid
 
 PROGRESS_COLUMNS = (("node", 16), ("status", 11), ("tasks ok", 8), ("last task", 60))
 
 
-class DeployScreen(Screen[Outcome | None]):
+class DeployScreen(Screen[DeployEnded | None]):
     """A deploy: plan, question, progress, result."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -39,7 +41,7 @@ class DeployScreen(Screen[Outcome | None]):
         self.planned: PlannedDeploy | None = None
         self.asking = False
         self.running = False
-        self.outcome: Outcome | None = None
+        self.outcome: DeployEnded | None = None
         self._rows: dict[str, list[str]] = {}
 
     def compose(self) -> ComposeResult:
@@ -72,8 +74,8 @@ class DeployScreen(Screen[Outcome | None]):
     def _say(self, line: str) -> None:
         self.post_message(DeploySaid(line))
 
-    def _event(self, event: dict[str, Any]) -> None:
-        self.post_message(DeployEvent(dict(event)))
+    def _event(self, event: DeployEvent) -> None:
+        self.post_message(DeployProgressed(event))
 
     # --- messages (UI thread)
     @on(DeploySaid)
@@ -94,25 +96,24 @@ class DeployScreen(Screen[Outcome | None]):
             self.asking = True
             self._say_status("deploy this plan? y: deploy  n: don't")
 
-    @on(DeployEvent)
-    def _progress(self, message: DeployEvent) -> None:
-        event: dict[str, Any] = message.event
-        host = event.get("host")
-        if not host:
+    @on(DeployProgressed)
+    def _progress(self, message: DeployProgressed) -> None:
+        event = message.event
+        if not isinstance(event, AnsibleEvent) or not event.host:
             return
+        host = event.host
         table = self.query_one("#progress", DataTable)
         row = self._rows.get(host)
         if row is None:
             row = self._rows[host] = [host, "running", "0", ""]
             table.add_row(*row, key=host)
-        kind = str(event.get("event", ""))
-        if kind == "runner_on_ok":
+        if event.event == "runner_on_ok":
             row[2] = str(int(row[2]) + 1)
-        elif kind == "runner_on_failed" and not event.get("ignored"):
+        elif event.event == "runner_on_failed" and not event.ignored:
             row[1] = "failed"
-        elif kind == "runner_on_unreachable":
+        elif event.event == "runner_on_unreachable":
             row[1] = "unreachable"
-        row[3] = str(event.get("task") or row[3])[:60]
+        row[3] = (event.task or row[3])[:60]
         for column, value in zip(self._columns, row, strict=True):
             table.update_cell(host, column, value)
 
@@ -130,7 +131,7 @@ class DeployScreen(Screen[Outcome | None]):
     def _say_status(self, text: str) -> None:
         self.query_one("#deploy-status", Static).update(f"{self.deployer.title}: {text}")
 
-    def _finish(self, outcome: Outcome) -> None:
+    def _finish(self, outcome: DeployEnded) -> None:
         self.outcome = outcome
         self.asking = False
         table = self.query_one("#progress", DataTable)
@@ -159,7 +160,7 @@ class DeployScreen(Screen[Outcome | None]):
         """Answer no to the plan."""
         if self.asking and self.planned is not None:
             self.deployer.discard(self.planned)
-            self._finish(Outcome(1, "not deployed"))
+            self._finish(DeployEnded(1, "not deployed"))
 
     def action_cancel(self) -> None:
         """Stop the running deploy at a safe point (the running batch ends; nodes stay on one version)."""

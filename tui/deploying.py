@@ -10,20 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from picf.deploy.ended import DeployEnded, nothing_to_do
 from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
-from picf.deploy.rollout import execute
+from picf.deploy.rollout import OnDeployEvent, execute
 from picf.errors import PicfError
 from picf.progress import Say
 
-OnEvent = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a deploy ended: picf deploy's exit code and message."""
-
-    exit_code: int
-    message: str
+OnEvent = OnDeployEvent
 
 
 @dataclass
@@ -32,7 +25,7 @@ class PlannedDeploy:
     could not plan). `prepared` is the deployer's own handle for `execute`."""
 
     lines: list[str]
-    outcome: Outcome | None = None
+    outcome: DeployEnded | None = None
     prepared: Any = None
 
 
@@ -45,7 +38,7 @@ class Deployer(Protocol):
         """Decide the deploy; change nothing."""
         ...
 
-    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
+    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> DeployEnded:
         """Do the confirmed plan; stop at a safe point when `cancelled` is set."""
         ...
 
@@ -57,7 +50,7 @@ class Deployer(Protocol):
 @dataclass
 class PicfDeployer:
     """`picf deploy --inventory INVENTORY --manifest MANIFEST`; `build_first` runs before planning (the demo's
-    patched build). Any failure comes back as an Outcome, never as an exception in the UI."""
+    patched build). Any failure comes back as an DeployEnded, never as an exception in the UI."""
 
     inventory: Path
     manifest: Path
@@ -72,30 +65,29 @@ class PicfDeployer:
                 self.build_first(say)
             prepared = prepare_deploy(DeployRequest(self.inventory, self.manifest, **self.options), say)
         except PicfError as exc:
-            return PlannedDeploy([*exc.problems], Outcome(exc.exit_code, exc.message))
+            return PlannedDeploy([*exc.problems], DeployEnded.stopped_by(exc))
         except Exception as exc:  # the dashboard must stay up whatever a deploy does
-            return PlannedDeploy([], Outcome(1, f"{type(exc).__name__}: {exc}".splitlines()[0]))
+            return PlannedDeploy([], DeployEnded(1, f"{type(exc).__name__}: {exc}".splitlines()[0]))
         if prepared.nothing_to_do:
             prepared.close()
-            return PlannedDeploy([], Outcome(0, "nothing to do: every node runs what the manifest wants"))
+            return PlannedDeploy([], nothing_to_do(prepared.stopped_jobs()))
         if prepared.refused is not None:
             prepared.close()
-            return PlannedDeploy(prepared.plan_lines, Outcome(*prepared.refused))
+            return PlannedDeploy(prepared.plan_lines, DeployEnded.stopped_by(prepared.refused))
         return PlannedDeploy(prepared.plan_lines, prepared=prepared)
 
-    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
+    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> DeployEnded:
         """Roll the plan out."""
         prepared = planned.prepared
         assert isinstance(prepared, PreparedDeploy)
         try:
-            result = execute(prepared, on_event, cancelled, say)
+            return execute(prepared, on_event, cancelled, say)
         except PicfError as exc:
-            return Outcome(exc.exit_code, exc.message)
+            return DeployEnded.stopped_by(exc)
         except Exception as exc:
-            return Outcome(1, f"{type(exc).__name__}: {exc}".splitlines()[0])
+            return DeployEnded(1, f"{type(exc).__name__}: {exc}".splitlines()[0])
         finally:
             prepared.close()
-        return Outcome(result.exit_code, result.message)
 
     def discard(self, planned: PlannedDeploy) -> None:
         """Remove the prepared deploy's work directory."""

@@ -12,11 +12,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from picf.deploy.ended import DeployEnded
 from picf.health import view
 from picf.models.health import THROTTLE_TEMP_C, ClusterHealth
 from tui.context import Dashboard
 from tui.deploy_screen import DeployScreen
-from tui.deploying import Outcome
 from tui.messages import OperationDone
 from tui.model import COLUMNS, Alert, Severity
 from tui.node_screen import NodeScreen
@@ -267,7 +267,7 @@ class MainScreen(Screen[None]):
         if fixer is not None:
             self.app.push_screen(DeployScreen(fixer, auto_confirm=True), lambda o: self.deploy_finished(fixer.title, o))
 
-    def deploy_finished(self, title: str, outcome: Outcome | None) -> None:
+    def deploy_finished(self, title: str, outcome: DeployEnded | None) -> None:
         """A deploy's result lands in the alerts panel; polling shows its effect."""
         if outcome is None:
             return

@@ -4,12 +4,13 @@ the UI thread (posting a message is safe from any thread)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
+from picf.deploy.ended import DeployEnded
+from picf.models.deploy_event import DeployEvent
 from picf.models.health import ClusterHealth
-from tui.deploying import Outcome, PlannedDeploy
+from tui.deploying import PlannedDeploy
 
 
 @dataclass
@@ -46,7 +47,7 @@ class OperationDone(Message):
     """A restart, stop or start asked with a key ended."""
 
     title: str
-    outcome: Outcome
+    outcome: DeployEnded
 
 
 @dataclass
@@ -64,14 +65,14 @@ class DeployPlanned(Message):
 
 
 @dataclass
-class DeployEvent(Message):
-    """An Ansible event of a running deploy (summarised, secrets redacted)."""
+class DeployProgressed(Message):
+    """An event of a running deploy (secrets redacted)."""
 
-    event: dict[str, Any]
+    event: DeployEvent
 
 
 @dataclass
 class DeployDone(Message):
     """A deploy ended."""
 
-    outcome: Outcome
+    outcome: DeployEnded

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from picf.deploy.ended import DeployEnded
 from picf.deploy.manifest_file import read_manifest
 from picf.errors import PicfError
 from picf.inventory import read_inventory
@@ -18,7 +19,6 @@ from picf.ops import logs as joblogs
 from picf.ops import shell
 from picf.ops.targets import Target, resolve
 from picf.progress import Say
-from tui.deploying import Outcome
 
 Action = Literal["restart", "stop", "start"]
 
@@ -30,7 +30,7 @@ class Operator(Protocol):
         """Follow the logs of a job (None: every job of the node) until `stop` is set, line by line."""
         ...
 
-    def control(self, action: Action, node: str, job: str | None, say: Say) -> Outcome:
+    def control(self, action: Action, node: str, job: str | None, say: Say) -> DeployEnded:
         """Restart, stop or start a job (None: every job of the node), as `picf ACTION` does."""
         ...
 
@@ -70,18 +70,18 @@ class PicfOperator:
 
         joblogs.follow(cluster, [reader], line, stop)
 
-    def control(self, action: Action, node: str, job: str | None, say: Say) -> Outcome:
+    def control(self, action: Action, node: str, job: str | None, say: Say) -> DeployEnded:
         try:
             cluster, manifest = self._load()
             target = self._target(cluster, manifest, node, job)
             outcomes = jobctl.control(cluster, self.inventory, manifest, [target], action, self.become_password, say,
                                       self.timeout)  # fmt: skip
         except PicfError as exc:
-            return Outcome(exc.exit_code, exc.message)
+            return DeployEnded(exc.exit_code, exc.message)
         outcome = outcomes[0]
         if outcome.result == "ok":
-            return Outcome(0, f"{node}: {outcome.message}")
-        return Outcome(3 if outcome.result == "unreachable" else 1, outcome.message)
+            return DeployEnded(0, f"{node}: {outcome.message}")
+        return DeployEnded(3 if outcome.result == "unreachable" else 1, outcome.message)
 
     def shell(self, node: str) -> int:
         cluster, _ = self._load()

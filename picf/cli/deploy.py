@@ -19,11 +19,13 @@ from rich.table import Table
 from picf.cli.confirm import confirmed
 from picf.cli.options import inventory_option, inventory_path, manifest_option, manifest_path
 from picf.cli.output import err, fail, note, out, print_json
+from picf.deploy.ended import DeployEnded, nothing_to_do
 from picf.deploy.export import export_deploy
 from picf.deploy.history import History
 from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
 from picf.deploy.rollback import rollback_request
-from picf.deploy.rollout import DeployResult, execute
+from picf.deploy.rollout import execute
+from picf.models.deploy_event import AnsibleEvent, DeployEvent
 
 
 @contextlib.contextmanager
@@ -82,7 +84,8 @@ def deploy_command(
         in_flight = int(max_in_flight) if max_in_flight.isdigit() else max_in_flight
     request = DeployRequest(inventory=inventory, manifest=manifest, canaries=canaries, max_in_flight=in_flight,
                             only=only, become_password=become_password, lock=not dry_run and export is None,
-                            wait_for_lock=wait, connection=connection, preflight=not no_preflight)  # fmt: skip
+                            wait_for_lock=wait, connection=connection, preflight=not no_preflight,
+                            export=export is not None)  # fmt: skip
     if rollback:
         request, previous = rollback_request(request)
         note(f"rolling back to deployment {previous.id} ({previous.manifest_hash[:12]})")
@@ -114,7 +117,7 @@ def _deploy(prepared: PreparedDeploy, export: Path | None, dry_run: bool, yes: b
         _show_plan(prepared.plan_lines)
     refusal = "refusing to change nodes without --yes when not at a terminal; preview with --dry-run"
     if prepared.refused is None and not confirmed("deploy these changes?", yes, refusal):
-        _finish(DeployResult(1, "not deployed"), json, prepared.plan_lines, shown=True)
+        _finish(DeployEnded(1, "not deployed"), json, prepared.plan_lines, shown=True)
         return
     cancelled = threading.Event()
     with _cancel_on_signals(cancelled):
@@ -141,35 +144,35 @@ def _start_stopped(prepared: PreparedDeploy, stopped: dict[str, tuple[str, ...]]
     note("started: " + "; ".join(f"{o.node}: {', '.join(o.jobs)}" for o in outcomes))
 
 
-def _event_printer(json: bool) -> Callable[[dict[str, Any]], None]:
-    def on_event(event: dict[str, Any]) -> None:
+def _event_printer(json: bool) -> Callable[[DeployEvent], None]:
+    def on_event(event: DeployEvent) -> None:
         if json:
-            _emit(event)
-        elif event["event"] in {"runner_on_failed", "runner_on_unreachable"} and not event.get("ignored"):
-            err.print(f"  {event['host']}: {event['task']}: FAILED", style="red", markup=False)
-        elif event["event"] == "runner_on_ok" and event.get("changed"):
-            err.print(f"  {event['host']}: {event['task']}", markup=False, highlight=False)
+            _emit(event.as_json())
+        elif not isinstance(event, AnsibleEvent):
+            return
+        elif event.event in {"runner_on_failed", "runner_on_unreachable"} and not event.ignored:
+            err.print(f"  {event.host}: {event.task}: FAILED", style="red", markup=False)
+        elif event.event == "runner_on_ok" and event.changed:
+            err.print(f"  {event.host}: {event.task}", markup=False, highlight=False)
 
     return on_event
 
 
-def _without_changes(prepared: PreparedDeploy, dry_run: bool) -> DeployResult:
+def _without_changes(prepared: PreparedDeploy, dry_run: bool) -> DeployEnded:
     if prepared.nothing_to_do:
-        stopped = "; ".join(f"{node}: {', '.join(jobs)}" for node, jobs in prepared.stopped_jobs().items())
-        kept = f" (stopped with picf stop: {stopped})" if stopped else ""
-        return DeployResult(0, f"nothing to do: every node runs what the manifest wants{kept}")
-    refused = f"; a deploy would stop: {prepared.refused[1]}" if prepared.refused else ""
-    return DeployResult(0, "dry run: nothing changed" + refused)
+        return nothing_to_do(prepared.stopped_jobs())
+    refused = f"; a deploy would stop: {prepared.refused.message}" if prepared.refused else ""
+    return DeployEnded(0, "dry run: nothing changed" + refused)
 
 
-def _export(prepared: PreparedDeploy, directory: Path) -> DeployResult:
+def _export(prepared: PreparedDeploy, directory: Path) -> DeployEnded:
     if prepared.nothing_to_do:
-        return DeployResult(0, "nothing to export: every node runs what the manifest wants")
+        return DeployEnded(0, "nothing to export: every node runs what the manifest wants")
     exported = export_deploy(prepared, directory)
     for line in prepared.plan_lines:
         note(line)
     ask = " -K" if exported.asks_become_password else ""
-    return DeployResult(0, f"exported to {exported.directory} (it holds rendered credentials: mode 0700); run: "
+    return DeployEnded(0, f"exported to {exported.directory} (it holds rendered credentials: mode 0700); run: "
                            f"ansible-playbook -i {exported.hosts}{ask} {exported.playbook}")  # fmt: skip
 
 
@@ -195,7 +198,7 @@ def _show_plan(lines: list[str]) -> None:
         out.print(line, markup=False, highlight=False)
 
 
-def _finish(result: DeployResult, json: bool, plan_lines: list[str], shown: bool = False) -> None:
+def _finish(result: DeployEnded, json: bool, plan_lines: list[str], shown: bool = False) -> None:
     if json:
         timings = result.timings.as_dict() if result.timings is not None else None
         _emit({"event": "result", "exit_code": result.exit_code, "message": result.message,

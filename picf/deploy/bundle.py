@@ -13,9 +13,9 @@ import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from picf.deploy.render import RenderedJob
+from picf.models.deploy_state import DeployState
 from picf.releases.archive import write_tarball
 
 WATCHER = Path(__file__).with_name("watch_jobs.sh")
@@ -162,7 +162,7 @@ def write_bundle(
     packages: list[dict[str, str]],
     shipped: list[dict[str, str]],
     jobs: list[RenderedJob],
-    state: dict[str, Any],
+    state: DeployState,
     changed: Sequence[str] = (),
     removed: Sequence[str] = (),
 ) -> Path:
@@ -182,7 +182,7 @@ def write_bundle(
         _link_or_copy(Path(package["blob"]), copy)
     # Written when the node switches, before its jobs are watched; replaced by state.json once they run.
     for name, verified in (("state.json", True), ("state.unverified.json", False)):
-        (root / name).write_text(json.dumps({**state, "verified": verified}, indent=2, sort_keys=True))
+        (root / name).write_text(json.dumps({**state.as_json(), "verified": verified}, indent=2, sort_keys=True))
         (root / name).chmod(0o644)  # secrets in it are hashes; picf reads it as the node's first user
     (root / "switch.sh").write_text(switch_script(deploy_id, packages, jobs, list(changed), list(removed)))
     shutil.copy(WATCHER, root / "watch_jobs.sh")

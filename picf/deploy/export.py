@@ -17,7 +17,7 @@ from typing import Any
 
 from picf import yamldoc
 from picf.atomic import write_atomic
-from picf.deploy.execute import PLAYBOOKS
+from picf.deploy.playbook_run import PLAYBOOKS
 from picf.deploy.plays import inventory_groups, rollout_plays
 from picf.deploy.prepare import PreparedDeploy
 from picf.deploy.rollout import ansible_inputs
@@ -36,13 +36,14 @@ class Exported:
 
 def export_deploy(prepared: PreparedDeploy, directory: Path) -> Exported:
     """Write the prepared deploy into `directory` (new or empty): hosts.yml, site.yml, ansible.cfg, roles/,
-    the bundles (each with every package version its node links), known_hosts."""
+    the bundles, known_hosts. Prepared as an export (`DeployRequest.export`), each bundle carries every package
+    version its node links and every node runs the base role."""
     directory = directory.expanduser().resolve()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(f"{directory}: exists and is not an empty directory; choose a new one")
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     directory.chmod(0o700)
-    inputs = ansible_inputs(prepared, directory, for_export=True)
+    inputs = ansible_inputs(prepared, directory)
     hosts: dict[str, Any] = inputs.inventory["all"]["hosts"]
     shutil.copytree(PLAYBOOKS / "roles", directory / "roles", ignore=shutil.ignore_patterns("__pycache__"))
     connection = dict(inputs.inventory["all"]["vars"])

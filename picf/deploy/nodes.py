@@ -13,9 +13,12 @@ import json
 import time
 from concurrent.futures import wait
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from pydantic import ValidationError
 
 from picf.models.cluster import Cluster
+from picf.models.deploy_state import DeployState
 from picf.models.node import Node
 from picf.node_probe import memory_cgroup, script, split_sections
 from picf.pool import DaemonPool
@@ -36,7 +39,7 @@ class NodeReport:
     """One node's answer, or why it did not answer."""
 
     node: str
-    state: dict[str, Any] | None = None  # None on a fresh node
+    state: DeployState | None = None  # None on a fresh node
     known_hosts: str | None = None
     ip: str | None = None  # the address SSH reached (an mDNS name resolved once, here); Ansible uses it
     sudo: Sudo | None = None
@@ -110,8 +113,9 @@ def read_state(
     text = sections.get("state", "")
     if text.strip():
         try:
-            loaded = json.loads(text)
-            report.state = loaded if isinstance(loaded, dict) else None
+            report.state = DeployState.model_validate(json.loads(text))
+        except ValidationError:
+            report.notes.append(f"{STATE_FILE} is not a state picf wrote; treating {node.name} as fresh")
         except ValueError:
             report.notes.append(f"{STATE_FILE} is not JSON; treating {node.name} as fresh")
     return report

@@ -11,28 +11,41 @@ from dataclasses import dataclass
 from typing import Any
 
 from picf.errors import PicfError
+from picf.models.deploy_state import DeployedJob, DeployedPackage, DeployState
 from picf.models.manifest import JobChange, NodePlan, Update
 from picf.models.release import CompiledRelease
 
 
 class PlanError(PicfError):
-    """Something the manifest asks for that cannot be deployed (a missing build, a wrong arch)."""
+    """Something the manifest asks for that cannot be deployed; one subclass per reason."""
+
+
+class MissingBuild(PlanError):
+    """No compiled release or package for a node's arch: build it."""
+
+
+class WrongArch(PlanError):
+    """A build for another arch than the node's."""
+
+
+class Conflict(PlanError):
+    """Two parts of the manifest want different things in one place (a package name, a job's properties)."""
 
 
 def wanted_state(
     deployment: str,
     arch: str,
     releases: list[CompiledRelease],
-    jobs: dict[str, dict[str, Any]],
+    jobs: dict[str, DeployedJob],
     monit_interval: int,
-) -> dict[str, Any]:
+) -> DeployState:
     """The state a node will report after the deploy: packages its jobs need, and its jobs."""
-    needed = {pkg for job in jobs.values() for pkg in job["packages"]}
-    packages: dict[str, Any] = {}
+    needed = {pkg for job in jobs.values() for pkg in job.packages}
+    packages: dict[str, DeployedPackage] = {}
     shipped_by: dict[str, str] = {}
     for release in releases:
         if release.arch != arch:
-            raise PlanError(f"{release.name}/{release.version} was built for {release.arch}, the node runs {arch}")
+            raise WrongArch(f"{release.name}/{release.version} was built for {release.arch}, the node runs {arch}")
         for package in release.packages:
             if package.toolchain is not None and not package.sha256:
                 needed.discard(package.name)  # a Go picf provided for compiling: nothing to ship
@@ -40,61 +53,55 @@ def wanted_state(
             if package.name in needed:
                 if package.name in shipped_by and shipped_by[package.name] != release.name:
                     # One /var/vcap/packages/<name> per node, as on a BOSH VM: the director refuses this too.
-                    raise PlanError(f"package {package.name} comes from two releases ({shipped_by[package.name]} and "
+                    raise Conflict(f"package {package.name} comes from two releases ({shipped_by[package.name]} and "
                                     f"{release.name}) on one node; a node can hold one package of a name")  # fmt: skip
                 shipped_by[package.name] = release.name
                 if package.arch != arch:
-                    raise PlanError(f"package {package.name} is {package.arch}; the node runs {arch}")
-                packages[package.name] = {"fingerprint": package.fingerprint, "sha256": package.sha256, "arch": arch}
+                    raise WrongArch(f"package {package.name} is {package.arch}; the node runs {arch}")
+                packages[package.name] = DeployedPackage(fingerprint=package.fingerprint, sha256=package.sha256,
+                                                         arch=arch)  # fmt: skip
     missing = needed - set(packages)
     if missing:
-        raise PlanError(
+        raise MissingBuild(
             f"no compiled package {', '.join(sorted(missing))} for {arch}; build the release for {arch} "
             "(picf release build RELEASE --arch ARCH)"
         )
-    return {
-        "deployment": deployment,
-        "arch": arch,
-        "packages": packages,
-        "jobs": jobs,
-        "monit_interval": monit_interval,
-    }
+    return DeployState(deployment=deployment, arch=arch, packages=packages, jobs=jobs, monit_interval=monit_interval)
 
 
-def plan_node(node: str, current: dict[str, Any] | None, wanted: dict[str, Any]) -> NodePlan:
+def plan_node(node: str, current: DeployState | None, wanted: DeployState) -> NodePlan:
     """The differences between what `node` runs (`current`, None on a fresh node) and `wanted`."""
-    now = current or {}
-    have_pkgs: dict[str, Any] = now.get("packages", {})
-    want_pkgs: dict[str, Any] = wanted["packages"]
+    now = current or DeployState()
+    have_pkgs, want_pkgs = now.packages, wanted.packages
     plan = NodePlan(node=node, first_deploy=current is None)
     changed_packages: set[str] = set()
     for name, pkg in sorted(want_pkgs.items()):
         old = have_pkgs.get(name)
-        if old is None or old.get("fingerprint") != pkg["fingerprint"] or old.get("sha256") != pkg["sha256"]:
+        if old is None or old.fingerprint != pkg.fingerprint or old.sha256 != pkg.sha256:
             changed_packages.add(name)
-            plan.packages_added.append(f"{name} {pkg['fingerprint'][:12]} ({pkg['arch']})")
+            plan.packages_added.append(f"{name} {(pkg.fingerprint or '')[:12]} ({pkg.arch})")
             if old is not None:
-                plan.packages_removed.append(f"{name} {str(old.get('fingerprint', '?'))[:12]}")
-    plan.packages_removed.extend(f"{n} {str(p.get('fingerprint', '?'))[:12]}" for n, p in sorted(have_pkgs.items())
+                plan.packages_removed.append(f"{name} {(old.fingerprint or '?')[:12]}")
+    plan.packages_removed.extend(f"{n} {(p.fingerprint or '?')[:12]}" for n, p in sorted(have_pkgs.items())
                                  if n not in want_pkgs)  # fmt: skip
-    have_jobs: dict[str, Any] = now.get("jobs", {})
-    interval_changed = now and now.get("monit_interval") != wanted["monit_interval"]
-    unverified = now.get("verified") is False  # the last deploy switched this node but did not see its jobs run
-    for name, job in sorted(wanted["jobs"].items()):
-        old = have_jobs.get(name)
-        if old is not None and unverified:
+    have_jobs = now.jobs
+    interval_changed = now != DeployState() and now.monit_interval != wanted.monit_interval
+    unverified = now.verified is False  # the last deploy switched this node but did not see its jobs run
+    for name, job in sorted(wanted.jobs.items()):
+        old_job = have_jobs.get(name)
+        if old_job is not None and unverified:
             plan.jobs.append(JobChange(job=name, action="update", lines=["~ the last deploy here did not finish"]))
-        elif old is None:
+        elif old_job is None:
             plan.jobs.append(
-                JobChange(job=name, action="add", lines=[f"+ {k}: {_display(v)}" for k, v in job["properties"].items()])
+                JobChange(job=name, action="add", lines=[f"+ {k}: {_display(v)}" for k, v in job.properties.items()])
             )
-        elif old.get("hash") != job["hash"] or interval_changed:
-            plan.jobs.append(JobChange(job=name, action="update", lines=_property_diff(old, job)))
-        elif set(job["packages"]) & changed_packages:
+        elif old_job.hash != job.hash or interval_changed:
+            plan.jobs.append(JobChange(job=name, action="update", lines=_property_diff(old_job, job)))
+        elif set(job.packages) & changed_packages:
             # A new build of a package the job runs: BOSH restarts the job, and so does picf.
-            lines = [f"~ package {p}: new build" for p in sorted(set(job["packages"]) & changed_packages)]
+            lines = [f"~ package {p}: new build" for p in sorted(set(job.packages) & changed_packages)]
             plan.jobs.append(JobChange(job=name, action="update", lines=lines))
-    for name in sorted(set(have_jobs) - set(wanted["jobs"])):
+    for name in sorted(set(have_jobs) - set(wanted.jobs)):
         plan.jobs.append(JobChange(job=name, action="remove", lines=[f"- job {name}"]))
     return plan
 
@@ -104,10 +111,9 @@ def _display(value: Any) -> Any:
     return "<redacted>" if isinstance(value, str) and value.startswith("<redacted>") else value
 
 
-def _property_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _property_diff(old: DeployedJob, new: DeployedJob) -> list[str]:
     lines: list[str] = []
-    before: dict[str, Any] = old.get("properties", {})
-    after: dict[str, Any] = new["properties"]
+    before, after = old.properties, new.properties
     for key in sorted(set(before) | set(after)):
         a, b = before.get(key), after.get(key)
         if a == b:
@@ -120,8 +126,8 @@ def _property_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             lines.append(f"- {key}: {a}")
         if key in after:
             lines.append(f"+ {key}: {b}")
-    if old.get("release") != new.get("release"):
-        lines.append(f"~ release: {old.get('release')} -> {new.get('release')}")
+    if old.release != new.release:
+        lines.append(f"~ release: {old.release} -> {new.release}")
     if not lines:
         lines.append("~ templates or monit stanza changed")
     return lines

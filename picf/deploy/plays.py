@@ -12,14 +12,13 @@ import copy
 from typing import Any
 
 from picf import yamldoc
-from picf.deploy.execute import PLAYBOOKS
+from picf.deploy.ansible_events import BOOKKEEPING_TAG, phase_tag
 from picf.deploy.plan import Rollout
+from picf.deploy.playbook_run import PLAYBOOKS
 
 SITE = PLAYBOOKS / "site.yml"
-CHECK_TASK = "Check the earlier batches"
-MARK_TASK = "Mark this node's batch done"
-PREPARE_TASK = "Prepare the node"  # site.yml's step that runs the base role on a node not yet prepared
-BOOKKEEPING = (CHECK_TASK, MARK_TASK)  # tasks of the rollout's own, not of a node's deploy
+PREPARE_TAG = phase_tag("prepare node")  # site.yml's step that runs the base role on a node not yet prepared
+_ROLLOUTS_OWN = [BOOKKEEPING_TAG, phase_tag("between batches")]  # the tags of the rollout's own tasks
 
 
 def batch_group(number: int) -> str:
@@ -60,8 +59,8 @@ def rollout_plays(
 ) -> list[dict[str, Any]]:
     """site.yml's play for each batch (with its watch times), a check before each batch after the first.
 
-    A batch whose nodes are all `prepared` gets the play without its "Prepare the node" step (Ansible would
-    still spend a task deciding to skip it on every node)."""
+    A batch whose nodes are all `prepared` gets the play without its step tagged as preparing the node (Ansible
+    would still spend a task deciding to skip it on every node)."""
     template = site_play()
     plays: list[dict[str, Any]] = []
     for number, group in enumerate(rollout.groups):
@@ -74,9 +73,10 @@ def rollout_plays(
         play["hosts"] = batch_group(number)
         play["vars"] = {**play.get("vars", {}), **watch_vars[canary]}
         if set(group) <= prepared:
-            play["tasks"] = [t for t in play.get("tasks", []) if t.get("name") != PREPARE_TASK]
-        play["post_tasks"] = [*play.get("post_tasks", []), {"name": MARK_TASK,
-                              "ansible.builtin.set_fact": {"picf_batch_ok": True}}]  # fmt: skip
+            play["tasks"] = [t for t in play.get("tasks", []) if PREPARE_TAG not in t.get("tags", ())]
+        mark = {"name": "Mark this node's batch done", "tags": list(_ROLLOUTS_OWN),
+                "ansible.builtin.set_fact": {"picf_batch_ok": True}}  # fmt: skip
+        play["post_tasks"] = [*play.get("post_tasks", []), mark]
         plays.append(play)
     if rollout.groups:
         plays += [_check(len(rollout.groups), "the post-deploy scripts"), post_deploy_play()]
@@ -84,7 +84,6 @@ def rollout_plays(
 
 
 POST_DEPLOY_PLAY = "Run post-deploy scripts"
-POST_DEPLOY_TASK = "Run the jobs' post-deploy scripts"
 POST_DEPLOY_GROUP = "picf_post_deploy"
 
 
@@ -114,7 +113,8 @@ def _check(number: int, before: str | None = None) -> dict[str, Any]:
         "gather_facts": False,
         "become": False,
         "tasks": [{
-            "name": CHECK_TASK,
+            "name": "Check the earlier batches",
+            "tags": list(_ROLLOUTS_OWN),
             "ansible.builtin.assert": {
                 "that": [f"groups[{g!r}] | map('extract', hostvars) | selectattr('picf_batch_ok', 'defined') "
                          f"| list | length == groups[{g!r}] | length" for g in earlier],

@@ -132,8 +132,8 @@ def plan_cases(prepared: PreparedDeploy, every_job: bool = False) -> tuple[list[
             jobs.append(job)
         if not jobs:
             continue
-        wanted = prepared.wanted[name]["packages"]
-        packages = tuple(PackageBlob(p, str(v["fingerprint"]), store.blob(str(v["sha256"])))
+        wanted = prepared.wanted[name].packages
+        packages = tuple(PackageBlob(p, str(v.fingerprint), store.blob(str(v.sha256)))
                          for p, v in sorted(wanted.items()))  # fmt: skip
         report = prepared.reports.get(name)
         address = report.ip if report is not None and report.ip else node.address

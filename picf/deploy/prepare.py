@@ -21,22 +21,38 @@ from typing import Any
 
 from picf.deploy import nodes
 from picf.deploy import vars as varstore
+from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.connection import Connection, mitogen_strategies
 from picf.deploy.connection import choose as choose_connection
 from picf.deploy.links import Group
 from picf.deploy.lock import ClusterLock, process_alive
 from picf.deploy.manifest_file import read_manifest
-from picf.deploy.plan import PlanError, Rollout, decide_rollout, plan_node, render_plan, render_rollout, wanted_state
+from picf.deploy.plan import (
+    Conflict,
+    MissingBuild,
+    Rollout,
+    decide_rollout,
+    plan_node,
+    render_plan,
+    render_rollout,
+    wanted_state,
+)
 from picf.deploy.render import JobLibrary, RenderedJob, check_processes, render_deployment
-from picf.errors import Unreachable, UsageError
+from picf.errors import PicfError, Unreachable, UsageError
 from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
-from picf.models.manifest import JobRef, Manifest, NodePlan
+from picf.models.deploy_state import DeployedJob, DeployState
+from picf.models.health import steady_seconds
+from picf.models.manifest import JobRef, Manifest, NodePlan, parse_watch_time
 from picf.models.node import Node
 from picf.models.release import CompiledRelease
 from picf.progress import Say, quiet
 from picf.releases.store import Store
 from picf.transport import SSH, Transport, load_identity
+
+
+class Refused(PicfError):
+    """A deploy picf will not start: it could not become root on a node it would change."""
 
 
 @dataclass
@@ -56,6 +72,29 @@ class DeployRequest:
     connection: str = "auto"  # how Ansible reaches the nodes: auto (Mitogen when installed), mitogen or ssh
     recreate: bool = False  # picf recreate: what picf put on the nodes in scope is cleared and deployed afresh
     preflight: bool = True  # try each changed job on an emulated node of its arch before touching any node
+    export: bool = False  # for plain ansible-playbook, later: bundles carry every package version, no node skips base
+
+
+@dataclass(frozen=True)
+class NodeDeploy:
+    """What the deploy does on one node it changes, decided with the plan."""
+
+    memory_cgroup: bool  # a role of the node needs the memory cgroup: the base role turns it on
+    base_fingerprint: str  # what the base role records on the node once it ran as it is now
+    skips_base: bool  # the node was found prepared by the base role as it is now
+    ships: frozenset[str]  # NAME/FINGERPRINT of the package versions its bundle carries (the ones it lacks)
+
+
+@dataclass(frozen=True)
+class BatchWatch:
+    """How long a batch's jobs are watched (ms), what running steadily means (s), and the node lock's lease (s):
+    long enough for the node's reboot and its watch, so a lock a dead controller left expires."""
+
+    low: int
+    high: int
+    stable: int
+    reboot_timeout: int
+    lease: int
 
 
 @dataclass
@@ -72,15 +111,17 @@ class PreparedDeploy:
     plan_lines: list[str]  # the plan and its rollout, as the person confirming it reads them
     rollout: Rollout
     rendered: dict[str, list[RenderedJob]]
-    wanted: dict[str, dict[str, Any]]
+    wanted: dict[str, DeployState]
     compiled: dict[tuple[str, str], CompiledRelease]
     reports: dict[str, nodes.NodeReport]
     secrets: set[str] = field(repr=False)
     work: Path
-    refused: tuple[int, str] | None = None  # why a deploy would stop before changing anything (privilege)
+    refused: Refused | None = None  # why a deploy would stop before changing anything (privilege)
     lock: ClusterLock | None = None  # held until close()
     connection: Connection = field(default_factory=lambda: Connection("ssh"))
     plan_seconds: float = 0.0  # how long deciding took (reading, rendering, asking the nodes)
+    on_node: dict[str, NodeDeploy] = field(default_factory=dict)  # the nodes it changes
+    watch: dict[bool, BatchWatch] = field(default_factory=dict)  # is the batch the canary batch -> its watch
 
     @property
     def nothing_to_do(self) -> bool:
@@ -97,7 +138,7 @@ class PreparedDeploy:
         out: dict[str, tuple[str, ...]] = {}
         for node in self.scope:
             report = self.reports.get(node.name)
-            wanted = self.wanted.get(node.name, {}).get("jobs", {})
+            wanted = self.wanted.get(node.name, DeployState()).jobs
             jobs = tuple(sorted(j for j in (report.stopped if report else ()) if j in wanted))
             if jobs:
                 out[node.name] = jobs
@@ -186,7 +227,7 @@ def _prepare(
         if lines:
             lines += render_rollout(rollout.groups, rollout.canaries, rollout.kind_of, rollout.per)
         stopped = [f"{n.name}/{j}" for n in scope for j in sorted(reports[n.name].stopped)
-                   if j in wanted[n.name].get("jobs", {})]  # fmt: skip
+                   if j in wanted[n.name].jobs]  # fmt: skip
         if stopped:
             lines.append(f"stopped with picf stop, kept stopped: {', '.join(stopped)} (--start starts them)")
         # Root is needed only where something changes; checked before anything does.
@@ -199,12 +240,38 @@ def _prepare(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    on_node = {n.name: _node_deploy(manifest, cluster, n, reports[n.name], wanted[n.name], request.export)
+               for n in changing}  # fmt: skip
     return PreparedDeploy(
         request=request, cluster=cluster, manifest=manifest, manifest_hash=manifest_hash,
         manifest_text=manifest_text, scope=scope, plans=plans, plan_lines=lines, rollout=rollout,
         rendered=rendered, wanted=wanted, compiled=compiled, reports=reports, secrets=secrets, work=work,
-        refused=refused, lock=lock, plan_seconds=time.monotonic() - started,
+        refused=refused, lock=lock, plan_seconds=time.monotonic() - started, on_node=on_node,
+        watch={canary: _batch_watch(manifest, canary) for canary in (True, False)},
     )  # fmt: skip
+
+
+def _node_deploy(
+    manifest: Manifest, cluster: Cluster, node: Node, report: nodes.NodeReport, wanted: DeployState, export: bool
+) -> NodeDeploy:
+    """What the deploy does on `node`: an export runs later, on nodes as they are then, so its bundles carry
+    every package version and its nodes run the base role."""
+    memory_cgroup = bool(memory_cgroup_roles(cluster, node))
+    fingerprint = base_fingerprint(manifest.monit_interval, memory_cgroup)
+    versions = {f"{name}/{p.fingerprint}" for name, p in wanted.packages.items()}
+    return NodeDeploy(
+        memory_cgroup=memory_cgroup,
+        base_fingerprint=fingerprint,
+        skips_base=not export and is_prepared(report, fingerprint, memory_cgroup),
+        ships=frozenset(versions if export else versions - report.packages),
+    )
+
+
+def _batch_watch(manifest: Manifest, canary: bool) -> BatchWatch:
+    low, high = parse_watch_time(manifest.update.canary_watch_time if canary else manifest.update.update_watch_time)
+    # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
+    return BatchWatch(low, high, steady_seconds(manifest.monit_interval), manifest.reboot_timeout,
+                      lease=manifest.reboot_timeout + high // 1000 + 300)  # fmt: skip
 
 
 WORK_PREFIX = "picf-deploy-"
@@ -229,7 +296,7 @@ def _render(
     variables: dict[str, Any],
     reports: dict[str, nodes.NodeReport],
     secrets: set[str],
-) -> tuple[dict[str, list[RenderedJob]], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, list[RenderedJob]], dict[str, DeployState]]:
     """Every node's rendered jobs and the state it should report afterwards (adds rendered secrets)."""
     groups = [Group(role, tuple(n for n in cluster.nodes if role in n.roles), group.jobs)
               for role, group in manifest.roles.items()]  # fmt: skip
@@ -239,19 +306,19 @@ def _render(
     library = JobLibrary(compiled)
     by_node = render_deployment(manifest.name, groups, library, variables, addresses, {n.name for n in scope})
     rendered: dict[str, list[RenderedJob]] = {}
-    wanted: dict[str, dict[str, Any]] = {}
+    wanted: dict[str, DeployState] = {}
     for node in scope:
         jobs: dict[str, RenderedJob] = {}
         for job in by_node[node.name]:
             jobs.setdefault(job.name, job)  # the same job from two roles: rendered once per role, run once
         rendered[node.name] = list(jobs.values())
-        jobs_state: dict[str, Any] = {}
+        jobs_state: dict[str, DeployedJob] = {}
         for job in rendered[node.name]:
             check_processes(job, node.name)
             secrets |= job.secrets
-            jobs_state[job.name] = {"hash": job.hash, "release": job.release, "properties": job.properties,
-                                    "packages": list(job.packages), "processes": list(job.processes),
-                                    "lifecycle": list(job.lifecycle)}  # fmt: skip
+            jobs_state[job.name] = DeployedJob(hash=job.hash, release=job.release, properties=job.properties,
+                                               packages=list(job.packages), processes=list(job.processes),
+                                               lifecycle=list(job.lifecycle))  # fmt: skip
         node_releases = [compiled[(r.name, str(node.arch))] for r in manifest.releases]
         wanted[node.name] = wanted_state(manifest.name, str(node.arch), node_releases, jobs_state,
                                          manifest.monit_interval)  # fmt: skip
@@ -276,7 +343,7 @@ def _jobs_for(manifest: Manifest, node: Node) -> list[JobRef]:
         group = manifest.roles.get(role)
         for job in group.jobs if group else ():
             if job.name in jobs and jobs[job.name] != job:
-                raise PlanError(f"{node.name}: job {job.name} comes from two roles with different properties")
+                raise Conflict(f"{node.name}: job {job.name} comes from two roles with different properties")
             jobs[job.name] = job
     return list(jobs.values())
 
@@ -288,7 +355,7 @@ def _compiled(manifest: Manifest, arches: set[str], store: Store) -> dict[tuple[
             found = [r for r in store.release(ref.name, ref.version, arch) if r.patched == ref.patched]
             if not found:
                 flag = " --patch" if ref.patched else ""
-                raise PlanError(
+                raise MissingBuild(
                     f"no compiled {ref.name}/{ref.version} for {arch}{' (patched)' if ref.patched else ''}; "
                     f"build it: picf release build <release dir> --arch {arch}{flag}"
                 )
@@ -298,31 +365,32 @@ def _compiled(manifest: Manifest, arches: set[str], store: Store) -> dict[tuple[
 
 def _privilege_problem(
     user: str, scope: list[Node], reports: dict[str, nodes.NodeReport], have_password: bool
-) -> tuple[int, str] | None:
+) -> Refused | None:
     """Why picf cannot become root on some node (checked before anything changes), with the exit code."""
     missing = [n.name for n in scope if reports[n.name].sudo == "missing"]
     if missing:
-        return 1, (f"{', '.join(missing)}: sudo is not installed, and picf gets root only through sudo as {user} "
-                   "(it never logs in as root); install sudo on the node (apt-get install sudo)")  # fmt: skip
+        return Refused(f"{', '.join(missing)}: sudo is not installed, and picf gets root only through sudo as {user} "
+                       "(it never logs in as root); install sudo on the node (apt-get install sudo)",
+                       exit_code=1)  # fmt: skip
     asking = [n.name for n in scope if reports[n.name].sudo == "password"]
     if asking and not have_password:
-        return 2, (f"{', '.join(asking)}: sudo asks for {user}'s password; pass -K/--ask-become-pass "
-                   "(asked once) or set PICF_BECOME_PASSWORD")  # fmt: skip
+        return Refused(f"{', '.join(asking)}: sudo asks for {user}'s password; pass -K/--ask-become-pass "
+                       "(asked once) or set PICF_BECOME_PASSWORD", exit_code=2)  # fmt: skip
     wrong = [n.name for n in scope if reports[n.name].become_password_ok is False]
     if wrong:
-        return 1, (f"{', '.join(wrong)}: sudo refused the password for {user}; check it and run again "
-                   "(nothing was changed)")  # fmt: skip
+        return Refused(f"{', '.join(wrong)}: sudo refused the password for {user}; check it and run again "
+                       "(nothing was changed)", exit_code=1)  # fmt: skip
     return None
+
+
+def memory_cgroup_roles(cluster: Cluster, node: Node) -> list[str]:
+    """The node's roles that need the memory cgroup."""
+    return [r for r in node.roles if (role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup]
 
 
 def _reboot_reason(cluster: Cluster, node: Node, report: nodes.NodeReport) -> str | None:
     """A reboot this deploy must do on `node`: a role needs the memory cgroup and the kernel runs without it."""
-    needing = [r for r in node.roles if (role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup]
+    needing = memory_cgroup_roles(cluster, node)
     if not needing or report.memory_cgroup is not False:
         return None
     return f"turn the memory cgroup on (cgroup_enable=memory in cmdline.txt; {', '.join(needing)} needs it)"
-
-
-def needs_memory_cgroup(cluster: Cluster, node: Node) -> bool:
-    """Whether one of the node's roles needs the memory cgroup."""
-    return any((role := cluster.all_roles.get(r)) is not None and role.needs_memory_cgroup for r in node.roles)

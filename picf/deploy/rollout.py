@@ -16,43 +16,31 @@ from pathlib import Path
 from typing import Any
 
 from picf import transport
-from picf.deploy import execute as ansible
+from picf.deploy import playbook_run
 from picf.deploy.agent import ssh_agent_for
-from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.bundle import write_bundle
+from picf.deploy.ended import DeployEnded, nothing_to_do
 from picf.deploy.history import History, state_dir
 from picf.deploy.lock import node_lock_owner
 from picf.deploy.plays import (
-    BOOKKEEPING,
-    POST_DEPLOY_TASK,
+    POST_DEPLOY_GROUP,
     batch_of_play,
     inventory_groups,
     prepared_nodes,
     rollout_plays,
 )
 from picf.deploy.preflight import run_preflight
-from picf.deploy.prepare import PreparedDeploy, needs_memory_cgroup
+from picf.deploy.prepare import PreparedDeploy
 from picf.deploy.timings import DeployTimings
-from picf.models.health import steady_seconds
-from picf.models.manifest import parse_watch_time
+from picf.models.deploy_event import AnsibleEvent, DeployEvent, PreflightChecked
 from picf.progress import Say, quiet
 from picf.releases.store import Store
 
-EventSink = Callable[[dict[str, Any]], None]
+OnDeployEvent = Callable[[DeployEvent], None]
 
 
-def _ignore(_: dict[str, Any]) -> None:
+def _ignore(_: DeployEvent) -> None:
     return None
-
-
-@dataclass
-class DeployResult:
-    """How a deploy ended: the exit code (0 ok, 1 failed or refused, 2 usage), a message, its history id."""
-
-    exit_code: int
-    message: str
-    deployment: int | None = None
-    timings: DeployTimings | None = None  # where the time went (when Ansible ran)
 
 
 @dataclass(frozen=True)
@@ -65,12 +53,9 @@ class AnsibleInputs:
     watch_vars: dict[bool, dict[str, Any]]  # is the batch a canary batch -> extravars
 
 
-def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = False) -> AnsibleInputs:
-    """Write each changing node's bundle and the pinned known_hosts under `stage`; return the inventory.
-
-    A bundle carries the package versions its node lacked when planned, and a node found prepared skips the
-    base role. An export runs later, on nodes as they are then: its bundles carry every package version and
-    its nodes run the base role."""
+def ansible_inputs(prepared: PreparedDeploy, stage: Path) -> AnsibleInputs:
+    """Write each changing node's bundle and the pinned known_hosts under `stage`; return the inventory. What
+    each bundle carries, whether a node skips the base role and the locks' lease are the plan's decisions."""
     store = Store()
     manifest = prepared.manifest
     known_hosts = stage / "known_hosts"
@@ -90,22 +75,21 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
         packages = []
         for release in (prepared.compiled[(r.name, str(node.arch))] for r in manifest.releases):
             packages += [{"name": p.name, "fingerprint": p.fingerprint, "blob": str(store.blob(p.sha256))}
-                         for p in release.packages if p.name in state["packages"]]  # fmt: skip
-        shipped = [p for p in packages if for_export or f"{p['name']}/{p['fingerprint']}" not in report.packages]
+                         for p in release.packages if p.name in state.packages]  # fmt: skip
+        decided = prepared.on_node[name]
+        shipped = [p for p in packages if f"{p['name']}/{p['fingerprint']}" in decided.ships]
         changed_jobs = [j.job for j in plan.jobs if j.action in {"add", "update"}]
         removed_jobs = [j.job for j in plan.jobs if j.action == "remove"]
         supervised = {job.name for job in prepared.rendered[name] if job.processes}
-        deploy_id = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+        deploy_id = hashlib.sha256(json.dumps(state.as_json(), sort_keys=True).encode()).hexdigest()[:16]
         node_stage = stage / "stage" / name
         write_bundle(node_stage, deploy_id, packages, shipped, prepared.rendered[name], state, changed_jobs,
                      removed_jobs)  # fmt: skip
-        memory_cgroup = plan.reboot is not None or needs_memory_cgroup(prepared.cluster, node)
-        fingerprint = base_fingerprint(manifest.monit_interval, memory_cgroup)
         hosts[name] = {
             "ansible_host": report.ip or node.address,
-            "picf_memory_cgroup": memory_cgroup,
-            "picf_base_fingerprint": fingerprint,
-            "picf_node_prepared": not for_export and is_prepared(report, fingerprint, memory_cgroup),
+            "picf_memory_cgroup": decided.memory_cgroup,
+            "picf_base_fingerprint": decided.base_fingerprint,
+            "picf_node_prepared": decided.skips_base,
             "picf_stage": str(node_stage),
             "picf_jobs_changed": [job for job in changed_jobs if job in supervised],
             "picf_post_deploy": post_deploy[name],
@@ -127,16 +111,10 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path, for_export: bool = Fal
         connection_vars["ansible_ssh_private_key_file"] = str(key_file)
     watch_vars = {}
     owner = node_lock_owner(prepared.request.inventory)
-    for canary in (True, False):
-        low, high = parse_watch_time(manifest.update.canary_watch_time if canary else manifest.update.update_watch_time)
-        # A node's deploy lock is a lease: long enough for its reboot and its watch, so a controller that dies
-        # mid-deploy leaves a lock that expires (another controller takes it over then; this one at once).
-        lease = manifest.reboot_timeout + high // 1000 + 300
-        # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
-        watch_vars[canary] = {"picf_watch_low": low, "picf_watch_high": high,
-                              "picf_watch_stable": steady_seconds(manifest.monit_interval),
-                              "picf_reboot_timeout": manifest.reboot_timeout,
-                              "picf_lock_owner": owner, "picf_lock_lease": lease}  # fmt: skip
+    for canary, watch in prepared.watch.items():
+        watch_vars[canary] = {"picf_watch_low": watch.low, "picf_watch_high": watch.high,
+                              "picf_watch_stable": watch.stable, "picf_reboot_timeout": watch.reboot_timeout,
+                              "picf_lock_owner": owner, "picf_lock_lease": watch.lease}  # fmt: skip
     return AnsibleInputs({"all": {"hosts": hosts, "vars": connection_vars}}, known_hosts, watch_vars)
 
 
@@ -149,27 +127,27 @@ def redact(text: str, secrets: set[str]) -> str:
 
 def execute(
     prepared: PreparedDeploy,
-    on_event: EventSink = _ignore,
+    on_event: OnDeployEvent = _ignore,
     cancelled: threading.Event | None = None,
     say: Say = quiet,
-) -> DeployResult:
+) -> DeployEnded:
     """Roll the prepared plan out (the user has confirmed it); record it in the history. An empty plan or a
     deploy refused for privilege returns at once and changes nothing."""
     if prepared.nothing_to_do:
-        return DeployResult(0, "nothing to do: every node runs what the manifest wants")
+        return nothing_to_do(prepared.stopped_jobs())
     if prepared.refused is not None:
-        return DeployResult(*prepared.refused)
+        return DeployEnded.stopped_by(prepared.refused)
     cancelled = cancelled or threading.Event()
     preflight_seconds = 0.0
     if prepared.request.preflight:
         checked = run_preflight(prepared, say)
         preflight_seconds = checked.seconds
-        on_event({"event": "preflight", "ok": checked.ok, "seconds": round(checked.seconds, 3),
-                  "summary": checked.summary(), "lines": checked.lines(), "skipped": checked.skipped})  # fmt: skip
+        on_event(PreflightChecked(ok=checked.ok, seconds=checked.seconds, summary=checked.summary(),
+                                  lines=checked.lines(), skipped=checked.skipped))  # fmt: skip
         if not checked.ok:
             for line in checked.lines():
                 say(line)
-            return DeployResult(1, checked.summary(), timings=DeployTimings(prepared.plan_seconds, preflight_seconds))
+            return DeployEnded(1, checked.summary(), timings=DeployTimings(prepared.plan_seconds, preflight_seconds))
         say(checked.summary())
     history = History()
     manifest = prepared.manifest
@@ -181,17 +159,17 @@ def execute(
         # SSH control sockets outlive a deploy by design (ControlPersist): keep them out of the work dir.
         control_dir = state_dir() / "ssh"
         control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        env = ansible.ansible_env(inputs.known_hosts, control_dir, prepared.cluster.ssh.connect_timeout,
+        env = playbook_run.ansible_env(inputs.known_hosts, control_dir, prepared.cluster.ssh.connect_timeout,
                                   prepared.work)  # fmt: skip
         env.update(prepared.connection.env)
         inputs.inventory["all"]["vars"].update(prepared.connection.host_vars)
         if prepared.connection.note:
             say(prepared.connection.note)
 
-        def record(event: dict[str, Any]) -> None:
-            if "message" in event:
-                event["message"] = redact(str(event["message"]), prepared.secrets)
-            history.event(deployment, event["event"], event.get("host"), event)
+        def record(event: AnsibleEvent) -> None:
+            if event.message:
+                event = event.model_copy(update={"message": redact(event.message, prepared.secrets)})
+            history.event(deployment, event.event, event.host, event.as_json())
             on_event(event)
 
         with ssh_agent_for(transport.load_identity(prepared.cluster.ssh), prepared.work / "agent") as agent_env:
@@ -212,10 +190,10 @@ def _roll_out(
     env: dict[str, str],
     history: History,
     deployment: int,
-    on_event: EventSink,
+    on_event: Callable[[AnsibleEvent], None],
     cancelled: threading.Event,
     say: Say,
-) -> DeployResult:
+) -> DeployEnded:
     """Canaries, then batches, in one Ansible run that stops after the first batch that fails."""
     rollout = prepared.rollout
     started = time.monotonic()
@@ -223,31 +201,32 @@ def _roll_out(
     nodes = set(inputs.inventory["all"]["hosts"])
     begun: list[int] = []  # the batches whose play has started, in order
 
-    def on_ansible_event(event: dict[str, Any]) -> None:
-        if event["event"] == "playbook_on_play_start":
-            number = batch_of_play(str(event.get("hosts") or ""))
+    def on_ansible_event(event: AnsibleEvent) -> None:
+        if event.event == "playbook_on_play_start":
+            number = batch_of_play(event.hosts or "")
             if number is not None:
                 begun.append(number)
                 kind = "canary" if rollout.is_canary(number) else "batch"
                 say(f"{kind} {number + 1}/{len(rollout.groups)}: {', '.join(rollout.groups[number])}")
             return
         timings.event(begun[-1] if begun else 0, event, time.monotonic())
-        if event.get("task") not in BOOKKEEPING:
+        if not event.bookkeeping:
             on_event(event)
 
     inventory = {
         "all": {**inputs.inventory["all"], "children": inventory_groups(rollout, inputs.inventory["all"]["hosts"])}
     }
     timings.run_started(time.monotonic())
-    result = ansible.run_playbook(
+    result = playbook_run.run_playbook(
         rollout_plays(rollout, inputs.watch_vars, prepared_nodes(inputs.inventory)), inventory,
         prepared.work / "run", env, on_ansible_event,
         cancelled, become_password=prepared.request.become_password, forks=max(map(len, rollout.groups)),
     )  # fmt: skip
     timings.run_ended(time.monotonic())
-    problems = {**{h: f"unreachable: {m}" for h, m in result.unreachable.items() if h in nodes},
-                **{h: m for h, m in result.failed.items() if h in nodes}}  # fmt: skip
-    post_deploy = {h: m for h, m in problems.items() if m.startswith(POST_DEPLOY_TASK)}
+    problems = {**{h: f"unreachable: {e.task}: {e.message or 'unreachable'}" for h, e in result.unreachable.items()
+                   if h in nodes},
+                **{h: f"{e.task}: {e.message}".strip() for h, e in result.failed.items() if h in nodes}}  # fmt: skip
+    post_deploy = {h: problems[h] for h, e in result.failed.items() if h in problems and e.hosts == POST_DEPLOY_GROUP}
     for host in post_deploy:  # every batch succeeded there; only the last step did not
         del problems[host]
     last = begun[-1] if begun else 0
@@ -257,7 +236,7 @@ def _roll_out(
             history.node_result(deployment, name, "cancelled")
         message = f"cancelled during {'canary' if rollout.is_canary(last) else 'batch'} {last + 1}; rerun to converge"
         history.finish(deployment, "cancelled", message)
-        return DeployResult(1, message, timings=timings)
+        return DeployEnded(1, message, timings=timings)
     failing = next((n for n in begun if any(h in problems for h in rollout.groups[n])), None)
     if failing is None and (result.status != "successful" or len(begun) < len(rollout.groups)):
         failing = last  # Ansible itself failed, or ended early: the batch it was at
@@ -266,16 +245,16 @@ def _roll_out(
         _record(history, deployment, rollout.groups, begun[: begun.index(failing) + 1] if begun else [0], problems)
         message = _failure(prepared, failing, rollout.groups[failing], problems, result.status)
         history.finish(deployment, "failed", message)
-        return DeployResult(1, message, timings=timings)
+        return DeployEnded(1, message, timings=timings)
     _record(history, deployment, rollout.groups, begun, problems)
     if post_deploy:
         details = "\n".join(f"  {h}: {redact(m, prepared.secrets)}" for h, m in sorted(post_deploy.items()))
         message = f"Error: deployed, but post-deploy scripts failed on {', '.join(sorted(post_deploy))}.\n{details}"
         history.finish(deployment, "failed", message)
-        return DeployResult(1, message, timings=timings)
+        return DeployEnded(1, message, timings=timings)
     message = f"deployed to {sum(map(len, rollout.groups))} node(s) in {time.monotonic() - started:.1f} s"
     history.finish(deployment, "succeeded", message)
-    return DeployResult(0, message, timings=timings)
+    return DeployEnded(0, message, timings=timings)
 
 
 def _record(

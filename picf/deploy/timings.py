@@ -1,9 +1,9 @@
 """Where a deploy's time goes, from Ansible's own events: per task and per phase (`picf deploy --timings`).
 
-Pure: `DeployTimings` takes the summarised events with the moment picf received each one (and the batch they
-belong to), and the moments the Ansible run started and ended. A task lasts from its start to the next task's
-start (or the end of the run); the time from the run's start to its first task is Ansible's start-up; the
-rest, its wrap-up.
+Pure: `DeployTimings` takes picf's Ansible events (each task's phase as its playbook declares it) with the
+moment picf received each one (and the batch they belong to), and the moments the Ansible run started and
+ended. A task lasts from its start to the next task's start (or the end of the run); the time from the run's
+start to its first task is Ansible's start-up; the rest, its wrap-up.
 """
 
 from __future__ import annotations
@@ -11,24 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Phases in the order a deploy goes through them.
-PHASES = ("plan", "pre-flight", "ansible start-up", "lock", "prepare node", "upload", "switch", "restart", "watch",
-          "between batches", "ansible wrap-up")  # fmt: skip
-
-
-def phase_of(role: str | None, task: str) -> str:
-    """The phase a task of picf's playbooks belongs to."""
-    if role == "node_lock" or "deploy lock" in task:
-        return "lock"
-    if role == "base" or task == "Prepare the node":
-        return "prepare node"
-    if role == "recreate" or task == "Clear the node for its recreation":
-        return "clear node"
-    if role == "release":
-        return "upload" if task.startswith("Upload") else "switch"
-    if role == "start":
-        return "watch" if task.startswith("Watch") else "restart"
-    return "between batches"  # the rollout's checks that the batches before succeeded
+from picf.models.deploy_event import PHASES, AnsibleEvent
 
 
 @dataclass
@@ -58,19 +41,19 @@ class DeployTimings:
         """The Ansible run starts."""
         self._run_started, self._first_task, self._open, self._last_result = at, True, None, at
 
-    def event(self, batch: int, event: dict[str, Any], at: float) -> None:
+    def event(self, batch: int, event: AnsibleEvent, at: float) -> None:
         """An event of batch `batch`, received at `at`."""
-        if event.get("event") != "playbook_on_task_start":
+        if event.event != "playbook_on_task_start":
             self._last_result = at  # a host's result: the running task has got this far
             return
-        task = str(event.get("task") or "")
+        task = event.task or ""
         if self._open is not None and self._open[1] == task:  # the same task started on another host
             return
         self._close(at)
         if self._first_task:
             self._add("ansible start-up", at - self._run_started)
             self._first_task = False
-        self._open = (batch, task, phase_of(event.get("role"), task), at)
+        self._open = (batch, task, event.phase, at)
 
     def run_ended(self, at: float) -> None:
         """The Ansible run ended: its last task ended with its last result; the rest is wrap-up."""

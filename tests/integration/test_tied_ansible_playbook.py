@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from picf.deploy.execute import WRAPPER
+from picf.deploy.playbook_run import WRAPPER
 
 # The stand-in leader: a worker and an "ssh" master, each in a session of its own (out of reach of a group
 # kill), their pids written to $1; then it waits for $2 to appear and dies as a hangup or a cancel ends it.

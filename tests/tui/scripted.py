@@ -7,8 +7,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from picf.deploy.ended import DeployEnded
+from picf.models.deploy_event import AnsibleEvent
 from picf.progress import Say
-from tui.deploying import OnEvent, Outcome, PlannedDeploy
+from tui.deploying import OnEvent, PlannedDeploy
 
 PLAN = [
     "pi-1 (armv7):",
@@ -35,17 +37,17 @@ class ScriptedDeployer:
         self.asked.append(list(PLAN))
         return PlannedDeploy(list(PLAN))
 
-    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> Outcome:
+    def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> DeployEnded:
         for task in self.tasks:
             for host in self.hosts:
-                on_event({"event": "playbook_on_task_start", "host": host, "task": task})
-                on_event({"event": "runner_on_ok", "host": host, "task": task})
+                on_event(AnsibleEvent(event="playbook_on_task_start", host=host, task=task))
+                on_event(AnsibleEvent(event="runner_on_ok", host=host, task=task))
             while not self.step.wait(0.05):
                 if cancelled.is_set():
                     break
             if cancelled.is_set():
-                return Outcome(1, "cancelled during batch 1; rerun to converge")
-        return Outcome(0, f"deployed to {len(self.hosts)} node(s) in 12.3 s")
+                return DeployEnded(1, "cancelled during batch 1; rerun to converge")
+        return DeployEnded(0, f"deployed to {len(self.hosts)} node(s) in 12.3 s")
 
     def discard(self, planned: PlannedDeploy) -> None:
         self.discarded.append(planned)
@@ -66,9 +68,9 @@ class ScriptedOperator:
             emit(line)
         stop.wait(5)
 
-    def control(self, action: str, node: str, job: str | None, say: Say) -> Outcome:
+    def control(self, action: str, node: str, job: str | None, say: Say) -> DeployEnded:
         self.asked.append((action, node, job))
-        return Outcome(0, f"{node}: {job or 'every job'} {action}ed")
+        return DeployEnded(0, f"{node}: {job or 'every job'} {action}ed")
 
     def shell(self, node: str) -> int:
         self.shells.append(node)

@@ -12,8 +12,10 @@ import pytest
 from picf.deploy import vars as varstore
 from picf.deploy.links import Group, LinkError, resolve_links
 from picf.deploy.manifest_file import ManifestInvalid, read_manifest
-from picf.deploy.plan import PlanError, batches, plan_node, render_plan, render_rollout, wanted_state
+from picf.deploy.plan import Conflict, WrongArch, batches, plan_node, render_plan, render_rollout, wanted_state
 from picf.deploy.render import RenderError, check_properties
+from picf.errors import PicfError
+from picf.models.deploy_state import DeployedJob, DeployState
 from picf.models.manifest import JobRef, Update, Variable, parse_watch_time
 from picf.models.node import Node
 from picf.models.release import CompiledJob, CompiledPackage, CompiledRelease, JobSpec
@@ -66,9 +68,9 @@ def release(arch: str, fingerprint: str = "f" * 64) -> CompiledRelease:
                            jobs=(job,), built_at="now")  # fmt: skip
 
 
-def jobs(port: int = 7070, token: str = "<redacted>:abc") -> dict[str, Any]:
-    return {"logfwd": {"hash": f"h{port}{token}", "release": "logfwd/0.1.0", "packages": ["logfwd"],
-                       "properties": {"logfwd.port": port, "logfwd.token": token}}}  # fmt: skip
+def jobs(port: int = 7070, token: str = "<redacted>:abc") -> dict[str, DeployedJob]:
+    return {"logfwd": DeployedJob(hash=f"h{port}{token}", release="logfwd/0.1.0", packages=["logfwd"],
+                                  properties={"logfwd.port": port, "logfwd.token": token})}  # fmt: skip
 
 
 def test_a_fresh_node_gets_everything_and_a_same_node_nothing() -> None:
@@ -96,7 +98,7 @@ def test_a_new_package_build_replaces_the_old_one() -> None:
 
 
 def test_a_wrong_arch_build_is_refused() -> None:
-    with pytest.raises(PlanError, match="built for armv7, the node runs arm64"):
+    with pytest.raises(WrongArch, match="built for armv7, the node runs arm64"):
         wanted_state("d", "arm64", [release("armv7")], jobs(), 2)
 
 
@@ -214,9 +216,9 @@ def test_a_new_build_of_a_jobs_package_restarts_the_job() -> None:
 
 def test_a_node_left_unverified_by_a_failed_deploy_is_redeployed() -> None:
     wanted = wanted_state("d", "armv7", [release("armv7")], jobs(), 2)
-    [job] = plan_node("pi-1", {**wanted, "verified": False}, wanted).jobs
+    [job] = plan_node("pi-1", wanted.model_copy(update={"verified": False}), wanted).jobs
     assert (job.action, job.lines) == ("update", ["~ the last deploy here did not finish"])
-    assert plan_node("pi-1", {**wanted, "verified": True}, wanted).empty
+    assert plan_node("pi-1", wanted.model_copy(update={"verified": True}), wanted).empty
 
 
 def _report(node: str, sudo: str | None, password_ok: bool | None = None, cgroup: bool | None = None) -> Any:
@@ -236,15 +238,16 @@ def test_root_comes_through_sudo_and_each_way_it_cannot_is_one_line_before_any_c
     fine = {"pi-1": _report("pi-1", "nopasswd"), "pi-2": _report("pi-2", "root")}
     assert _privilege_problem("pi", scope, fine, have_password=False) is None
     asks = {"pi-1": _report("pi-1", "nopasswd"), "pi-2": _report("pi-2", "password")}
-    code, message = _privilege_problem("pi", scope, asks, have_password=False) or (0, "")
-    assert code == 2 and message.startswith("pi-2: sudo asks for pi's password") and "-K" in message
+    refused = _privilege_problem("pi", scope, asks, have_password=False)
+    assert isinstance(refused, PicfError) and refused.exit_code == 2
+    assert refused.message.startswith("pi-2: sudo asks for pi's password") and "-K" in refused.message
     wrong = {**asks, "pi-2": _report("pi-2", "password", password_ok=False)}
-    assert (_privilege_problem("pi", scope, wrong, have_password=True) or (0, ""))[0] == 1
+    assert getattr(_privilege_problem("pi", scope, wrong, have_password=True), "exit_code", 0) == 1
     right = {**asks, "pi-2": _report("pi-2", "password", password_ok=True)}
     assert _privilege_problem("pi", scope, right, have_password=True) is None
     missing = {**fine, "pi-1": _report("pi-1", "missing")}
-    code, message = _privilege_problem("pi", scope, missing, have_password=False) or (0, "")
-    assert code == 1 and "pi-1: sudo is not installed" in message
+    refused = _privilege_problem("pi", scope, missing, have_password=False)
+    assert refused is not None and refused.exit_code == 1 and "pi-1: sudo is not installed" in refused.message
 
 
 def test_a_reboot_is_planned_only_where_a_role_needs_the_memory_cgroup_and_the_kernel_runs_without_it() -> None:
@@ -268,23 +271,39 @@ def test_a_node_read_splits_into_state_cgroup_and_sudo_even_without_a_trailing_n
     assert memory_cgroup(sections["cgroup"].splitlines()) is True  # cgroup v2's controllers win over v1's row
 
 
+def _recorded(kind: str, task: str, file: Path, host: str | None = "pi-1", **data: Any) -> dict[str, Any]:
+    """An event as ansible-runner hands it over for the task named `task` of `file` (its `task_path`)."""
+    line = next(i for i, text in enumerate(file.read_text().splitlines(), 1) if text.strip() == f"- name: {task}")
+    event_data = {"task": task, "task_path": f"{file}:{line}", "host": host, "play_pattern": "picf_batch_1", **data}
+    return {"event": kind, "uuid": "u", "stdout": "", "event_data": event_data}
+
+
+ROLES = REPO / "playbooks" / "roles"
+
+
 def test_deploy_timings_split_a_batch_into_start_up_tasks_by_phase_and_wrap_up() -> None:
-    from picf.deploy.timings import DeployTimings, phase_of
+    from picf.deploy.ansible_events import TaskTags, picf_event
+    from picf.deploy.timings import DeployTimings
 
     timings = DeployTimings(plan_seconds=0.8)
     timings.run_started(100.0)
+    lock, release, start = (ROLES / "node_lock/tasks/main.yml", ROLES / "release/tasks/main.yml",
+                            ROLES / "start/tasks/main.yml")  # fmt: skip
     script = [
-        (101.5, "playbook_on_task_start", "node_lock", "Take this node's deploy lock"),
-        (101.6, "playbook_on_task_start", "node_lock", "Take this node's deploy lock"),  # the second host
-        (101.9, "runner_on_ok", None, "Take this node's deploy lock"),
-        (102.0, "playbook_on_task_start", "release", "Upload this deploy's bundle"),
-        (103.0, "playbook_on_task_start", "release", "Switch the node to this deploy in one rename"),
-        (103.5, "playbook_on_task_start", "start", "Restart changed jobs under monit"),
-        (104.0, "playbook_on_task_start", "start", "Watch changed jobs until they run"),
-        (110.0, "runner_on_ok", None, "Watch changed jobs until they run"),
+        (101.5, "playbook_on_task_start", lock, "Take this node's deploy lock"),
+        (101.6, "playbook_on_task_start", lock, "Take this node's deploy lock"),  # the second host
+        (101.9, "runner_on_ok", lock, "Take this node's deploy lock"),
+        (102.0, "playbook_on_task_start", release, "Upload this deploy's bundle"),
+        (103.0, "playbook_on_task_start", release, "Switch the node to this deploy in one rename"),
+        (103.5, "playbook_on_task_start", start, "Restart changed jobs under monit"),
+        (104.0, "playbook_on_task_start", start, "Watch changed jobs until they run"),
+        (110.0, "runner_on_ok", start, "Watch changed jobs until they run"),
     ]
-    for at, kind, role, task in script:
-        timings.event(0, {"event": kind, "role": role, "task": task}, at)
+    tags = TaskTags()
+    for at, kind, file, task in script:
+        event = picf_event(_recorded(kind, task, file), tags)
+        assert event is not None
+        timings.event(0, event, at)
     timings.run_ended(111.0)
     phases = timings.as_dict()["phases"]
     assert phases == {"plan": 0.8, "ansible start-up": 1.5, "lock": 0.5, "upload": 1.0, "switch": 0.5,
@@ -297,15 +316,64 @@ def test_deploy_timings_split_a_batch_into_start_up_tasks_by_phase_and_wrap_up()
     lines = timings.lines()
     assert lines[0].split() == ["phase", "seconds", "share"] and lines[1].split()[:2] == ["plan", "0.8"]
     assert lines[lines.index("slowest tasks:") + 1] == "  batch 1: Watch changed jobs until they run (watch): 6.0 s"
-    assert phase_of("base", "Install monit from the OS's packages") == "prepare node"
-    assert phase_of(None, "Prepare the node") == "prepare node"  # the include that a prepared node skips
-    assert phase_of("release", "Upload this deploy's bundle") == "upload"
+
+
+def test_a_tasks_phase_is_the_tag_its_playbook_declares_whatever_its_name() -> None:
+    from picf.deploy.ansible_events import TaskTags, picf_event, tags_by_line
+
+    tags = TaskTags()
+    base = picf_event(_recorded("playbook_on_task_start", "Install monit from the OS's packages",
+                                ROLES / "base/tasks/main.yml"), tags)  # fmt: skip
+    site = picf_event(_recorded("playbook_on_task_start", "Prepare the node", REPO / "playbooks/site.yml"), tags)
+    assert base is not None and base.phase == "prepare node"
+    assert site is not None and site.phase == "prepare node"  # the include a prepared node skips
+    # A task renamed keeps its phase; a task inherits the tags of the block (or play) around it.
+    text = (
+        "- name: Renamed\n  tags: [picf_phase_upload]\n- name: B\n  tags: [picf_phase_watch]\n  block:\n    - name: C\n"
+    )
+    assert tags_by_line(text) == {1: ("picf_phase_upload",), 3: ("picf_phase_watch",), 6: ("picf_phase_watch",)}
+    # Every task of picf's roles declares its phase, but the post-deploy scripts (they run after every batch).
+    for file in ROLES.glob("*/*/*.yml"):
+        if file.parent.name in {"tasks", "handlers"} and "lifecycle" not in file.parts:
+            for line, declared in tags_by_line(file.read_text()).items():
+                assert any(t.startswith("picf_phase_") for t in declared), f"{file}:{line}"
+
+
+def test_an_ansible_failure_keeps_its_message_but_never_the_task_arguments() -> None:
+    from picf.deploy.ansible_events import TaskTags, picf_event
+
+    res = {"msg": "non-zero return code", "stderr": "boom", "invocation": {"module_args": {"token": "s3cret"}}}
+    switch = "Switch the node to this deploy in one rename"
+    raw = _recorded("runner_on_failed", switch, ROLES / "release/tasks/main.yml", res=res, ignore_errors=None)
+    event = picf_event(raw, TaskTags())
+    assert event is not None and event.failed and event.phase == "switch"
+    assert event.as_json() == {"event": "runner_on_failed", "host": "pi-1",
+                               "task": "Switch the node to this deploy in one rename", "message": "boom",
+                               "ignored": False}  # fmt: skip
+    censored = picf_event({**raw, "event_data": {**raw["event_data"], "res": {"censored": "x"}}}, TaskTags())
+    assert censored is not None and censored.message == "(output hidden: the task handles credentials)"
+    assert picf_event({"event": "verbose", "event_data": {}}, TaskTags()) is None
+
+
+def test_a_state_an_earlier_picf_wrote_reads_and_a_wanted_state_writes_the_same_keys() -> None:
+    import json
+
+    written = {"arch": "armv7", "deployment": "d", "monit_interval": 2, "verified": False,
+               "jobs": {"logfwd": {"hash": "h", "packages": ["logfwd"], "properties": {"logfwd.port": 7070},
+                                   "release": "logfwd/0.1.0"}},  # an earlier picf: no processes, no lifecycle
+               "packages": {"logfwd": {"arch": "armv7", "fingerprint": "f" * 40, "sha256": "s" * 64}}}  # fmt: skip
+    state = DeployState.model_validate_json(json.dumps(written))
+    assert state.verified is False and state.jobs["logfwd"].processes == [] and state.packages["logfwd"].arch == "armv7"
+    wanted = wanted_state("d", "armv7", [release("armv7")], jobs(), 2).as_json()
+    assert list(wanted) == ["deployment", "arch", "packages", "jobs", "monit_interval"]
+    assert list(wanted["jobs"]["logfwd"]) == ["hash", "release", "properties", "packages", "processes", "lifecycle"]
+    assert list(wanted["packages"]["logfwd"]) == ["fingerprint", "sha256", "arch"]
 
 
 def test_two_releases_with_a_package_of_the_same_name_on_one_node_are_refused() -> None:
     other = release("armv7").model_copy(update={"name": "other"})
-    both = {"logfwd": {**jobs()["logfwd"]}, "x": {**jobs()["logfwd"], "release": "other/0.1.0"}}
-    with pytest.raises(PlanError, match="package logfwd comes from two releases"):
+    both = {"logfwd": jobs()["logfwd"], "x": jobs()["logfwd"].model_copy(update={"release": "other/0.1.0"})}
+    with pytest.raises(Conflict, match="package logfwd comes from two releases"):
         wanted_state("d", "armv7", [release("armv7"), other], both, 2)
 
 
@@ -314,8 +382,30 @@ def test_a_job_without_templates_gets_its_directory_in_the_bundle(tmp_path: Path
     from picf.deploy.render import RenderedJob
 
     job = RenderedJob(name="empty", release="r/1", files={}, monit="", properties={}, packages=(), hash="a" * 64)
-    tarball = write_bundle(tmp_path / "stage", "d1", [], [], [job], {"jobs": {}})
+    tarball = write_bundle(tmp_path / "stage", "d1", [], [], [job], DeployState())
     import tarfile
 
     with tarfile.open(tarball) as tar:
         assert "d1/jobs/empty/" + "a" * 64 in tar.getnames()
+
+
+def test_the_plan_decides_what_a_bundle_ships_and_whether_the_node_runs_the_base_role() -> None:
+    from picf.deploy.base import base_fingerprint
+    from picf.deploy.nodes import NodeReport
+    from picf.deploy.prepare import _node_deploy
+    from picf.models.cluster import Cluster
+    from picf.models.manifest import Manifest
+
+    jobs_of_cell = {"cell": {"jobs": [{"name": "logfwd", "release": "logfwd"}]}}
+    manifest = Manifest.model_validate({"name": "d", "releases": [{"name": "logfwd", "version": "0.1.0"}],
+                                        "roles": jobs_of_cell})  # fmt: skip
+    cell = _nodes("pi-1", roles=("cell",))[0]
+    wanted = wanted_state("d", "armv7", [release("armv7")], jobs(), 2)
+    version = f"logfwd/{'f' * 64}"
+    fingerprint = base_fingerprint(manifest.monit_interval, True)
+    report = NodeReport("pi-1", packages=frozenset({version}), prepared_mark=fingerprint, monit_running=True,
+                        memory_cgroup=True)  # fmt: skip
+    deploy = _node_deploy(manifest, Cluster(name="c", nodes=(cell,)), cell, report, wanted, export=False)
+    assert deploy.memory_cgroup and deploy.skips_base and deploy.ships == frozenset()
+    export = _node_deploy(manifest, Cluster(name="c", nodes=(cell,)), cell, report, wanted, export=True)
+    assert not export.skips_base and export.ships == {version}

@@ -1,5 +1,5 @@
-"""Run a deploy's plays (playbooks/site.yml's play per batch) through ansible-runner; the only place deploy
-starts Ansible."""
+"""Run a deploy's plays (playbooks/site.yml's play per batch) through ansible-runner: the only place deploy
+starts Ansible. Its events reach the caller as picf's (`ansible_events`)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from typing import Any
 import ansible_runner
 
 from picf import yamldoc
+from picf.deploy.ansible_events import TaskTags, picf_event
+from picf.models.deploy_event import AnsibleEvent
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 
-EventSink = Callable[[dict[str, Any]], None]
+OnAnsibleEvent = Callable[[AnsibleEvent], None]
 
 
 @dataclass
@@ -26,8 +28,8 @@ class RunResult:
     """How one ansible-runner run ended, per host (the controller's own checks between batches included)."""
 
     status: str  # successful | failed | canceled | timeout
-    failed: dict[str, str] = field(default_factory=dict)  # host -> what failed (task, message, log tail)
-    unreachable: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, AnsibleEvent] = field(default_factory=dict)  # host -> its failure that was not ignored
+    unreachable: dict[str, AnsibleEvent] = field(default_factory=dict)
     ansible_failed: str = ""  # Ansible's own last words when it failed before any host did
 
 
@@ -81,62 +83,33 @@ def _become_prompt(password: str | None) -> dict[str, Any]:
     return {"cmdline": "--ask-become-pass", "passwords": {r"^BECOME password.*:\s*?$": password}}
 
 
-def _summarise(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The parts of an Ansible event picf shows and records (never task arguments: they could hold secrets)."""
-    kind = event.get("event", "")
-    data = event.get("event_data", {})
-    if kind == "playbook_on_play_start":
-        return {"event": kind, "play": data.get("play"), "hosts": data.get("play_pattern")}
-    if kind not in {"runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped",
-                    "playbook_on_task_start", "runner_item_on_failed"}:  # fmt: skip
-        return None
-    out: dict[str, Any] = {"event": kind, "host": data.get("host"), "task": data.get("task")}
-    if kind == "playbook_on_task_start":
-        out["role"] = data.get("role")
-    res = data.get("res", {}) if isinstance(data.get("res"), dict) else {}
-    if kind == "runner_on_ok":
-        out["changed"] = bool(res.get("changed"))
-    if kind in {"runner_on_failed", "runner_on_unreachable", "runner_item_on_failed"}:
-        if res.get("censored"):
-            out["message"] = "(output hidden: the task handles credentials)"
-        else:
-            parts = [str(res.get(k, "")).strip() for k in ("msg", "stdout", "stderr")]
-            results = res.get("results")
-            for item in results if isinstance(results, list) else []:
-                if isinstance(item, dict) and item.get("failed"):
-                    parts.extend(str(item.get(k, "")).strip() for k in ("msg", "stdout", "stderr"))
-            out["message"] = "\n".join(dict.fromkeys(p for p in parts if p and p != "non-zero return code"))
-        out["ignored"] = bool(data.get("ignore_errors"))
-    return out
-
-
 def run_playbook(
     plays: list[dict[str, Any]],
     inventory: dict[str, Any],
     work: Path,
     env: dict[str, str],
-    on_event: EventSink,
+    on_event: OnAnsibleEvent,
     cancelled: threading.Event,
     become_password: str | None = None,
     forks: int = 1,
 ) -> RunResult:
-    """Run `plays` (each names its hosts), the roles from playbooks/; stream summarised events to `on_event`.
+    """Run `plays` (each names its hosts), the roles from playbooks/; stream picf's events to `on_event`.
 
     sudo's password, when nodes ask for one, reaches Ansible only as the answer to its own `BECOME password:`
     prompt (ansible-runner's pexpect), so it is in no file, no command line and no environment."""
-    failed: dict[str, str] = {}
-    unreachable: dict[str, str] = {}
+    failed: dict[str, AnsibleEvent] = {}
+    unreachable: dict[str, AnsibleEvent] = {}
+    tags = TaskTags()
 
-    def handler(event: dict[str, Any]) -> bool:
-        summary = _summarise(event)
-        if summary is None:
+    def handler(raw: dict[str, Any]) -> bool:
+        event = picf_event(raw, tags)
+        if event is None:
             return True
-        host = summary.get("host")
-        if summary["event"] == "runner_on_failed" and host and not summary.get("ignored"):
-            failed[host] = f"{summary['task']}: {summary.get('message', '')}".strip()
-        if summary["event"] == "runner_on_unreachable" and host:
-            unreachable[host] = f"{summary['task']}: {summary.get('message', 'unreachable')}"
-        on_event(summary)
+        if event.event == "runner_on_failed" and event.host and not event.ignored:
+            failed[event.host] = event
+        if event.event == "runner_on_unreachable" and event.host:
+            unreachable[event.host] = event
+        on_event(event)
         return True
 
     project = work / "project"
