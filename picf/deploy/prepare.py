@@ -74,6 +74,11 @@ class DeployRequest:
     preflight: bool = True  # try each changed job on an emulated node of its arch before touching any node
     export: bool = False  # for plain ansible-playbook, later: bundles carry every package version, no node skips base
 
+    @property
+    def vars_store(self) -> Path:
+        """The vars store this deploy reads its credentials from (and adds new ones to)."""
+        return self.creds or varstore.store_beside(self.manifest)
+
 
 @dataclass(frozen=True)
 class NodeDeploy:
@@ -194,8 +199,7 @@ def _prepare(
     unknown_arch = [n.name for n in scope if n.arch is None]
     if unknown_arch:
         raise UsageError(f"arch unknown for {', '.join(unknown_arch)}: set it or run `picf discover --write`")
-    creds = request.creds or request.manifest.parent / "creds.yml"
-    variables = varstore.ensure(creds, manifest.variables)
+    variables = varstore.ensure(request.vars_store, manifest.variables)
     secrets = varstore.secret_values(variables)
     compiled = _compiled(manifest, {str(n.arch) for n in scope}, Store())
 

@@ -18,6 +18,7 @@ def rollback_request(request: DeployRequest, history: History | None = None) -> 
     previous = history.last_successful(latest[0].name, before=latest[0].id) if latest else None
     if previous is None:
         raise UsageError("no earlier successful deployment to roll back to (see `picf deployments`)")
-    creds = request.creds or request.manifest.parent / "creds.yml"
     manifest = Path(f"deployment-{previous.id}.yml")  # names the history's copy in messages
-    return dataclasses.replace(request, manifest=manifest, manifest_text=previous.manifest_text, creds=creds), previous
+    return dataclasses.replace(
+        request, manifest=manifest, manifest_text=previous.manifest_text, creds=request.vars_store
+    ), previous

@@ -26,6 +26,12 @@ from picf.atomic import locked, write_atomic
 from picf.errors import PicfError
 from picf.models.manifest import Variable
 
+
+def store_beside(manifest: Path) -> Path:
+    """Where a manifest's vars store is when none is named: `creds.yml` in the manifest's directory."""
+    return manifest.parent / "creds.yml"
+
+
 _PLACEHOLDER = re.compile(r"\(\(\s*([a-z0-9_][a-z0-9_.-]*)\s*\)\)")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from picf import transport
+from picf.deploy import vars as varstore
 from picf.deploy.history import Deployment, History
 from picf.deploy.prepare import DeployRequest
 from picf.errors import Unreachable, UsageError
@@ -55,7 +56,7 @@ def recreate_request(
         inventory=inventory,
         manifest=Path(f"deployment-{deployment.id}.yml"),  # names the history's copy in messages
         manifest_text=deployment.manifest_text,
-        creds=manifest.parent / "creds.yml",
+        creds=varstore.store_beside(manifest),
         only=node.name,
         become_password=password,
         recreate=True,
