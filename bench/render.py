@@ -22,8 +22,8 @@ from pathlib import Path
 
 import smoke
 
-from picf.releases.binding import bind_properties, instance_spec
-from picf.releases.templates import Instance, JobTemplates, render_instances
+from picf.releases.render.binding import bind_properties, instance_spec
+from picf.releases.render.templates import Instance, JobTemplates, render_instances
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_JOB = REPO / "examples" / "releases" / "logfwd" / "jobs" / "logfwd"

@@ -161,7 +161,7 @@ def headless(demo: Demo) -> int:
 
 def interactive(demo: Demo) -> int:
     """Set the story up, then open the dashboard; `p` builds with the patches and redeploys."""
-    from picf.releases.builder import build
+    from picf.releases.build.builder import build
 
     setup_story(demo)
 

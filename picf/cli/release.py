@@ -16,16 +16,16 @@ from picf import yamldoc
 from picf.cli.output import err, fail, note, out, print_json
 from picf.models.node import ARCHES, Arch, normalize_arch
 from picf.models.release import Release
-from picf.releases import blobs
-from picf.releases.binding import bind_properties, instance_spec, undeclared
-from picf.releases.builder import build
+from picf.releases.build.builder import build
 from picf.releases.lint.tree import lint as lint_report
-from picf.releases.patching import load_catalog, patch_tree
-from picf.releases.repository import RepositorySource
+from picf.releases.patch.patching import load_catalog, patch_tree
+from picf.releases.read import blobs
+from picf.releases.read.repository import RepositorySource
+from picf.releases.read.source import ReleaseInvalid, open_release
+from picf.releases.render.binding import bind_properties, instance_spec, undeclared
+from picf.releases.render.templates import Instance, JobTemplates, render_instances
 from picf.releases.scaffold import scaffold
-from picf.releases.source import ReleaseInvalid, open_release
 from picf.releases.store import Store
-from picf.releases.templates import Instance, JobTemplates, render_instances
 
 app = typer.Typer(
     help="BOSH releases for ARM: validate, inspect, render, sync blobs, patch, lint, build (with a compile cache).",

@@ -21,7 +21,7 @@ from picf.errors import PicfError
 from picf.models.manifest import JobRef
 from picf.models.node import Node
 from picf.models.release import JobSpec
-from picf.releases.binding import instance_id, link_properties
+from picf.releases.render.binding import instance_id, link_properties
 
 SpecOf = Callable[[str, str], JobSpec]  # (release, job) -> the job's spec
 

@@ -4,7 +4,7 @@ Each role of the manifest is an instance group: every node with the role is one 
 its place among them, in inventory order), and runs the role's jobs. For each job on each node: the manifest's
 properties with `((variables))` from the vars store, bound to what the job's spec declares; the instance spec;
 the links the job consumes, resolved across the deployment (`picf.deploy.links`); then every template of every
-node in one sandboxed Ruby run (`picf.releases.templates`).
+node in one sandboxed Ruby run (`picf.releases.render.templates`).
 
 A property whose value came from the vars store is a secret: plans show it as <redacted> with a hash, the node
 keeps only that hash in its state, and its value is redacted wherever picf writes output.
@@ -23,9 +23,9 @@ from picf.deploy.vars import interpolate
 from picf.errors import PicfError
 from picf.models.manifest import JobRef
 from picf.models.release import CompiledRelease, JobSpec
-from picf.releases.binding import bind_properties, flat, instance_spec
+from picf.releases.render.binding import bind_properties, flat, instance_spec
+from picf.releases.render.templates import Instance, JobTemplates, render_instances
 from picf.releases.store import Store
-from picf.releases.templates import Instance, JobTemplates, render_instances
 
 REDACTED = "<redacted>"
 LIFECYCLE = ("pre-start", "post-start", "drain", "post-deploy")

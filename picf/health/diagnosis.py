@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 
 from picf.errors import PicfError
 from picf.models.health import THROTTLE_TEMP_C, Diagnosis, Vitals
-from picf.releases.patching import load_catalog
+from picf.releases.patch.patching import load_catalog
 
 SIGNATURES_FILE = Path(__file__).parent / "signatures.yml"
 

@@ -1,4 +1,4 @@
-"""BOSH releases as BOSH writes them (models only; reading them is `picf.releases.source`).
+"""BOSH releases as BOSH writes them (models only; reading them is `picf.releases.read.source`).
 
 A release comes in three forms, all read into one `Release`:
 

@@ -29,7 +29,7 @@ import platformdirs
 from picf.deploy.bundle import LIFECYCLE, WATCHER, write_job_files
 from picf.errors import PicfError
 from picf.releases import sandbox
-from picf.releases.compile import QEMU
+from picf.releases.build.compile import QEMU
 from picf.sim import repo
 from picf.sim.host import SimError
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from picf.models.node import Arch
-from picf.releases import toolchains
+from picf.releases.build import toolchains
 from picf.releases.lint import gotypes
 from picf.releases.lint.hazard import Hazard
 from picf.releases.lint.tree import lint, lint_tree
-from picf.releases.patching import load_catalog
+from picf.releases.patch.patching import load_catalog
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "golint"
 WANT = re.compile(r'//\s*want\s+"((?:[^"\\]|\\.)*)"')

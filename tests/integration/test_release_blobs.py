@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from picf.models.release import CompiledRelease
-from picf.releases import blobs
+from picf.releases.read import blobs
 from picf.releases.store import Store
 
 pytestmark = pytest.mark.integration
@@ -277,7 +277,7 @@ def test_the_library_reads_the_port_from_private_yml_and_checks_a_sha1(
 ) -> None:
     for name in [k for k in os.environ if k.lower().endswith("_proxy")]:
         monkeypatch.delenv(name)
-    from picf.releases.repository import read_repository
+    from picf.releases.read.repository import read_repository
 
     source = read_repository(release.root)
     assert source.blobstore is not None

@@ -318,7 +318,7 @@ def test_a_dependency_with_an_absolute_symlink_and_a_store_path_with_a_space_sti
 
 def test_go_install_puts_binaries_where_the_script_expects_natively_and_cross_compiling(tmp_path: Path) -> None:
     """The Go wrapper: a cross-compiling `go install` (GOBIN refused by Go) and a native one (GOBIN kept)."""
-    wrapper = Path(__file__).resolve().parents[2] / "picf/releases/go-wrapper.sh"
+    wrapper = Path(__file__).resolve().parents[2] / "picf/releases/build/go-wrapper.sh"
     goroot = tmp_path / "go"
     (goroot / "bin").mkdir(parents=True)
     shutil.copy(wrapper, goroot / "bin/go")

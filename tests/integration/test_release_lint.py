@@ -11,7 +11,7 @@ import pytest
 from picf.models.node import Arch
 from picf.releases.lint import preprocessor
 from picf.releases.lint.tree import lint_tree
-from picf.releases.patching import load_catalog, patch_tree
+from picf.releases.patch.patching import load_catalog, patch_tree
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CORPORA = (DATA / "lint", DATA / "upstream")

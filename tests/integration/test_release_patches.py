@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from picf.models.patch import Patch
-from picf.releases.patching import component_roots, load_catalog, patch_tree
+from picf.releases.patch.patching import component_roots, load_catalog, patch_tree
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "data" / "upstream"
 FACTS_FIXES = {

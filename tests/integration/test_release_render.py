@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from picf.errors import PicfError
-from picf.releases import erb
-from picf.releases.binding import (
+from picf.releases.render import erb
+from picf.releases.render.binding import (
     PropertyError,
     bind_properties,
     instance_id,
@@ -31,7 +31,7 @@ from picf.releases.binding import (
     link_properties,
     undeclared,
 )
-from picf.releases.templates import Instance, JobTemplates, RenderFailed, render_instances
+from picf.releases.render.templates import Instance, JobTemplates, RenderFailed, render_instances
 
 pytestmark = pytest.mark.integration
 

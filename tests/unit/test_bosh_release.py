@@ -18,10 +18,11 @@ import pytest
 
 from picf import yamldoc
 from picf.errors import UsageError
-from picf.releases import archive, fingerprint, globbing
+from picf.releases import archive
 from picf.releases.archive import ArchiveRefused, Limits
-from picf.releases.blobs import BlobUnavailable
-from picf.releases.source import ReleaseInvalid, open_release
+from picf.releases.read import fingerprint, globbing
+from picf.releases.read.blobs import BlobUnavailable
+from picf.releases.read.source import ReleaseInvalid, open_release
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "releases" / "logfwd"

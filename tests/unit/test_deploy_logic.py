@@ -19,7 +19,7 @@ from picf.models.deploy_state import DeployedJob, DeployState
 from picf.models.manifest import JobRef, Update, Variable, parse_watch_time
 from picf.models.node import Node
 from picf.models.release import CompiledJob, CompiledPackage, CompiledRelease, JobSpec
-from picf.releases.templates import JobTemplates
+from picf.releases.render.templates import JobTemplates
 
 REPO = Path(__file__).resolve().parents[2]
 

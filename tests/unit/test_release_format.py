@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from picf.releases.archive import write_tarball
-from picf.releases.builder import cache_key, stemcell_arch
+from picf.releases.build.builder import cache_key, stemcell_arch
+from picf.releases.build.toolchains import compile_env, go_package_version
+from picf.releases.read.source import open_release
 from picf.releases.scaffold import scaffold
-from picf.releases.source import open_release
-from picf.releases.toolchains import compile_env, go_package_version
 
 
 def test_a_scaffolded_release_is_a_bosh_release_that_validates(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_a_go_view_copies_what_links_outside_the_goroot_point_at(
 ) -> None:
     """Debian's /usr/lib/go-1.19 links src, api, ... to /usr/share/go-1.19: bound alone in the sandbox, a link
     would point at nothing (the standard library would be missing)."""
-    from picf.releases import toolchains
+    from picf.releases.build import toolchains
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     share, goroot = tmp_path / "share/go-1.19", tmp_path / "lib/go-1.19"

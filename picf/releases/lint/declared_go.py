@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from picf.releases.toolchains import go_package_version
+from picf.releases.build.toolchains import go_package_version
 
 _GO_LINE = re.compile(r"^go\s+(\d+\.\d+(?:\.\d+)?)\s*$", re.MULTILINE)
 _SKIP = {"vendor", "testdata", "node_modules", ".git"}

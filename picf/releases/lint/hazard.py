@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from picf.models.patch import Patch
-from picf.releases.patching import component_roots
+from picf.releases.patch.patching import component_roots
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.patch import Patch
-from picf.releases import toolchains
+from picf.releases.build import toolchains
 from picf.releases.lint import gotypes
 from picf.releases.lint.c_syscalls import c_hazards
 from picf.releases.lint.declared_go import DeclaredGo, declared_go

@@ -28,7 +28,7 @@ from typing import Any
 
 from picf.errors import PicfError, UsageError
 from picf.progress import Say, quiet
-from picf.releases import fingerprint
+from picf.releases.read import fingerprint
 
 TIMEOUT = 30.0
 

@@ -86,8 +86,8 @@ def remove(path: Path) -> None:
 def open_release(path: Path) -> ReleaseSource:
     """Open the release at `path`: a repository directory or a `.tgz`. ReleaseInvalid lists every problem;
     UsageError when `path` is neither."""
-    from picf.releases.repository import read_repository
-    from picf.releases.tarball import read_tarball
+    from picf.releases.read.repository import read_repository
+    from picf.releases.read.tarball import read_tarball
 
     if path.is_dir():
         if (path / "config" / "final.yml").is_file() or (path / "config" / "dev.yml").is_file():

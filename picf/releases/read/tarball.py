@@ -19,9 +19,10 @@ from pydantic import ValidationError
 from picf import yamldoc
 from picf.models.problem import problems_from
 from picf.models.release import FINGERPRINT, NAME, VERSION, JobSpec, Release, ReleaseJob, ReleasePackage
-from picf.releases import archive, fingerprint
-from picf.releases.source import ReleaseInvalid, ReleaseProblem, ReleaseSource, remove, work_directory
-from picf.releases.versions import scalar
+from picf.releases import archive
+from picf.releases.read import fingerprint
+from picf.releases.read.source import ReleaseInvalid, ReleaseProblem, ReleaseSource, remove, work_directory
+from picf.releases.read.versions import scalar
 
 
 class TarballSource(ReleaseSource):

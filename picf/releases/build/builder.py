@@ -22,14 +22,16 @@ from picf.models.node import Arch
 from picf.models.patch import Align64
 from picf.models.release import CompiledJob, CompiledPackage, CompiledRelease, Release, ReleasePackage
 from picf.progress import Say, quiet
-from picf.releases import archive, compile, toolchains, transforms
-from picf.releases.compile import BuildError, Dependency
-from picf.releases.fingerprint import Entry, fingerprint
+from picf.releases import archive
+from picf.releases.build import compile, toolchains
+from picf.releases.build.compile import BuildError, Dependency
+from picf.releases.build.toolchains import GoToolchain
 from picf.releases.lint.tree import lint_tree
-from picf.releases.patching import patch_tree
-from picf.releases.source import ReleaseSource, open_release
+from picf.releases.patch import transforms
+from picf.releases.patch.patching import patch_tree
+from picf.releases.read.fingerprint import Entry, fingerprint
+from picf.releases.read.source import ReleaseSource, open_release
 from picf.releases.store import Store, now
-from picf.releases.toolchains import GoToolchain
 
 AUTO_ALIGN = "align64"
 OWN_GO = "the release's own Go"

@@ -28,8 +28,9 @@ import platformdirs
 
 from picf.errors import PicfError
 from picf.models.node import Arch
-from picf.releases import sandbox, toolchains
-from picf.releases.toolchains import GoToolchain
+from picf.releases import sandbox
+from picf.releases.build import toolchains
+from picf.releases.build.toolchains import GoToolchain
 
 GOARCH: dict[str, str] = {"armv6": "arm", "armv7": "arm", "arm64": "arm64", "amd64": "amd64"}
 GOARM: dict[str, str] = {"armv6": "6", "armv7": "7"}

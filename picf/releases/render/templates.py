@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from picf import yamldoc
 from picf.errors import PicfError
 from picf.models.release import JobSpec
-from picf.releases import archive, erb
+from picf.releases import archive
+from picf.releases.render import erb
 
 
 class RenderFailed(PicfError):

@@ -30,11 +30,12 @@ from pydantic import BaseModel, ValidationError
 from picf import yamldoc
 from picf.models.problem import problems_from
 from picf.models.release import NAME, VERSION, JobSpec, PackageSpec, Release, ReleaseJob, ReleasePackage, SpecLock
-from picf.releases import archive, blobs, fingerprint, globbing, sandbox
-from picf.releases.blobs import BlobEntry, Blobstore, BlobUnavailable
-from picf.releases.compile import BuildError
-from picf.releases.fingerprint import Entry
-from picf.releases.source import ReleaseInvalid, ReleaseProblem, ReleaseSource
+from picf.releases import archive, sandbox
+from picf.releases.build.compile import BuildError
+from picf.releases.read import blobs, fingerprint, globbing
+from picf.releases.read.blobs import BlobEntry, Blobstore, BlobUnavailable
+from picf.releases.read.fingerprint import Entry
+from picf.releases.read.source import ReleaseInvalid, ReleaseProblem, ReleaseSource
 from picf.releases.store import data_dir
 
 

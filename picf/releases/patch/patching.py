@@ -18,7 +18,7 @@ from picf.atomic import write_atomic
 from picf.errors import PicfError
 from picf.models.node import Arch
 from picf.models.patch import Patch, PatchResult
-from picf.releases.transforms import apply_transform
+from picf.releases.patch.transforms import apply_transform
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 _SKIP_DIRS = {".git", "node_modules", "__pycache__"}
