@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from picf.models.patch import Patch
+from picf.releases.build import toolchains
 from picf.releases.patch.patching import component_roots, load_catalog, patch_tree
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "data" / "upstream"
@@ -176,6 +177,29 @@ def test_align64_moves_fields_and_keeps_comments_and_tags(tmp_path: Path) -> Non
         "\t// the ring",
         '\tbuffer []byte `json:"buffer"`',
     ]
+
+
+# sync.WaitGroup is 12 bytes on 32-bit ARM up to Go 1.19 and 16 from Go 1.20 (its counter became an 8-byte aligned
+# atomic.Uint64): the field after it is misaligned, or not, depending on the Go that compiles the tree.
+WAITGROUP_FIRST = (
+    'package diodes\n\nimport (\n\t"sync"\n\t"sync/atomic"\n)\n\ntype ManyToOne struct {\n'
+    "\twg         sync.WaitGroup\n\twriteIndex uint64\n}\n\n"
+    "func (d *ManyToOne) Set() { atomic.AddUint64(&d.writeIndex, 1) }\n"
+)
+
+
+@pytest.mark.parametrize(("go_mod", "go"), [("1.19", None), ("1.21", None), (None, "1.21")])
+def test_align64_sizes_with_the_go_the_tree_declares(tmp_path: Path, go_mod: str | None, go: str | None) -> None:
+    pkg = tmp_path / "go-diodes"
+    pkg.mkdir()
+    (pkg / "many_to_one.go").write_text(WAITGROUP_FIRST)
+    if go_mod:
+        (pkg / "go.mod").write_text(f"module code.cloudfoundry.org/go-diodes\n\ngo {go_mod}\n")
+    toolchain, _ = toolchains.provide(go_mod or go or "", fetch=False)  # the Go here for that version, offline
+    moved = int(toolchain.version.split(".")[1]) < 20
+    [result] = patch_tree(pkg, "armv7", only="diodes-manytoone-align", go=go)
+    assert result.status == ("applied" if moved else "fixed-upstream")
+    assert ((pkg / "many_to_one.go").read_text() == WAITGROUP_FIRST) is not moved
 
 
 def test_releases_with_submodules_and_vendored_copies_are_recognised(tmp_path: Path) -> None:

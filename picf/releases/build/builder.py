@@ -26,6 +26,7 @@ from picf.releases import archive
 from picf.releases.build import compile, toolchains
 from picf.releases.build.compile import BuildError, Dependency
 from picf.releases.build.toolchains import GoToolchain
+from picf.releases.lint.declared_go import declared_goroot, sizing_go
 from picf.releases.lint.tree import lint_tree
 from picf.releases.patch import transforms
 from picf.releases.patch.patching import patch_tree
@@ -101,12 +102,13 @@ def _patch(staged: Path, arch: Arch, go: str | None) -> list[str]:
     """The catalog's patches and the atomics alignment applied to a staged package source (its structs sized
     with `go`, the Go of its golang dependency, when it has one)."""
     applied = []
-    for result in patch_tree(staged, arch):
+    for result in patch_tree(staged, arch, go=go):
         if result.status == "applied":
             applied.append(result.patch)
             for changed in result.files:
                 (staged / (changed + ".orig")).unlink(missing_ok=True)
     hazards = lint_tree(staged, arch, go=go)
+    goroot, _ = declared_goroot(sizing_go(staged, go))
     for struct, struct_file in sorted(
         {(h.struct, h.struct_file) for h in hazards if h.id == "atomic64-misaligned" and h.struct_file}
     ):
@@ -114,7 +116,7 @@ def _patch(staged: Path, arch: Arch, go: str | None) -> list[str]:
         if owner.is_symlink() or not owner.resolve().is_relative_to(staged.resolve()):
             continue  # never written through a link: it may lead out of the staged source
         transform = Align64(kind="align64", file=owner.name, structs=(struct,))
-        outcome = transforms.align64(owner, owner.read_text(), transform, AUTO_ALIGN, arch, {})
+        outcome = transforms.align64(owner, owner.read_text(), transform, AUTO_ALIGN, arch, {}, goroot)
         if outcome.status == "apply":
             owner.write_text(outcome.text)
             applied.append(f"{AUTO_ALIGN}:{struct}")

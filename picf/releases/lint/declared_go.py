@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from picf.releases.build import toolchains
 from picf.releases.build.toolchains import go_package_version
 
 _GO_LINE = re.compile(r"^go\s+(\d+\.\d+(?:\.\d+)?)\s*$", re.MULTILINE)
@@ -43,6 +44,24 @@ def declared_go(src: Path) -> DeclaredGo | None:
         key=lambda p: (len(p.parts), str(p)),
     )
     return next((found for p in below if (found := _go_mod(p, src)) is not None), None)
+
+
+def sizing_go(src: Path, go: str | None = None) -> DeclaredGo | None:
+    """The Go to size `src`'s structs with: `go` (a version) when the caller knows the Go that compiles it (its
+    golang package), else the Go the tree declares."""
+    return DeclaredGo(go, "its golang package") if go else declared_go(src)
+
+
+def declared_goroot(declared: DeclaredGo | None) -> tuple[Path | None, str]:
+    """The GOROOT of the Go to size structs with (None: the machine's), and a note when it is not the one
+    declared. Only the Go toolchains here are used: sizing fetches nothing."""
+    if declared is None:
+        return None, ""
+    try:
+        toolchain, note = toolchains.provide(declared.version, fetch=False)
+    except toolchains.ToolchainUnavailable:
+        return None, f"go{declared.version} ({declared.where}) is not here; sized with the machine's Go"
+    return toolchain.goroot, f"{note} ({declared.where})" if note else ""
 
 
 def release_go(release: Path) -> DeclaredGo | None:

@@ -28,10 +28,9 @@ from pathlib import Path
 from picf.errors import UsageError
 from picf.models.node import Arch
 from picf.models.patch import Patch
-from picf.releases.build import toolchains
 from picf.releases.lint import gotypes
 from picf.releases.lint.c_syscalls import c_hazards
-from picf.releases.lint.declared_go import DeclaredGo, declared_go
+from picf.releases.lint.declared_go import declared_goroot, sizing_go
 from picf.releases.lint.go_findings import go_hazard
 from picf.releases.lint.hazard import Hazard, catalog_fixes
 from picf.releases.lint.seccomp import seccomp_go_hazards, seccomp_json_hazards
@@ -86,8 +85,8 @@ def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = (), go: str | None 
         hazards.extend(seccomp_go_hazards(path, src, arch, fixes))
     report, declared, note = None, None, ""
     if go_files and arch in _THIRTY_TWO_BIT:
-        declared = DeclaredGo(go, "its golang package") if go else declared_go(src)
-        goroot, note = _toolchain(declared)
+        declared = sizing_go(src, go)
+        goroot, note = declared_goroot(declared)
         report = gotypes.analyze(src, gotypes.GOARCH[arch], goroot=goroot)
         sized = f"{report.go_version}: {note}" if note else report.go_version
         hazards.extend(go_hazard(f, src, report.go_version, sized, fixes) for f in report.findings)
@@ -96,15 +95,3 @@ def lint(src: Path, arch: Arch, catalog: tuple[Patch, ...] = (), go: str | None 
         return LintReport(ordered)
     asked = f"go{declared.version} ({declared.where})" if declared else ""
     return LintReport(ordered, report.go_version, report.packages, report.missing_imports, asked, note)
-
-
-def _toolchain(declared: DeclaredGo | None) -> tuple[Path | None, str]:
-    """The GOROOT of the Go to size structs with (None: the machine's), and a note when it is not the one
-    declared. Only the Go toolchains here are used: a lint fetches nothing."""
-    if declared is None:
-        return None, ""
-    try:
-        toolchain, note = toolchains.provide(declared.version, fetch=False)
-    except toolchains.ToolchainUnavailable:
-        return None, f"go{declared.version} ({declared.where}) is not here; sized with the machine's Go"
-    return toolchain.goroot, f"{note} ({declared.where})" if note else ""

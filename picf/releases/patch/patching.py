@@ -17,7 +17,8 @@ from ruamel.yaml import YAML
 from picf.atomic import write_atomic
 from picf.errors import PicfError
 from picf.models.node import Arch
-from picf.models.patch import Patch, PatchResult
+from picf.models.patch import Align64, Patch, PatchResult
+from picf.releases.lint.declared_go import declared_goroot, sizing_go
 from picf.releases.patch.transforms import apply_transform
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
@@ -72,9 +73,16 @@ def component_roots(src: Path, patch: Patch) -> list[Path]:
 
 
 def patch_tree(
-    src: Path, arch: Arch, *, only: str | None = None, check: bool = False, catalog: tuple[Patch, ...] | None = None
+    src: Path,
+    arch: Arch,
+    *,
+    only: str | None = None,
+    check: bool = False,
+    catalog: tuple[Patch, ...] | None = None,
+    go: str | None = None,
 ) -> list[PatchResult]:
-    """Apply (or with `check`, only assess) every catalog patch that concerns `src`."""
+    """Apply (or with `check`, only assess) every catalog patch that concerns `src`. Structs are sized with the Go
+    the tree declares (see declared_go), or `go` (a version) when the caller knows the Go that compiles it."""
     patches = catalog if catalog is not None else load_catalog()
     if only is not None:
         patches = tuple(p for p in patches if p.id == only)
@@ -84,7 +92,7 @@ def patch_tree(
     results: list[PatchResult] = []
     for patch in patches:
         for root in component_roots(src, patch):
-            results.append(_patch_root(src, root, patch, arch, texts, check))
+            results.append(_patch_root(src, root, patch, arch, texts, check, go))
     return results
 
 
@@ -97,10 +105,15 @@ def _read(path: Path, texts: dict[Path, str]) -> str | None:
     return texts[path]
 
 
-def _patch_root(src: Path, root: Path, patch: Patch, arch: Arch, texts: dict[Path, str], check: bool) -> PatchResult:
+def _patch_root(
+    src: Path, root: Path, patch: Patch, arch: Arch, texts: dict[Path, str], check: bool, go: str | None
+) -> PatchResult:
     where = str(root.relative_to(src)) if root != src else "."
     if arch not in patch.arches:
         return PatchResult(patch=patch.id, root=where, status="not-needed", detail=f"{arch} is not affected")
+    goroot = None
+    if any(isinstance(t, Align64) for t in patch.transforms):
+        goroot, _ = declared_goroot(sizing_go(root, go))
     draft: dict[Path, str] = {}
     statuses: list[str] = []
     problems: list[str] = []
@@ -113,7 +126,7 @@ def _patch_root(src: Path, root: Path, patch: Patch, arch: Arch, texts: dict[Pat
             problems.append(f"{transform.file}: missing")
             continue
         others = {p: t for p, t in {**texts, **draft}.items() if p.parent == path.parent and p != path}
-        outcome = apply_transform(path, text, transform, patch.id, arch, others)
+        outcome = apply_transform(path, text, transform, patch.id, arch, others, goroot)
         statuses.append(outcome.status)
         if outcome.status == "anchor-missing":
             problems.append(outcome.detail)

@@ -186,16 +186,19 @@ def _allow_calls(text: str, out: str, t: SeccompArch, patch_id: str) -> Outcome:
     return Outcome("apply", out)
 
 
-def align64(path: Path, text: str, t: Align64, patch_id: str, arch: Arch, others: dict[Path, str]) -> Outcome:
+def align64(
+    path: Path, text: str, t: Align64, patch_id: str, arch: Arch, others: dict[Path, str], goroot: Path | None = None
+) -> Outcome:
     """Move atomically used 64-bit fields to the top of the named structs until every access is aligned. Go's
-    type checker (the analyzer) says which accesses are misaligned and where each field is declared."""
+    type checker (the analyzer) says which accesses are misaligned and where each field is declared; structs are
+    sized with the Go at `goroot` (the one the tree declares), else the machine's."""
     missing = [s for s in t.structs if not re.search(rf"\btype\s+{re.escape(s)}\b[^\n]*\bstruct\s*{{", text)]
     if missing:
         return Outcome("anchor-missing", text, f"{t.file}: struct {', '.join(missing)} not found")
     out = text
     for _ in range(5):
         overlay = {**{p: v for p, v in others.items() if p.suffix == ".go"}, path: out}
-        report = gotypes.analyze(path.parent, gotypes.GOARCH[arch], overlay)
+        report = gotypes.analyze(path.parent, gotypes.GOARCH[arch], overlay, goroot)
         bad = [
             f for f in report.findings
             if f.kind == "atomic64" and f.verdict == "misaligned" and f.struct in t.structs
@@ -242,8 +245,10 @@ def _lift_fields(text: str, findings: list[GoFinding], patch_id: str) -> str:
     return "\n".join(lines)
 
 
-def apply_transform(path: Path, text: str, t: Transform, patch_id: str, arch: Arch, others: dict[Path, str]) -> Outcome:
-    """Run one transform on one file's text."""
+def apply_transform(
+    path: Path, text: str, t: Transform, patch_id: str, arch: Arch, others: dict[Path, str], goroot: Path | None = None
+) -> Outcome:
+    """Run one transform on one file's text (an align64 sizes structs with the Go at `goroot`)."""
     if isinstance(t, Replace):
         return replace(text, t, patch_id, arch)
     if isinstance(t, Append):
@@ -252,4 +257,4 @@ def apply_transform(path: Path, text: str, t: Transform, patch_id: str, arch: Ar
         return syscall_number(text, t, patch_id, arch)
     if isinstance(t, SeccompArch):
         return seccomp_arch(text, t, patch_id, arch)
-    return align64(path, text, t, patch_id, arch, others)
+    return align64(path, text, t, patch_id, arch, others, goroot)
