@@ -33,3 +33,16 @@ def example_inventory(tmp_path: Path) -> Path:
 
 def in_ci() -> bool:
     return bool(os.environ.get("CI") or os.environ.get("PICF_CI"))
+
+
+# The longest modules first: `make test` hands modules to two pytest-xdist workers in collection order, and a long
+# module collected last would leave one worker running it alone at the end.
+LONGEST_FIRST = ("test_bench_lan", "test_deploy", "test_ops", "test_bench_build", "test_demo", "test_status")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+        return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module, and of the others, stays
