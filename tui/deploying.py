@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from picf.deploy.ended import DeployEnded, nothing_to_do
-from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
+from picf.deploy.prepare import DeployRequest, Prepared, plan_lines, prepare_deploy
 from picf.deploy.rollout import OnDeployEvent, execute
 from picf.errors import PicfError
 from picf.progress import Say
@@ -68,18 +68,19 @@ class PicfDeployer:
             return PlannedDeploy([*exc.problems], DeployEnded.stopped_by(exc))
         except Exception as exc:  # the dashboard must stay up whatever a deploy does
             return PlannedDeploy([], DeployEnded(1, f"{type(exc).__name__}: {exc}".splitlines()[0]))
-        if prepared.nothing_to_do:
+        plan = prepared.plan
+        if plan.nothing_to_do:
             prepared.close()
-            return PlannedDeploy([], nothing_to_do(prepared.stopped_jobs()))
-        if prepared.refused is not None:
+            return PlannedDeploy([], nothing_to_do(plan.stopped_jobs()))
+        if plan.refused is not None:
             prepared.close()
-            return PlannedDeploy(prepared.plan_lines, DeployEnded.stopped_by(prepared.refused))
-        return PlannedDeploy(prepared.plan_lines, prepared=prepared)
+            return PlannedDeploy(plan_lines(plan), DeployEnded.stopped_by(plan.refused))
+        return PlannedDeploy(plan_lines(plan), prepared=prepared)
 
     def execute(self, planned: PlannedDeploy, say: Say, on_event: OnEvent, cancelled: threading.Event) -> DeployEnded:
         """Roll the plan out."""
         prepared = planned.prepared
-        assert isinstance(prepared, PreparedDeploy)
+        assert isinstance(prepared, Prepared)
         try:
             return execute(prepared, on_event, cancelled, say)
         except PicfError as exc:
@@ -91,5 +92,5 @@ class PicfDeployer:
 
     def discard(self, planned: PlannedDeploy) -> None:
         """Remove the prepared deploy's work directory."""
-        if isinstance(planned.prepared, PreparedDeploy):
+        if isinstance(planned.prepared, Prepared):
             planned.prepared.close()

@@ -22,7 +22,7 @@ from picf.cli.output import err, fail, note, out, print_json
 from picf.deploy.ended import DeployEnded, nothing_to_do
 from picf.deploy.export import export_deploy
 from picf.deploy.history import History
-from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
+from picf.deploy.prepare import DeployPlan, DeployRequest, Prepared, plan_lines, prepare_deploy
 from picf.deploy.rollback import rollback_request
 from picf.deploy.rollout import execute
 from picf.models.deploy_event import AnsibleEvent, DeployEvent
@@ -91,33 +91,35 @@ def deploy_command(
         note(f"rolling back to deployment {previous.id} ({previous.manifest_hash[:12]})")
     with prepare_deploy(request, say=note) as prepared:
         _deploy(prepared, export, dry_run, yes, json, timings)
-        stopped = prepared.stopped_jobs() if dry_run is False and export is None else {}
+        stopped = prepared.plan.stopped_jobs() if dry_run is False and export is None else {}
     if stopped and start:
-        _start_stopped(prepared, stopped, become_password)
+        _start_stopped(prepared.plan, stopped, become_password)
 
 
 def deploy_recreation(request: DeployRequest, yes: bool, json: bool, timings: bool) -> None:
     """`picf recreate`'s deploy: decided, confirmed and rolled out as any deploy."""
     with prepare_deploy(request, say=note) as prepared:
-        if prepared.nothing_to_do:
+        if prepared.plan.nothing_to_do:
             fail(f"{request.only}: not in the deployment's roles; nothing to recreate", 2)
         _deploy(prepared, None, False, yes, json, timings)
 
 
-def _deploy(prepared: PreparedDeploy, export: Path | None, dry_run: bool, yes: bool, json: bool,
+def _deploy(prepared: Prepared, export: Path | None, dry_run: bool, yes: bool, json: bool,
             timings: bool) -> None:  # fmt: skip
     """The deploy itself, once decided: returns when it succeeded (or had nothing to do), raises otherwise."""
+    plan = prepared.plan
     if export is not None:
-        _finish(_export(prepared, export), json, [])
+        _finish(_export(plan, export), json, [])
         return
-    if dry_run or prepared.nothing_to_do:
-        _finish(_without_changes(prepared, dry_run), json, prepared.plan_lines, shown=not dry_run)
+    lines = plan_lines(plan)
+    if dry_run or plan.nothing_to_do:
+        _finish(_without_changes(plan, dry_run), json, lines, shown=not dry_run)
         return
     if not json:
-        _show_plan(prepared.plan_lines)
+        _show_plan(lines)
     refusal = "refusing to change nodes without --yes when not at a terminal; preview with --dry-run"
-    if prepared.refused is None and not confirmed("deploy these changes?", yes, refusal):
-        _finish(DeployEnded(1, "not deployed"), json, prepared.plan_lines, shown=True)
+    if plan.refused is None and not confirmed("deploy these changes?", yes, refusal):
+        _finish(DeployEnded(1, "not deployed"), json, lines, shown=True)
         return
     cancelled = threading.Event()
     with _cancel_on_signals(cancelled):
@@ -125,18 +127,18 @@ def _deploy(prepared: PreparedDeploy, export: Path | None, dry_run: bool, yes: b
     if timings and result.timings is not None and not json:
         for line in result.timings.lines():
             note(line)
-    _finish(result, json, prepared.plan_lines, shown=True)
+    _finish(result, json, lines, shown=True)
 
 
-def _start_stopped(prepared: PreparedDeploy, stopped: dict[str, tuple[str, ...]], password: str | None) -> None:
+def _start_stopped(plan: DeployPlan, stopped: dict[str, tuple[str, ...]], password: str | None) -> None:
     """`--start`: the jobs `picf stop` stopped, started once the deploy is done, as `picf start` does."""
     from picf.ops.jobs import control
     from picf.ops.targets import Target
 
-    targets = [Target(prepared.node(name), jobs, False) for name, jobs in stopped.items()]
+    targets = [Target(plan.node(name), jobs, False) for name, jobs in stopped.items()]
     note("starting the jobs picf stop stopped (--start): " + "; ".join(f"{t.name}: {', '.join(t.jobs)}"
                                                                         for t in targets))  # fmt: skip
-    outcomes = control(prepared.cluster, prepared.request.inventory, prepared.manifest, targets, "start", password,
+    outcomes = control(plan.cluster, plan.request.inventory, plan.manifest, targets, "start", password,
                        note)  # fmt: skip
     failed = [o for o in outcomes if o.result != "ok"]
     if failed:
@@ -158,18 +160,18 @@ def _event_printer(json: bool) -> Callable[[DeployEvent], None]:
     return on_event
 
 
-def _without_changes(prepared: PreparedDeploy, dry_run: bool) -> DeployEnded:
-    if prepared.nothing_to_do:
-        return nothing_to_do(prepared.stopped_jobs())
-    refused = f"; a deploy would stop: {prepared.refused.message}" if prepared.refused else ""
+def _without_changes(plan: DeployPlan, dry_run: bool) -> DeployEnded:
+    if plan.nothing_to_do:
+        return nothing_to_do(plan.stopped_jobs())
+    refused = f"; a deploy would stop: {plan.refused.message}" if plan.refused else ""
     return DeployEnded(0, "dry run: nothing changed" + refused)
 
 
-def _export(prepared: PreparedDeploy, directory: Path) -> DeployEnded:
-    if prepared.nothing_to_do:
+def _export(plan: DeployPlan, directory: Path) -> DeployEnded:
+    if plan.nothing_to_do:
         return DeployEnded(0, "nothing to export: every node runs what the manifest wants")
-    exported = export_deploy(prepared, directory)
-    for line in prepared.plan_lines:
+    exported = export_deploy(plan, directory)
+    for line in plan_lines(plan):
         note(line)
     ask = " -K" if exported.asks_become_password else ""
     return DeployEnded(0, f"exported to {exported.directory} (it holds rendered credentials: mode 0700); run: "
@@ -198,13 +200,13 @@ def _show_plan(lines: list[str]) -> None:
         out.print(line, markup=False, highlight=False)
 
 
-def _finish(result: DeployEnded, json: bool, plan_lines: list[str], shown: bool = False) -> None:
+def _finish(result: DeployEnded, json: bool, lines: list[str], shown: bool = False) -> None:
     if json:
         timings = result.timings.as_dict() if result.timings is not None else None
         _emit({"event": "result", "exit_code": result.exit_code, "message": result.message,
-               "plan": plan_lines, "deployment": result.deployment, "timings": timings})  # fmt: skip
+               "plan": lines, "deployment": result.deployment, "timings": timings})  # fmt: skip
     elif not shown:
-        _show_plan(plan_lines)
+        _show_plan(lines)
     if result.exit_code == 0:
         note(result.message)
         return
@@ -224,7 +226,7 @@ def preflight_command(
     inventory = inventory_path(inventory_given)
     request = DeployRequest(inventory=inventory, manifest=manifest_path(manifest_given, inventory), lock=False)
     with prepare_deploy(request, say=note) as prepared:
-        result = run_preflight(prepared, note, every_job)
+        result = run_preflight(prepared.plan, prepared.workspace.directory, note, every_job)
     if json:
         jobs = [{"job": v.job, "arch": v.arch, "rendered_for": v.node, "ok": v.ok, "watch": list(v.watch),
                  "log": list(v.log), "last_exit": v.last_exit,

@@ -1,4 +1,4 @@
-"""`picf deploy --export DIR`: a prepared deploy as a directory that plain `ansible-playbook` runs.
+"""`picf deploy --export DIR`: a deploy's plan as a directory that plain `ansible-playbook` runs.
 
     ansible-playbook -i DIR/hosts.yml DIR/site.yml    (add -K when sudo on the nodes asks for a password)
 
@@ -19,7 +19,7 @@ from picf import yamldoc
 from picf.atomic import write_atomic
 from picf.deploy.playbook_run import PLAYBOOKS
 from picf.deploy.plays import inventory_groups, rollout_plays
-from picf.deploy.prepare import PreparedDeploy
+from picf.deploy.prepare import DeployPlan
 from picf.deploy.rollout import ansible_inputs
 from picf.errors import UsageError
 
@@ -34,16 +34,16 @@ class Exported:
     asks_become_password: bool
 
 
-def export_deploy(prepared: PreparedDeploy, directory: Path) -> Exported:
-    """Write the prepared deploy into `directory` (new or empty): hosts.yml, site.yml, ansible.cfg, roles/,
-    the bundles, known_hosts. Prepared as an export (`DeployRequest.export`), each bundle carries every package
+def export_deploy(plan: DeployPlan, directory: Path) -> Exported:
+    """Write the deploy `plan` decided into `directory` (new or empty): hosts.yml, site.yml, ansible.cfg, roles/,
+    the bundles, known_hosts. Planned as an export (`DeployRequest.export`), each bundle carries every package
     version its node links and every node runs the base role."""
     directory = directory.expanduser().resolve()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(f"{directory}: exists and is not an empty directory; choose a new one")
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     directory.chmod(0o700)
-    inputs = ansible_inputs(prepared, directory)
+    inputs = ansible_inputs(plan, directory)
     hosts: dict[str, Any] = inputs.inventory["all"]["hosts"]
     shutil.copytree(PLAYBOOKS / "roles", directory / "roles", ignore=shutil.ignore_patterns("__pycache__"))
     connection = dict(inputs.inventory["all"]["vars"])
@@ -55,16 +55,16 @@ def export_deploy(prepared: PreparedDeploy, directory: Path) -> Exported:
             "ansible_ssh_common_args": f"{ssh_args} -o ServerAliveInterval=2 -o ServerAliveCountMax=2",
         }
     )
-    inventory = {"all": {"vars": connection, "hosts": hosts, "children": inventory_groups(prepared.rollout, hosts)}}
+    inventory = {"all": {"vars": connection, "hosts": hosts, "children": inventory_groups(plan.rollout, hosts)}}
     _write(directory / "hosts.yml", _header("the nodes the deploy changes or runs post-deploy on, and picf's variables")
            + yamldoc.dump(inventory))  # fmt: skip
     _write(directory / "site.yml", _header("the rollout: canaries, then batches")
-           + yamldoc.dump(rollout_plays(prepared.rollout, inputs.watch_vars)))  # fmt: skip
+           + yamldoc.dump(rollout_plays(plan.rollout, inputs.watch_vars)))  # fmt: skip
     _write(directory / "ansible.cfg", _ANSIBLE_CFG)
     for path in directory.rglob("*"):
         if not path.is_symlink():
             path.chmod((path.stat().st_mode & 0o700) | (0o700 if path.is_dir() else 0o600))
-    asks = any(r.sudo == "password" for r in prepared.reports.values() if r.node in hosts)
+    asks = any(r.sudo == "password" for r in plan.reports.values() if r.node in hosts)
     return Exported(directory, directory / "hosts.yml", directory / "site.yml", asks)
 
 

@@ -6,7 +6,7 @@ their properties, secrets as hashes) it runs. The plan is the difference, printe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,7 +170,7 @@ class Rollout:
 
 
 def decide_rollout(
-    plans: list[NodePlan],
+    plans: Sequence[NodePlan],
     update: Update,
     kind_of_node: Mapping[str, tuple[str, str | None]],
     canaries: int | None = None,
@@ -205,7 +205,7 @@ def render_rollout(groups: list[list[str]], canaries: int, kind_of: Mapping[str,
     return lines
 
 
-def render_plan(plans: list[NodePlan]) -> list[str]:
+def render_plan(plans: Sequence[NodePlan]) -> list[str]:
     """The plan as lines a person reads, BOSH style."""
     lines: list[str] = []
     for plan in plans:

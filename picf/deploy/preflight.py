@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from picf.deploy.prepare import PreparedDeploy
+from picf.deploy.prepare import DeployPlan
 from picf.deploy.render import RenderedJob
 from picf.health.detector import last_failure
 from picf.health.diagnosis import diagnose_job
@@ -102,27 +102,27 @@ class PreflightResult:
         return f"pre-flight: {tried} ran steadily in {self.seconds:.1f} s"
 
 
-def plan_cases(prepared: PreparedDeploy, every_job: bool = False) -> tuple[list[PreflightCase], list[str]]:
+def plan_cases(plan: DeployPlan, every_job: bool = False) -> tuple[list[PreflightCase], list[str]]:
     """Which jobs each emulated node runs (the ones the deploy changes; with `every_job`, all it runs), and the
     lines for the jobs skipped."""
-    manifest = prepared.manifest
+    manifest = plan.manifest
     marked = {job.name for group in manifest.roles.values() for job in group.jobs if not job.preflight}
     store = Store()
-    order = [n.name for n in prepared.scope] if every_job else [n for group in prepared.rollout.groups for n in group]
+    order = [n.name for n in plan.scope] if every_job else [n for group in plan.rollout.groups for n in group]
     covered: set[tuple[str, str]] = set()
     cases: list[PreflightCase] = []
     skipped: list[str] = []
     for name in order:
-        plan = next(p for p in prepared.plans if p.node == name)
-        node = prepared.node(name)
+        node_plan = plan.node_plan(name)
+        node = plan.node(name)
         arch = str(node.arch)
         changed = (
-            {j.name for j in prepared.rendered[name]}
+            {j.name for j in plan.rendered[name]}
             if every_job
-            else {j.job for j in plan.jobs if j.action in ("add", "update")}
+            else {j.job for j in node_plan.jobs if j.action in ("add", "update")}
         )
         jobs = []
-        for job in prepared.rendered[name]:
+        for job in plan.rendered[name]:
             if job.name not in changed or not job.processes or (arch, job.name) in covered:
                 continue
             covered.add((arch, job.name))
@@ -132,33 +132,34 @@ def plan_cases(prepared: PreparedDeploy, every_job: bool = False) -> tuple[list[
             jobs.append(job)
         if not jobs:
             continue
-        wanted = prepared.wanted[name].packages
+        wanted = plan.wanted[name].packages
         packages = tuple(PackageBlob(p, str(v.fingerprint), store.blob(str(v.sha256)))
                          for p, v in sorted(wanted.items()))  # fmt: skip
-        report = prepared.reports.get(name)
+        report = plan.reports.get(name)
         address = report.ip if report is not None and report.ip else node.address
         cases.append(PreflightCase(arch, name, address, tuple(jobs), packages))
     return cases, skipped
 
 
-def run_preflight(prepared: PreparedDeploy, say: Say = quiet, every_job: bool = False) -> PreflightResult:
-    """Try every changed job (with `every_job`, every job) on an emulated node of its arch, all at once."""
+def run_preflight(plan: DeployPlan, scratch: Path, say: Say = quiet, every_job: bool = False) -> PreflightResult:
+    """Try every changed job (with `every_job`, every job) on an emulated node of its arch, all at once; the
+    emulated nodes work in directories under `scratch` (the deploy's work directory)."""
     started = time.monotonic()
-    cases, skipped = plan_cases(prepared, every_job)
+    cases, skipped = plan_cases(plan, every_job)
     result = PreflightResult(skipped=skipped)
     for line in skipped:
         say(line)
     if not cases:
         result.seconds = time.monotonic() - started
         return result
-    manifest = prepared.manifest
+    manifest = plan.manifest
     watch = parse_watch_time(manifest.update.canary_watch_time)
     stable = steady_seconds(manifest.monit_interval)
     named = "; ".join(f"{', '.join(j.name for j in c.jobs)} on {c.arch}" for c in cases)
     say(f"pre-flight: starting {named} on emulated nodes (watch {watch[0]}-{watch[1]} ms) ...")
 
     def one(case: PreflightCase) -> list[JobVerdict]:
-        with tempfile.TemporaryDirectory(prefix="picf-preflight-", dir=prepared.work) as work:
+        with tempfile.TemporaryDirectory(prefix="picf-preflight-", dir=scratch) as work:
             files = [JobFiles(j.name, j.files, j.monit) for j in case.jobs]
             run = run_jobs(Path(work), case.arch, case.address, files, list(case.packages), watch, stable,
                            manifest.monit_interval)  # fmt: skip

@@ -1,18 +1,16 @@
 """Decide a deploy: read the inputs, render every job, ask each node what it runs, plan, pick the canaries.
 
-`prepare_deploy` changes nothing anywhere: it returns a `PreparedDeploy` holding everything a person confirms
-(the plan, the canaries and batches) and everything `rollout.execute` needs to do it (the rendered jobs in a
-private work directory, removed by `close()`). As ansible-runner splits its config from its run, deciding and
-doing are two calls, so the CLI and the dashboard can show the plan and ask in their own way in between.
+`prepare_deploy` changes nothing anywhere: it returns the `DeployPlan` a person confirms (what changes on each
+node, the canaries and batches; `plan_lines` shows it) with the `DeployWorkspace` the deploy holds until it ends
+(the cluster lock, a private work directory, the secrets to redact; freed by `close()`). As ansible-runner
+splits its config from its run, deciding and doing are two calls, so the CLI and the dashboard can show the
+plan and ask in their own way in between.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import getpass
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ from picf.deploy.base import base_fingerprint, is_prepared
 from picf.deploy.connection import Connection, mitogen_strategies
 from picf.deploy.connection import choose as choose_connection
 from picf.deploy.links import Group
-from picf.deploy.lock import ClusterLock, process_alive
+from picf.deploy.lock import ClusterLock
 from picf.deploy.manifest_file import read_manifest
 from picf.deploy.plan import (
     Conflict,
@@ -38,6 +36,8 @@ from picf.deploy.plan import (
     wanted_state,
 )
 from picf.deploy.render import JobLibrary, RenderedJob, check_processes, render_deployment
+from picf.deploy.timings import DeployTimings
+from picf.deploy.workspace import DeployWorkspace, new_work_directory
 from picf.errors import PicfError, Unreachable, UsageError
 from picf.inventory import read_inventory
 from picf.models.cluster import Cluster
@@ -102,41 +102,37 @@ class BatchWatch:
     lease: int
 
 
-@dataclass
-class PreparedDeploy:
-    """A decided deploy: what it changes, in which order, and the rendered material to do it with."""
+@dataclass(frozen=True)
+class DeployPlan:
+    """What a deploy will do, as the person confirming it decides: the nodes it changes and how, in which order,
+    what each node gets, and whether it would be refused. `plan_lines` shows it."""
 
     request: DeployRequest
     cluster: Cluster
     manifest: Manifest
     manifest_hash: str
     manifest_text: str
-    scope: list[Node]
-    plans: list[NodePlan]
-    plan_lines: list[str]  # the plan and its rollout, as the person confirming it reads them
+    scope: tuple[Node, ...]
+    node_plans: tuple[NodePlan, ...]
     rollout: Rollout
     rendered: dict[str, list[RenderedJob]]
     wanted: dict[str, DeployState]
     compiled: dict[tuple[str, str], CompiledRelease]
     reports: dict[str, nodes.NodeReport]
-    secrets: set[str] = field(repr=False)
-    work: Path
+    on_node: dict[str, NodeDeploy]  # the nodes it changes
+    watch: dict[bool, BatchWatch]  # is the batch the canary batch -> its watch
     refused: Refused | None = None  # why a deploy would stop before changing anything (privilege)
-    lock: ClusterLock | None = None  # held until close()
     connection: Connection = field(default_factory=lambda: Connection("ssh"))
-    plan_seconds: float = 0.0  # how long deciding took (reading, rendering, asking the nodes)
-    on_node: dict[str, NodeDeploy] = field(default_factory=dict)  # the nodes it changes
-    watch: dict[bool, BatchWatch] = field(default_factory=dict)  # is the batch the canary batch -> its watch
 
     @property
     def nothing_to_do(self) -> bool:
         """Every node already runs what the manifest wants."""
-        return all(p.empty for p in self.plans)
+        return all(p.empty for p in self.node_plans)
 
     @property
     def changing(self) -> list[str]:
         """The nodes this deploy changes, in inventory order."""
-        return [p.node for p in self.plans if not p.empty]
+        return [p.node for p in self.node_plans if not p.empty]
 
     def stopped_jobs(self) -> dict[str, tuple[str, ...]]:
         """Per node, the jobs `picf stop` stopped that this deploy still runs there (it keeps them stopped)."""
@@ -153,20 +149,44 @@ class PreparedDeploy:
         """The inventory's node `name` (one this deploy covers)."""
         return next(n for n in self.scope if n.name == name)
 
-    def close(self) -> None:
-        """Remove the work directory (rendered configuration holds credentials)."""
-        shutil.rmtree(self.work, ignore_errors=True)
-        if self.lock is not None:
-            self.lock.release()
+    def node_plan(self, name: str) -> NodePlan:
+        """What the deploy changes on node `name`."""
+        return next(p for p in self.node_plans if p.node == name)
 
-    def __enter__(self) -> PreparedDeploy:
+
+def plan_lines(plan: DeployPlan) -> list[str]:
+    """The plan and its rollout, as the person confirming it reads them (none when there is nothing to do)."""
+    lines = render_plan(plan.node_plans)
+    if lines:
+        rollout = plan.rollout
+        lines += render_rollout(rollout.groups, rollout.canaries, rollout.kind_of, rollout.per)
+    stopped = [f"{node}/{job}" for node, jobs in plan.stopped_jobs().items() for job in jobs]
+    if stopped:
+        lines.append(f"stopped with picf stop, kept stopped: {', '.join(stopped)} (--start starts them)")
+    return lines
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A decided deploy and what it holds until it ends: `with prepare_deploy(request) as prepared:` frees the
+    workspace (lock, work directory) on the way out, whether or not the plan was carried out."""
+
+    plan: DeployPlan
+    workspace: DeployWorkspace
+    timings: DeployTimings  # so far: how long deciding took; `execute` adds the rest
+
+    def close(self) -> None:
+        """Free the workspace: remove the work directory, release the lock."""
+        self.workspace.close()
+
+    def __enter__(self) -> Prepared:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
 
-def prepare_deploy(request: DeployRequest, say: Say = quiet, transport: Transport = SSH) -> PreparedDeploy:
+def prepare_deploy(request: DeployRequest, say: Say = quiet, transport: Transport = SSH) -> Prepared:
     """Read, render, ask the nodes and plan; change nothing. PicfError (with its exit code) when the deploy
     cannot even be planned: no node in scope, an unknown arch, a missing build, an unreachable node, another
     deploy of the cluster running (ClusterLocked)."""
@@ -177,9 +197,7 @@ def prepare_deploy(request: DeployRequest, say: Say = quiet, transport: Transpor
     if lock is not None:
         lock.acquire(request.wait_for_lock, say)
     try:
-        prepared = _prepare(request, cluster, lock, say, transport)
-        prepared.connection = connection
-        return prepared
+        return _prepare(request, cluster, connection, lock, say, transport)
     except BaseException:
         if lock is not None:
             lock.release()
@@ -187,8 +205,13 @@ def prepare_deploy(request: DeployRequest, say: Say = quiet, transport: Transpor
 
 
 def _prepare(
-    request: DeployRequest, cluster: Cluster, lock: ClusterLock | None, say: Say, transport: Transport
-) -> PreparedDeploy:
+    request: DeployRequest,
+    cluster: Cluster,
+    connection: Connection,
+    lock: ClusterLock | None,
+    say: Say,
+    transport: Transport,
+) -> Prepared:
     started = time.monotonic()
     manifest, manifest_hash, manifest_text = read_manifest(request.manifest, request.manifest_text)
     scope = _nodes_in_scope(manifest, cluster.nodes, request.only)
@@ -203,8 +226,7 @@ def _prepare(
     secrets = varstore.secret_values(variables)
     compiled = _compiled(manifest, {str(n.arch) for n in scope}, Store())
 
-    _remove_work_of_killed_deploys(say)
-    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
+    work = new_work_directory(say)
     try:
         load_identity(cluster.ssh)  # a locked or missing key stops here, before any node is asked
         say(f"reading the state of {len(scope)} node(s) ...")
@@ -223,17 +245,10 @@ def _prepare(
         rendered, wanted = _render(manifest, cluster, scope, compiled, variables, reports, secrets)
         by_name = {n.name: n for n in scope}
         plans = [plan_node(n.name, reports[n.name].state, wanted[n.name]) for n in scope]
-        for plan in plans:
-            plan.reboot = _reboot_reason(cluster, by_name[plan.node], reports[plan.node])
+        for node_plan in plans:
+            node_plan.reboot = _reboot_reason(cluster, by_name[node_plan.node], reports[node_plan.node])
         kinds = {n.name: (str(n.arch), str(n.model) if n.model else None) for n in scope}
         rollout = decide_rollout(plans, manifest.update, kinds, request.canaries, request.max_in_flight)
-        lines = render_plan(plans)
-        if lines:
-            lines += render_rollout(rollout.groups, rollout.canaries, rollout.kind_of, rollout.per)
-        stopped = [f"{n.name}/{j}" for n in scope for j in sorted(reports[n.name].stopped)
-                   if j in wanted[n.name].jobs]  # fmt: skip
-        if stopped:
-            lines.append(f"stopped with picf stop, kept stopped: {', '.join(stopped)} (--start starts them)")
         # Root is needed only where something changes; checked before anything does.
         changing = [by_name[p.node] for p in plans if not p.empty]
         # A deploy that changes anything ends with every node's post-deploy scripts, as root too.
@@ -246,13 +261,15 @@ def _prepare(
         raise
     on_node = {n.name: _node_deploy(manifest, cluster, n, reports[n.name], wanted[n.name], request.export)
                for n in changing}  # fmt: skip
-    return PreparedDeploy(
+    plan = DeployPlan(
         request=request, cluster=cluster, manifest=manifest, manifest_hash=manifest_hash,
-        manifest_text=manifest_text, scope=scope, plans=plans, plan_lines=lines, rollout=rollout,
-        rendered=rendered, wanted=wanted, compiled=compiled, reports=reports, secrets=secrets, work=work,
-        refused=refused, lock=lock, plan_seconds=time.monotonic() - started, on_node=on_node,
-        watch={canary: _batch_watch(manifest, canary) for canary in (True, False)},
+        manifest_text=manifest_text, scope=tuple(scope), node_plans=tuple(plans), rollout=rollout,
+        rendered=rendered, wanted=wanted, compiled=compiled, reports=reports, on_node=on_node,
+        watch={canary: _batch_watch(manifest, canary) for canary in (True, False)}, refused=refused,
+        connection=connection,
     )  # fmt: skip
+    workspace = DeployWorkspace(work, lock, frozenset(secrets))
+    return Prepared(plan, workspace, DeployTimings(plan_seconds=time.monotonic() - started))
 
 
 def _node_deploy(
@@ -276,20 +293,6 @@ def _batch_watch(manifest: Manifest, canary: bool) -> BatchWatch:
     # The watch's "running steadily" is the health detector's: one pid for longer than a monit cycle.
     return BatchWatch(low, high, steady_seconds(manifest.monit_interval), manifest.reboot_timeout,
                       lease=manifest.reboot_timeout + high // 1000 + 300)  # fmt: skip
-
-
-WORK_PREFIX = "picf-deploy-"
-
-
-def _remove_work_of_killed_deploys(say: Say) -> None:
-    """A deploy killed with SIGKILL cannot remove its work directory (rendered configuration, credentials in
-    its bundles): the next deploy does, for each one whose process is gone."""
-    for directory in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
-        pid = directory.name.removeprefix(WORK_PREFIX).split("-", 1)[0]
-        if not pid.isdigit() or directory.owner() != getpass.getuser() or process_alive(int(pid)):
-            continue
-        shutil.rmtree(directory, ignore_errors=True)
-        say(f"removed {directory}: the work directory of a deploy that was killed (pid {pid})")
 
 
 def _render(

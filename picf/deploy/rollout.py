@@ -30,8 +30,9 @@ from picf.deploy.plays import (
     rollout_plays,
 )
 from picf.deploy.preflight import run_preflight
-from picf.deploy.prepare import PreparedDeploy
+from picf.deploy.prepare import DeployPlan, Prepared
 from picf.deploy.timings import DeployTimings
+from picf.deploy.workspace import DeployWorkspace
 from picf.models.deploy_event import AnsibleEvent, DeployEvent, PreflightChecked
 from picf.progress import Say, quiet
 from picf.releases.store import Store
@@ -53,37 +54,37 @@ class AnsibleInputs:
     watch_vars: dict[bool, dict[str, Any]]  # is the batch a canary batch -> extravars
 
 
-def ansible_inputs(prepared: PreparedDeploy, stage: Path) -> AnsibleInputs:
+def ansible_inputs(plan: DeployPlan, stage: Path) -> AnsibleInputs:
     """Write each changing node's bundle and the pinned known_hosts under `stage`; return the inventory. What
     each bundle carries, whether a node skips the base role and the locks' lease are the plan's decisions."""
     store = Store()
-    manifest = prepared.manifest
+    manifest = plan.manifest
     known_hosts = stage / "known_hosts"
     stage.mkdir(parents=True, exist_ok=True)
     # Every node of the deploy whose jobs have a post-deploy script runs it at the end, changed or not.
-    post_deploy = {n.name: [j.name for j in prepared.rendered[n.name] if "post-deploy" in j.lifecycle]
-                   for n in prepared.scope}  # fmt: skip
-    reached = [n.name for n in prepared.scope if n.name in prepared.changing or post_deploy[n.name]]
-    known_hosts.write_text("".join(f"{prepared.reports[name].known_hosts}\n" for name in reached))
+    post_deploy = {n.name: [j.name for j in plan.rendered[n.name] if "post-deploy" in j.lifecycle]
+                   for n in plan.scope}  # fmt: skip
+    reached = [n.name for n in plan.scope if n.name in plan.changing or post_deploy[n.name]]
+    known_hosts.write_text("".join(f"{plan.reports[name].known_hosts}\n" for name in reached))
     known_hosts.chmod(0o600)
     hosts: dict[str, Any] = {}
-    for name in prepared.changing:
-        node = prepared.node(name)
-        report = prepared.reports[name]
-        plan = next(p for p in prepared.plans if p.node == name)
-        state = prepared.wanted[name]
+    for name in plan.changing:
+        node = plan.node(name)
+        report = plan.reports[name]
+        node_plan = plan.node_plan(name)
+        state = plan.wanted[name]
         packages = []
-        for release in (prepared.compiled[(r.name, str(node.arch))] for r in manifest.releases):
+        for release in (plan.compiled[(r.name, str(node.arch))] for r in manifest.releases):
             packages += [{"name": p.name, "fingerprint": p.fingerprint, "blob": str(store.blob(p.sha256))}
                          for p in release.packages if p.name in state.packages]  # fmt: skip
-        decided = prepared.on_node[name]
+        decided = plan.on_node[name]
         shipped = [p for p in packages if f"{p['name']}/{p['fingerprint']}" in decided.ships]
-        changed_jobs = [j.job for j in plan.jobs if j.action in {"add", "update"}]
-        removed_jobs = [j.job for j in plan.jobs if j.action == "remove"]
-        supervised = {job.name for job in prepared.rendered[name] if job.processes}
+        changed_jobs = [j.job for j in node_plan.jobs if j.action in {"add", "update"}]
+        removed_jobs = [j.job for j in node_plan.jobs if j.action == "remove"]
+        supervised = {job.name for job in plan.rendered[name] if job.processes}
         deploy_id = hashlib.sha256(json.dumps(state.as_json(), sort_keys=True).encode()).hexdigest()[:16]
         node_stage = stage / "stage" / name
-        write_bundle(node_stage, deploy_id, packages, shipped, prepared.rendered[name], state, changed_jobs,
+        write_bundle(node_stage, deploy_id, packages, shipped, plan.rendered[name], state, changed_jobs,
                      removed_jobs)  # fmt: skip
         hosts[name] = {
             "ansible_host": report.ip or node.address,
@@ -95,88 +96,79 @@ def ansible_inputs(prepared: PreparedDeploy, stage: Path) -> AnsibleInputs:
             "picf_post_deploy": post_deploy[name],
             "picf_deploy_id": deploy_id,
             "picf_monit_interval": manifest.monit_interval,
-            "picf_recreate": prepared.request.recreate,
+            "picf_recreate": plan.request.recreate,
         }
     for name in reached:
         if name not in hosts:
-            node = prepared.node(name)
+            node = plan.node(name)
             hosts[name] = {
-                "ansible_host": prepared.reports[name].ip or node.address,
+                "ansible_host": plan.reports[name].ip or node.address,
                 "picf_post_deploy": post_deploy[name],
             }
-    ssh = prepared.cluster.ssh
+    ssh = plan.cluster.ssh
     key_file = Path(ssh.private_key).expanduser()
     connection_vars: dict[str, Any] = {"ansible_user": ssh.user, "ansible_port": ssh.port}
     if key_file.is_file():  # a key only the user's ssh-agent holds has no file
         connection_vars["ansible_ssh_private_key_file"] = str(key_file)
     watch_vars = {}
-    owner = node_lock_owner(prepared.request.inventory)
-    for canary, watch in prepared.watch.items():
+    owner = node_lock_owner(plan.request.inventory)
+    for canary, watch in plan.watch.items():
         watch_vars[canary] = {"picf_watch_low": watch.low, "picf_watch_high": watch.high,
                               "picf_watch_stable": watch.stable, "picf_reboot_timeout": watch.reboot_timeout,
                               "picf_lock_owner": owner, "picf_lock_lease": watch.lease}  # fmt: skip
     return AnsibleInputs({"all": {"hosts": hosts, "vars": connection_vars}}, known_hosts, watch_vars)
 
 
-def redact(text: str, secrets: set[str]) -> str:
-    """`text` with every secret value replaced."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "<redacted>")
-    return text
-
-
 def execute(
-    prepared: PreparedDeploy,
+    prepared: Prepared,
     on_event: OnDeployEvent = _ignore,
     cancelled: threading.Event | None = None,
     say: Say = quiet,
 ) -> DeployEnded:
     """Roll the prepared plan out (the user has confirmed it); record it in the history. An empty plan or a
     deploy refused for privilege returns at once and changes nothing."""
-    if prepared.nothing_to_do:
-        return nothing_to_do(prepared.stopped_jobs())
-    if prepared.refused is not None:
-        return DeployEnded.stopped_by(prepared.refused)
+    plan, workspace, timings = prepared.plan, prepared.workspace, prepared.timings
+    if plan.nothing_to_do:
+        return nothing_to_do(plan.stopped_jobs())
+    if plan.refused is not None:
+        return DeployEnded.stopped_by(plan.refused)
     cancelled = cancelled or threading.Event()
-    preflight_seconds = 0.0
-    if prepared.request.preflight:
-        checked = run_preflight(prepared, say)
-        preflight_seconds = checked.seconds
+    if plan.request.preflight:
+        checked = run_preflight(plan, workspace.directory, say)
+        timings.preflight_seconds = checked.seconds
         on_event(PreflightChecked(ok=checked.ok, seconds=checked.seconds, summary=checked.summary(),
                                   lines=checked.lines(), skipped=checked.skipped))  # fmt: skip
         if not checked.ok:
             for line in checked.lines():
                 say(line)
-            return DeployEnded(1, checked.summary(), timings=DeployTimings(prepared.plan_seconds, preflight_seconds))
+            return DeployEnded(1, checked.summary(), timings=timings)
         say(checked.summary())
     history = History()
-    manifest = prepared.manifest
+    manifest = plan.manifest
     releases_json = [{"name": r.name, "version": r.version, "patched": r.patched} for r in manifest.releases]
-    deployment = history.start(manifest.name, prepared.manifest_hash, prepared.manifest_text,
-                               str(prepared.request.inventory.resolve()), releases_json)  # fmt: skip
+    deployment = history.start(manifest.name, plan.manifest_hash, plan.manifest_text,
+                               str(plan.request.inventory.resolve()), releases_json)  # fmt: skip
     try:
-        inputs = ansible_inputs(prepared, prepared.work)
+        inputs = ansible_inputs(plan, workspace.directory)
         # SSH control sockets outlive a deploy by design (ControlPersist): keep them out of the work dir.
         control_dir = state_dir() / "ssh"
         control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        env = playbook_run.ansible_env(inputs.known_hosts, control_dir, prepared.cluster.ssh.connect_timeout,
-                                  prepared.work)  # fmt: skip
-        env.update(prepared.connection.env)
-        inputs.inventory["all"]["vars"].update(prepared.connection.host_vars)
-        if prepared.connection.note:
-            say(prepared.connection.note)
+        env = playbook_run.ansible_env(inputs.known_hosts, control_dir, plan.cluster.ssh.connect_timeout,
+                                  workspace.directory)  # fmt: skip
+        env.update(plan.connection.env)
+        inputs.inventory["all"]["vars"].update(plan.connection.host_vars)
+        if plan.connection.note:
+            say(plan.connection.note)
 
         def record(event: AnsibleEvent) -> None:
             if event.message:
-                event = event.model_copy(update={"message": redact(event.message, prepared.secrets)})
+                event = event.model_copy(update={"message": workspace.redact(event.message)})
             history.event(deployment, event.event, event.host, event.as_json())
             on_event(event)
 
-        with ssh_agent_for(transport.load_identity(prepared.cluster.ssh), prepared.work / "agent") as agent_env:
+        with ssh_agent_for(transport.load_identity(plan.cluster.ssh), workspace.directory / "agent") as agent_env:
             env.update(agent_env)
-            result = _roll_out(prepared, inputs, env, history, deployment, record, cancelled, say)
-            if result.timings is not None:
-                result.timings.preflight_seconds = preflight_seconds
+            result = _roll_out(plan, workspace, timings, inputs, env, history, deployment, record, cancelled, say)
     except BaseException as exc:
         history.finish(deployment, "failed", f"picf stopped: {type(exc).__name__}: {exc}")
         raise
@@ -185,7 +177,9 @@ def execute(
 
 
 def _roll_out(
-    prepared: PreparedDeploy,
+    plan: DeployPlan,
+    workspace: DeployWorkspace,
+    timings: DeployTimings,
     inputs: AnsibleInputs,
     env: dict[str, str],
     history: History,
@@ -195,9 +189,8 @@ def _roll_out(
     say: Say,
 ) -> DeployEnded:
     """Canaries, then batches, in one Ansible run that stops after the first batch that fails."""
-    rollout = prepared.rollout
+    rollout = plan.rollout
     started = time.monotonic()
-    timings = DeployTimings(plan_seconds=prepared.plan_seconds)
     nodes = set(inputs.inventory["all"]["hosts"])
     begun: list[int] = []  # the batches whose play has started, in order
 
@@ -219,8 +212,8 @@ def _roll_out(
     timings.run_started(time.monotonic())
     result = playbook_run.run_playbook(
         rollout_plays(rollout, inputs.watch_vars, prepared_nodes(inputs.inventory)), inventory,
-        prepared.work / "run", env, on_ansible_event,
-        cancelled, become_password=prepared.request.become_password, forks=max(map(len, rollout.groups)),
+        workspace.directory / "run", env, on_ansible_event,
+        cancelled, become_password=plan.request.become_password, forks=max(map(len, rollout.groups)),
     )  # fmt: skip
     timings.run_ended(time.monotonic())
     problems = {**{h: f"unreachable: {e.task}: {e.message or 'unreachable'}" for h, e in result.unreachable.items()
@@ -243,12 +236,12 @@ def _roll_out(
         problems.update({h: result.ansible_failed or result.status for h in rollout.groups[last]})
     if failing is not None:
         _record(history, deployment, rollout.groups, begun[: begun.index(failing) + 1] if begun else [0], problems)
-        message = _failure(prepared, failing, rollout.groups[failing], problems, result.status)
+        message = _failure(plan, workspace, failing, rollout.groups[failing], problems, result.status)
         history.finish(deployment, "failed", message)
         return DeployEnded(1, message, timings=timings)
     _record(history, deployment, rollout.groups, begun, problems)
     if post_deploy:
-        details = "\n".join(f"  {h}: {redact(m, prepared.secrets)}" for h, m in sorted(post_deploy.items()))
+        details = "\n".join(f"  {h}: {workspace.redact(m)}" for h, m in sorted(post_deploy.items()))
         message = f"Error: deployed, but post-deploy scripts failed on {', '.join(sorted(post_deploy))}.\n{details}"
         history.finish(deployment, "failed", message)
         return DeployEnded(1, message, timings=timings)
@@ -266,12 +259,14 @@ def _record(
             history.node_result(deployment, name, "failed" if name in problems else "ok", problems.get(name, ""))
 
 
-def _failure(prepared: PreparedDeploy, number: int, group: list[str], problems: dict[str, str], status: str) -> str:
+def _failure(
+    plan: DeployPlan, workspace: DeployWorkspace, number: int, group: list[str], problems: dict[str, str], status: str
+) -> str:
     """What failed, where, and what was left alone (a canary's failure names its arch or model)."""
-    rollout = prepared.rollout
+    rollout = plan.rollout
     failing = sorted(problems) or group
-    details = "\n".join(f"  {h}: {redact(problems.get(h, status), prepared.secrets)}" for h in failing)
-    jobs = sorted({j.job for p in prepared.plans if p.node in failing for j in p.jobs})
+    details = "\n".join(f"  {h}: {workspace.redact(problems.get(h, status))}" for h in failing)
+    jobs = sorted({j.job for p in plan.node_plans if p.node in failing for j in p.jobs})
     if rollout.is_canary(number):
         kinds = "/".join(sorted({rollout.kind_of.get(h, "?") for h in failing}))
         what, left = f"the {kinds} canary", f"no other {kinds} node was touched"
