@@ -10,6 +10,7 @@ succeeded (site.yml's last play). Each runs through lifecycle.sh."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,10 +20,11 @@ from picf.models.deploy_state import DeployState
 from picf.releases.archive import write_tarball
 
 WATCHER = Path(__file__).with_name("watch_jobs.sh")
+SWITCH = Path(__file__).with_name("switch.sh")
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # a BOSH package or job name: no blank, nothing the shell expands
+_SWITCH_LINE = re.compile(rf"(package|job) {_NAME} [0-9a-f]+|(changed|removed) {_NAME}")
 LIFECYCLE = Path(__file__).resolve().parents[2] / "playbooks" / "roles" / "lifecycle" / "files" / "lifecycle.sh"
 DONE_MARKER = "~complete"  # sorts last in the tarball: present only when the bundle unpacked completely
-BUNDLES = "/var/vcap/data/picf/bundles"
-MONIT_STATUS_URL = "http://127.0.0.1:2822/_status?format=xml"  # picf's monitrc (playbooks/roles/base)
 
 
 def write_job_files(directory: Path, job: str, files: dict[str, tuple[str, int]]) -> None:
@@ -43,117 +45,21 @@ def package_file(package: dict[str, str]) -> str:
     return f"packages/{package['name']}-{package['fingerprint']}.tgz"
 
 
-def switch_script(
-    deploy_id: str,
+def switch_list(
     packages: list[dict[str, str]],
     jobs: list[RenderedJob],
     changed: Sequence[str] = (),
     removed: Sequence[str] = (),
 ) -> str:
-    """A POSIX sh script that puts packages and jobs in place, builds the deploy's link farm, drains the jobs
-    that change or go (and stops the ones that go), switches the node to the new link farm in one rename,
-    records the state as not yet watched, runs the changed jobs' pre-start and has monit load the jobs.
-    Idempotent; prints what it changed (nothing on a node that already runs this deploy)."""
-    bundle = f"{BUNDLES}/{deploy_id}"
-    links = f"/var/vcap/data/picf/links/{deploy_id}"
-    lines = ["#!/bin/sh", f"# picf: put deploy {deploy_id} in place on this node and switch to it.", "set -e"]
-    for p in packages:
-        target = f"/var/vcap/data/packages/{p['name']}/{p['fingerprint']}"
-        shipped = f"{bundle}/{package_file(p)}"
-        lines += [
-            f"if [ ! -d {target} ]; then",
-            f"  if [ ! -f {shipped} ]; then",
-            f'    echo "package {p["name"]}/{p["fingerprint"]} is neither on this node nor in the bundle; '
-            f'deploy again (picf ships what a node lacks)" >&2',
-            "    exit 1",
-            "  fi",
-            f"  rm -rf {target}.partial && mkdir -p {target}.partial",
-            f"  tar -xzf {shipped} -C {target}.partial && mv -T {target}.partial {target}",
-            f'  echo "package {p["name"]}"',
-            "fi",
-        ]
-    for job in jobs:
-        target = f"/var/vcap/data/jobs/{job.name}/{job.hash}"
-        lines.append(
-            f"[ -d {target} ] || {{ mkdir -p /var/vcap/data/jobs/{job.name}; rm -rf {target}.partial; "
-            f"cp -a {bundle}/jobs/{job.name}/{job.hash} {target}.partial; mv -T {target}.partial {target}; "
-            f'echo "job {job.name}"; }}'
-        )
-    lines.append(f"if [ ! -e {links}/.complete ]; then")
-    lines.append(f"  rm -rf {links}.partial {links}")
-    lines.append(f"  mkdir -p {links}.partial/packages {links}.partial/jobs {links}.partial/monit")
-    for p in packages:
-        lines.append(
-            f"  ln -s /var/vcap/data/packages/{p['name']}/{p['fingerprint']} {links}.partial/packages/{p['name']}"
-        )
-    for job in jobs:
-        lines.append(f"  ln -s /var/vcap/data/jobs/{job.name}/{job.hash} {links}.partial/jobs/{job.name}")
-        # Readable by the node's first user: picf's health probe finds each job's pid file there.
-        lines.append(f"  install -m 0644 {bundle}/monit/{job.name}.monitrc {links}.partial/monit/{job.name}.monitrc")
-    lines.append(f"  touch {links}.partial/.complete")
-    lines.append(f"  mv -T {links}.partial {links}")
-    lines.append(f'  echo "links {deploy_id}"')
-    lines.append("fi")
-    # The BOSH agent's order: drain, then stop, what changes or goes (the old version's scripts); switch in one
-    # rename; record the new state as not yet watched (the watch replaces it once the jobs run steadily);
-    # pre-start the new version; then monit loads it. A rerun of a deploy whose pre-start failed switches
-    # nothing more but runs pre-start again: its own mark, not the switch, says it succeeded.
-    # `monit reload` only signals the daemon, which reloads after its current cycle; until then it still
-    # answers as before, and drops a restart asked of it in between. So, as the BOSH agent does, wait for
-    # monit's incarnation (the second of its last load) to change; and reload in a later second than that one.
-    stopping = [*changed, *removed]
-    lines += [
-        "incarnation() {",
-        f"  {{ wget -q -T 2 -O - '{MONIT_STATUS_URL}' 2>/dev/null ||",
-        f"    curl -sf -m 2 '{MONIT_STATUS_URL}' 2>/dev/null; }} |",
-        "    sed -n 's:.*<incarnation>\\([0-9]*\\)</incarnation>.*:\\1:p'",
-        "}",
-        "stop_job() {  # monit stops the job's process; killed if it is still there 30 s later",
-        "  [ -e /var/vcap/monit/job/$1.monitrc ] || return 0",
-        "  pidfile=$(awk '/with pidfile/ {print $3; exit}' /var/vcap/monit/job/$1.monitrc 2>/dev/null)",
-        '  pid=$(cat "${pidfile:-/nonexistent}" 2>/dev/null || true)',
-        '  monit stop "$1" >/dev/null 2>&1 || true',
-        '  n=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $n -lt 150 ]; do',
-        "    sleep 0.2; n=$((n + 1))",
-        "  done",
-        '  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi',
-        '  echo "stopped $1"',
-        "}",
-        "was=",
-        f'if [ "$(readlink /var/vcap/data/picf/current || true)" != "{links}" ]; then',
-    ]
-    draining = [f"{job}=job_changed" for job in changed] + [f"{job}=job_shutdown" for job in removed]
-    if draining:
-        lines.append(f"  sh {bundle}/lifecycle.sh drain {' '.join(draining)}")
-    lines += [f"  stop_job {job}" for job in stopping]
-    lines += [
-        f"  ln -sfn {links} /var/vcap/data/picf/current.next",
-        "  mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
-        f"  install -m 0644 {bundle}/state.unverified.json /var/vcap/picf/state.json.partial",
-        "  mv -f /var/vcap/picf/state.json.partial /var/vcap/picf/state.json",
-        f'  echo "switched to {deploy_id}"',
-        "fi",
-        f"if [ ! -e {bundle}/.loaded ]; then",
-    ]
-    if changed:
-        lines.append(f"  sh {bundle}/lifecycle.sh pre-start {' '.join(changed)}")
-    lines += [
-        "  was=$(incarnation)",
-        '  while [ -n "$was" ] && [ "$(date +%s)" -le "$was" ]; do sleep 0.2; done',
-        "  monit reload",
-        '  echo "monit reloaded"',
-        "fi",
-        "tries=0",
-        "now=$(incarnation)",
-        'until [ -n "$now" ] && [ "$now" != "$was" ]; do',
-        "  tries=$((tries + 1))",
-        '  [ "$tries" -lt 150 ] || { echo "monit has not reloaded 30 s after \\`monit reload\\`" >&2; exit 1; }',
-        "  sleep 0.2",
-        "  now=$(incarnation)",
-        "done",
-        f"touch {bundle}/.loaded",
-    ]
-    return "\n".join(lines) + "\n"
+    """What switch.sh puts in place and switches to, as the data it reads (switch.list, its format in the
+    script): every package version the deploy links, every job, the jobs that change and the ones that go."""
+    lines = [f"package {p['name']} {p['fingerprint']}" for p in packages]
+    lines += [f"job {job.name} {job.hash}" for job in jobs]
+    lines += [f"changed {job}" for job in changed] + [f"removed {job}" for job in removed]
+    for line in lines:
+        if not _SWITCH_LINE.fullmatch(line):
+            raise ValueError(f"switch.list: {line!r} is not a name and a version switch.sh can read")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def write_bundle(
@@ -184,7 +90,8 @@ def write_bundle(
     for name, verified in (("state.json", True), ("state.unverified.json", False)):
         (root / name).write_text(json.dumps({**state.as_json(), "verified": verified}, indent=2, sort_keys=True))
         (root / name).chmod(0o644)  # secrets in it are hashes; picf reads it as the node's first user
-    (root / "switch.sh").write_text(switch_script(deploy_id, packages, jobs, list(changed), list(removed)))
+    shutil.copy(SWITCH, root / "switch.sh")
+    (root / "switch.list").write_text(switch_list(packages, jobs, changed, removed))
     shutil.copy(WATCHER, root / "watch_jobs.sh")
     shutil.copy(LIFECYCLE, root / "lifecycle.sh")
     (root / "post-start.jobs").write_text("".join(f"{job}\n" for job in changed))

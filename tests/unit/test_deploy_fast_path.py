@@ -132,20 +132,29 @@ def test_a_batch_of_prepared_nodes_has_no_prepare_step_and_a_mixed_batch_keeps_i
 def test_the_switch_drains_the_old_jobs_before_the_rename_and_pre_starts_the_new_ones_after() -> None:
     """The BOSH agent's order: drain (and stop a job that goes) on the old version, switch, pre-start on the new
     version, and only then does monit load it."""
-    from picf.deploy.bundle import switch_script
+    from picf.deploy.bundle import SWITCH
+
+    script = SWITCH.read_text()
+    order = [script.index(step) for step in (
+        'sh "$bundle/lifecycle.sh" drain $draining',
+        'stop_job "$job"',
+        "mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
+        'sh "$bundle/lifecycle.sh" pre-start $changed',
+        "monit reload\n",
+    )]  # fmt: skip
+    assert order == sorted(order)
+
+
+def test_what_the_switch_puts_in_place_is_data_it_reads_not_shell() -> None:
+    from picf.deploy.bundle import switch_list
     from picf.deploy.render import RenderedJob
 
     job = RenderedJob(name="logfwd", release="logfwd/0.1.0", files={}, monit="check process logfwd\n",
-                      properties={}, packages=(), hash="h" * 64, processes=("logfwd",))  # fmt: skip
-    script = switch_script("d1", [], [job], changed=["logfwd"], removed=["oldjob"])
-    order = [script.index(step) for step in (
-        "lifecycle.sh drain logfwd=job_changed oldjob=job_shutdown",
-        "stop_job logfwd",
-        "stop_job oldjob",
-        "mv -T /var/vcap/data/picf/current.next /var/vcap/data/picf/current",
-        "lifecycle.sh pre-start logfwd",
-        "monit reload",
-    )]  # fmt: skip
-    assert order == sorted(order)
-    quiet = switch_script("d1", [], [job])  # nothing changes: no lifecycle step at all
-    assert "lifecycle.sh" not in quiet and "stop_job " not in quiet.split("}", 2)[-1]
+                      properties={}, packages=(), hash="a" * 64, processes=("logfwd",))  # fmt: skip
+    package = {"name": "logfwd", "fingerprint": "f" * 64}
+    listed = switch_list([package], [job], changed=["logfwd"], removed=["oldjob"])
+    assert listed.splitlines() == [f"package logfwd {'f' * 64}", f"job logfwd {'a' * 64}", "changed logfwd",
+                                   "removed oldjob"]  # fmt: skip
+    assert switch_list([package], [job]).splitlines() == listed.splitlines()[:2]  # nothing to drain or pre-start
+    with pytest.raises(ValueError, match=r"switch\.sh can read"):
+        switch_list([], [job], removed=["old job; reboot"])
