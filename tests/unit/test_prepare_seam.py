@@ -17,7 +17,7 @@ import paramiko
 import pytest
 import yaml
 
-from picf.deploy.prepare import DeployRequest, PreparedDeploy, prepare_deploy
+from picf.deploy.prepare import DeployRequest, Prepared, plan_lines, prepare_deploy
 from picf.errors import Unreachable
 from picf.models.release import CompiledRelease
 from picf.releases.store import Store
@@ -43,18 +43,19 @@ class Decided:
     monit_running: dict[str, bool]
 
 
-def _decided(prepared: PreparedDeploy) -> Decided:
-    plans = {p.node: p for p in prepared.plans}
+def _decided(prepared: Prepared) -> Decided:
+    plan = prepared.plan
+    plans = {p.node: p for p in plan.node_plans}
     return Decided(
-        nothing_to_do=prepared.nothing_to_do,
-        changing=prepared.changing,
-        lines=prepared.plan_lines,
+        nothing_to_do=plan.nothing_to_do,
+        changing=plan.changing,
+        lines=plan_lines(plan),
         first_deploy={n: p.first_deploy for n, p in plans.items()},
         packages_added={n: p.packages_added for n, p in plans.items()},
         jobs={n: [(j.job, j.action) for j in p.jobs] for n, p in plans.items()},
-        runs_base={n: not d.skips_base for n, d in prepared.on_node.items()},
-        ships={n: d.ships for n, d in prepared.on_node.items()},
-        monit_running={n: r.monit_running for n, r in prepared.reports.items()},
+        runs_base={n: not d.skips_base for n, d in plan.on_node.items()},
+        ships={n: d.ships for n, d in plan.on_node.items()},
+        monit_running={n: r.monit_running for n, r in plan.reports.items()},
     )
 
 
